@@ -1,0 +1,99 @@
+"""One error tree for the whole pipeline.
+
+::
+
+    FlyerError                      base: every error the pipeline raises on purpose
+    ├── ConfigError                 a setting is missing or malformed (names the variable)
+    ├── InvalidRequest              the user's input cannot be used (names the field)
+    ├── BackendError                the image backend failed
+    │   ├── BackendUnavailable      server not reachable (refused, DNS, wrong URL, no --api)
+    │   ├── BackendTimeout          server too slow
+    │   ├── BackendAuthError        401/403: --api-auth credentials missing or wrong
+    │   ├── BackendResponseError    server answered garbage, an error, or too few images
+    │   └── BackendCancelled        the user cancelled the job
+    ├── RenderError                 composition failed (e.g. text cannot fit)
+    ├── StoreFull                   the flyer store is full of live entries
+    └── NotFound                    no such flyer (unknown or expired id)
+
+Third-party exceptions are translated once, where they happen, with ``raise ... from exc``.
+Only ``studio/`` turns these into ``gr.Error`` or HTTP status codes. Every message says what
+happened and what the user can do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendAuthError",
+    "BackendCancelled",
+    "BackendError",
+    "BackendResponseError",
+    "BackendTimeout",
+    "BackendUnavailable",
+    "ConfigError",
+    "FlyerError",
+    "InvalidRequest",
+    "NotFound",
+    "RenderError",
+    "StoreFull",
+]
+
+
+class FlyerError(Exception):
+    """Base class of every error the pipeline raises on purpose."""
+
+
+class ConfigError(FlyerError):
+    """A setting is missing or malformed. The message names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        self.problem = problem
+        super().__init__(f"{variable}: {problem}")
+
+
+class InvalidRequest(FlyerError):
+    """The user's input cannot be used. ``field`` names the offending field when known."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class BackendError(FlyerError):
+    """The image backend failed."""
+
+
+class BackendUnavailable(BackendError):
+    """The Stable Diffusion server cannot be reached or has no API."""
+
+
+class BackendTimeout(BackendError):
+    """The Stable Diffusion server did not answer in time."""
+
+
+class BackendAuthError(BackendError):
+    """The Stable Diffusion server refused our credentials."""
+
+
+class BackendResponseError(BackendError):
+    """The Stable Diffusion server answered with an error or something unusable."""
+
+
+class BackendCancelled(BackendError):
+    """The generation was cancelled by the user."""
+
+
+class RenderError(FlyerError):
+    """The flyer could not be composed. ``field`` names the offending field when known."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class StoreFull(FlyerError):
+    """The flyer store is full of live entries; nothing stored was touched."""
+
+
+class NotFound(FlyerError):
+    """No flyer with that id (unknown, or expired)."""

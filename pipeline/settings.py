@@ -1,0 +1,248 @@
+"""Settings, read once at start from the environment and an optional ``.env`` file.
+
+``load_settings(environ)`` takes a plain mapping (tests pass a dict); the real environment wins
+over ``.env``. Every value is cast explicitly and a bad one raises :class:`ConfigError` naming
+the variable. The seed's variable names are kept verbatim, misspelling included.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from .errors import ConfigError
+
+__all__ = ["ENV_VARIABLES", "Settings", "load_settings"]
+
+T = TypeVar("T")
+
+DEFAULT_NEGATIVE_PROMPT = (
+    "text, letters, words, watermark, signature, logo, blurry, lowres, jpeg artifacts, "
+    "deformed, ugly, cropped"
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the studio and the pipeline are configured with."""
+
+    # --- the seed's variables -------------------------------------------------------------
+    sd_instance: str | None = None
+    """Base URL of an AUTOMATIC1111 / Forge / SD.Next server (STABLE_DIFUSION_INSTANCE)."""
+    max_in_memory: int = 3000
+    max_batch_size: int = 5
+    metro_path: Path | None = None
+    test_end_to_end: bool = False
+    api_master_key: str | None = None
+    # --- image backend ----------------------------------------------------------------------
+    backend: str = "procedural"
+    sd_auth: tuple[str, str] | None = None
+    sd_connect_timeout: float = 10.0
+    sd_read_timeout: float = 120.0
+    """Read timeout for a batch of one; scaled by the batch size."""
+    sd_steps: int = 25
+    sd_cfg_scale: float = 7.0
+    sd_sampler: str = "DPM++ 2M"
+    sd_negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
+    sd_native_size: int = 512
+    sd_concurrency: int = 1
+    # --- store, queue and login -------------------------------------------------------------
+    store_ttl_seconds: int = 3600
+    store_max_bytes: int = 1024 * 1024 * 1024
+    queue_size: int = 16
+    login_max_failures: int = 5
+    login_window_seconds: int = 60
+    login_lockout_seconds: int = 300
+    # --- serving ----------------------------------------------------------------------------
+    server_name: str = "127.0.0.1"
+    server_port: int = 7860
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+
+# Every variable Settings reads: name -> one-line meaning. env.example is checked against it.
+ENV_VARIABLES: dict[str, str] = {
+    "STABLE_DIFUSION_INSTANCE": "URL of an AUTOMATIC1111/Forge/SD.Next server started with --api",
+    "STABLE_DIFFUSION_INSTANCE": "Correctly spelled alias of STABLE_DIFUSION_INSTANCE",
+    "MAX_IN_MEMORY": "Most flyers kept at once; when full of live ones, new work gets a 503",
+    "MAX_BATCH_SIZE": "Largest batch one request may ask for",
+    "METRO_PATH": "Image file of the city's metro logo, drawn beside the metro station",
+    "TEST_END_TO_END": "true to run the end-to-end tests against STABLE_DIFUSION_INSTANCE",
+    "API_MASTER_KEY": "The master key: login password, X-API-Key for REST",
+    "FLYER_BACKEND": "Image backend: automatic1111 or procedural",
+    "FLYER_SD_AUTH": "user:password for a server started with --api-auth",
+    "FLYER_SD_CONNECT_TIMEOUT": "Seconds to wait for a connection to the server",
+    "FLYER_SD_READ_TIMEOUT": "Seconds to wait for one image; multiplied by the batch size",
+    "FLYER_SD_STEPS": "Sampling steps",
+    "FLYER_SD_CFG_SCALE": "Classifier-free guidance scale",
+    "FLYER_SD_SAMPLER": "Sampler name as the server spells it",
+    "FLYER_SD_NEGATIVE_PROMPT": "Negative prompt used when the user gives none",
+    "FLYER_SD_NATIVE_SIZE": "Model's native side in pixels: 512 (SD 1.5) or 1024 (SDXL)",
+    "FLYER_SD_CONCURRENCY": "Generations sent to the server at once (they run one at a time)",
+    "FLYER_STORE_TTL": "Seconds a flyer stays downloadable",
+    "FLYER_STORE_MAX_BYTES": "Most bytes the flyer store may hold",
+    "FLYER_QUEUE_SIZE": "Most requests waiting in Gradio's queue before 'busy'",
+    "FLYER_LOGIN_MAX_FAILURES": "Failed logins per address allowed within the window",
+    "FLYER_LOGIN_WINDOW": "Seconds over which failed logins are counted",
+    "FLYER_LOGIN_LOCKOUT": "Seconds an address is refused after too many failures",
+    "GRADIO_SERVER_NAME": "Address to listen on (Hugging Face Spaces sets it)",
+    "GRADIO_SERVER_PORT": "Port to listen on (Hugging Face Spaces sets it)",
+    "FLYER_SSL_CERTFILE": "TLS certificate (PEM) to serve HTTPS directly",
+    "FLYER_SSL_KEYFILE": "TLS private key (PEM) matching FLYER_SSL_CERTFILE",
+}
+
+BACKEND_NAMES = ("automatic1111", "procedural")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(name, f"must be greater than zero, got {value}")
+    return value
+
+
+def _positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(name, f"expected a number, got {raw!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise ConfigError(name, f"must be a finite number greater than zero, got {raw!r}")
+    return value
+
+
+def _bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(name, f"expected true or false, got {raw!r}")
+
+
+def _url(name: str, raw: str) -> str:
+    value = raw.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            name, f"expected a URL like http://host:7860, got {value!r}"
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(name, f"the port in {value!r} is not a number from 1 to 65535") from None
+    return value.rstrip("/")
+
+
+def _readable_file(name: str, raw: str) -> Path:
+    path = Path(raw.strip()).expanduser()
+    if not path.is_file():
+        raise ConfigError(name, f"no readable file at {str(path)!r}")
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise ConfigError(name, f"cannot read {str(path)!r}: {exc.strerror}") from exc
+    return path
+
+
+def _auth(name: str, raw: str) -> tuple[str, str]:
+    user, sep, password = raw.partition(":")
+    if not sep or not user or not password:
+        raise ConfigError(name, "expected user:password (as given to the server's --api-auth)")
+    return user, password
+
+
+def _port(name: str, raw: str) -> int:
+    value = _positive_int(name, raw)
+    if value > 65535:
+        raise ConfigError(name, f"must be a port from 1 to 65535, got {value}")
+    return value
+
+
+def _text(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    env_file: str | os.PathLike[str] | None = ".env",
+) -> Settings:
+    """Build :class:`Settings` from ``environ`` (default ``os.environ``) over ``env_file``.
+
+    Values in ``environ`` win over the file. Empty values count as unset.
+    """
+    merged: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    env = {k: v for k, v in merged.items() if v is not None and v.strip() != ""}
+
+    values: dict[str, object] = {}
+
+    def take(name: str, field: str, cast: Callable[[str, str], T]) -> None:
+        if name in env:
+            values[field] = cast(name, env[name])
+
+    for name in ("STABLE_DIFFUSION_INSTANCE", "STABLE_DIFUSION_INSTANCE"):  # seed's wins
+        take(name, "sd_instance", _url)
+    take("MAX_IN_MEMORY", "max_in_memory", _positive_int)
+    take("MAX_BATCH_SIZE", "max_batch_size", _positive_int)
+    take("METRO_PATH", "metro_path", _readable_file)
+    take("TEST_END_TO_END", "test_end_to_end", _bool)
+    take("API_MASTER_KEY", "api_master_key", _text)
+    take("FLYER_SD_AUTH", "sd_auth", _auth)
+    take("FLYER_SD_CONNECT_TIMEOUT", "sd_connect_timeout", _positive_float)
+    take("FLYER_SD_READ_TIMEOUT", "sd_read_timeout", _positive_float)
+    take("FLYER_SD_STEPS", "sd_steps", _positive_int)
+    take("FLYER_SD_CFG_SCALE", "sd_cfg_scale", _positive_float)
+    take("FLYER_SD_SAMPLER", "sd_sampler", _text)
+    take("FLYER_SD_NEGATIVE_PROMPT", "sd_negative_prompt", _text)
+    take("FLYER_SD_NATIVE_SIZE", "sd_native_size", _positive_int)
+    take("FLYER_SD_CONCURRENCY", "sd_concurrency", _positive_int)
+    take("FLYER_STORE_TTL", "store_ttl_seconds", _positive_int)
+    take("FLYER_STORE_MAX_BYTES", "store_max_bytes", _positive_int)
+    take("FLYER_QUEUE_SIZE", "queue_size", _positive_int)
+    take("FLYER_LOGIN_MAX_FAILURES", "login_max_failures", _positive_int)
+    take("FLYER_LOGIN_WINDOW", "login_window_seconds", _positive_int)
+    take("FLYER_LOGIN_LOCKOUT", "login_lockout_seconds", _positive_int)
+    take("GRADIO_SERVER_NAME", "server_name", _text)
+    take("GRADIO_SERVER_PORT", "server_port", _port)
+    take("FLYER_SSL_CERTFILE", "ssl_certfile", _readable_file)
+    take("FLYER_SSL_KEYFILE", "ssl_keyfile", _readable_file)
+
+    native = values.get("sd_native_size")
+    if isinstance(native, int) and not 256 <= native <= 2048:
+        raise ConfigError("FLYER_SD_NATIVE_SIZE", f"must be between 256 and 2048, got {native}")
+    if ("ssl_certfile" in values) != ("ssl_keyfile" in values):
+        missing = "FLYER_SSL_KEYFILE" if "ssl_certfile" in values else "FLYER_SSL_CERTFILE"
+        raise ConfigError(missing, "TLS needs both FLYER_SSL_CERTFILE and FLYER_SSL_KEYFILE")
+
+    backend = env.get("FLYER_BACKEND", "").strip().lower()
+    if backend:
+        if backend not in BACKEND_NAMES:
+            raise ConfigError(
+                "FLYER_BACKEND", f"unknown backend {backend!r}; valid: {', '.join(BACKEND_NAMES)}"
+            )
+        if backend == "automatic1111" and "sd_instance" not in values:
+            raise ConfigError(
+                "STABLE_DIFUSION_INSTANCE", "FLYER_BACKEND=automatic1111 needs the server's URL"
+            )
+        values["backend"] = backend
+    else:
+        values["backend"] = "automatic1111" if "sd_instance" in values else "procedural"
+
+    known = {f.name for f in fields(Settings)}
+    assert set(values) <= known
+    return Settings(**values)  # type: ignore[arg-type]

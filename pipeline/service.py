@@ -1,0 +1,343 @@
+"""FlyerService: the one rendering pipeline behind the UI, the Gradio API, REST and the CLI.
+
+request → backend (one call per batch) → compose each image → store → previews and downloads.
+Re-rendering a stored flyer reuses its background: no second Stable Diffusion call.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+from PIL import Image
+
+from .backends import GeneratedImage, GenerationParams, ImageBackend, create_backend
+from .backends.automatic1111 import native_size
+from .errors import InvalidRequest
+from .export import encode, extension, media_type, preview_jpeg
+from .models import EventDetails, Flyer, FlyerRequest, FlyerSpec, normalise_palette
+from .render.compose import compose
+from .render.fonts import PAIRING_NAMES, list_pairings
+from .render.formats import Format, get_format, list_formats
+from .render.images import load_image
+from .render.layouts import LAYOUT_NAMES, list_layouts
+from .settings import Settings
+from .store import FlyerSource, FlyerStore, StoredFlyer
+
+__all__ = ["Download", "FlyerService", "Progress", "compose_stored"]
+
+Progress = Callable[[float, str], None]
+DOWNLOAD_KINDS = ("png", "jpeg", "webp", "pdf")
+_BACKEND_SHARE = 0.8  # fraction of the progress bar given to painting
+
+
+@dataclass(frozen=True)
+class Download:
+    data: bytes
+    filename: str
+    media_type: str
+
+
+def _noop(fraction: float, message: str) -> None:
+    return None
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _check_layout(name: str) -> str:
+    key = (name or "auto").strip().lower()
+    if key != "auto" and key not in LAYOUT_NAMES:
+        raise InvalidRequest(
+            f"Unknown layout {name!r}; choose auto or one of {', '.join(LAYOUT_NAMES)}.",
+            field="layout",
+        )
+    return key
+
+
+def _check_pairing(name: str) -> str:
+    key = (name or "default").strip().lower()
+    if key not in PAIRING_NAMES:
+        raise InvalidRequest(
+            f"Unknown font pairing {name!r}; choose one of {', '.join(PAIRING_NAMES)}.",
+            field="font_pairing",
+        )
+    return key
+
+
+def compose_stored(
+    source: FlyerSource, layout: str, fmt: Format, metro_logo: Image.Image | None
+) -> Flyer:
+    """Compose a flyer from what the store keeps (used for re-renders and downloads)."""
+    background = load_image(source.background, field="background").convert("RGB")
+    logo = load_image(source.logo, field="logo") if source.logo else None
+    spec = FlyerSpec(
+        details=source.details,
+        palette=source.palette,
+        font_pairing=source.font_pairing,
+        logo=logo,
+        metro_logo=metro_logo,
+        provenance=source.provenance,
+    )
+    return compose(background, spec, layout, fmt)
+
+
+class FlyerService:
+    """Generates, stores, re-renders and exports flyers. Thread-safe."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        backend: ImageBackend,
+        store: FlyerStore,
+        metro_logo: Image.Image | None = None,
+    ) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.store = store
+        self.metro_logo = metro_logo
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, client: httpx.Client | None = None
+    ) -> FlyerService:
+        backend = create_backend(settings.backend, settings, client)
+        store = FlyerStore(
+            max_items=settings.max_in_memory,
+            max_bytes=settings.store_max_bytes,
+            ttl_seconds=settings.store_ttl_seconds,
+        )
+        metro = None
+        if settings.metro_path is not None:
+            metro = load_image(settings.metro_path.read_bytes(), field="METRO_PATH")
+        return cls(settings, backend, store, metro_logo=metro)
+
+    # -- catalogues -------------------------------------------------------------------------
+    def list_layouts(self) -> list[dict[str, Any]]:
+        auto = {"name": "auto", "label": "Auto (calmest area)", "description": ""}
+        return [auto, *list_layouts()]
+
+    def list_formats(self) -> list[dict[str, Any]]:
+        return list_formats()
+
+    def list_pairings(self) -> list[dict[str, Any]]:
+        return list_pairings()
+
+    # -- generation -------------------------------------------------------------------------
+    def _validate(self, request: FlyerRequest) -> FlyerRequest:
+        limit = self.settings.max_batch_size
+        if not isinstance(request.batch_size, int) or not 1 <= request.batch_size <= limit:
+            raise InvalidRequest(
+                f"Batch size must be between 1 and {limit}, got {request.batch_size}.",
+                field="batch_size",
+            )
+        if len(request.prompt) > 2000 or len(request.negative_prompt) > 2000:
+            raise InvalidRequest("The prompt is too long: keep it under 2000 characters.",
+                                 field="prompt")
+        seed = request.seed
+        if not isinstance(seed, int) or not -1 <= seed < 2**32:
+            raise InvalidRequest(
+                f"Seed must be -1 (random) or a whole number from 0 to {2**32 - 1}.", field="seed"
+            )
+        return replace(
+            request,
+            details=request.details.validated(),
+            prompt=request.prompt.strip(),
+            negative_prompt=request.negative_prompt.strip(),
+            layout=_check_layout(request.layout),
+            palette=normalise_palette(request.palette),
+            font_pairing=_check_pairing(request.font_pairing),
+        )
+
+    def _paint(
+        self, request: FlyerRequest, fmt: Format, progress: Progress
+    ) -> tuple[list[GeneratedImage], bytes | None, dict[str, Any]]:
+        if request.background is not None:
+            image = load_image(request.background, field="background").convert("RGB")
+            progress(_BACKEND_SHARE, "Using your background")
+            info = {"backend": "upload", "model": None, "generated_size": list(image.size)}
+            return [GeneratedImage(image, seed=0)] * request.batch_size, request.background, info
+        width, height = native_size(
+            fmt.width - 2 * fmt.bleed, fmt.height - 2 * fmt.bleed, self.settings.sd_native_size
+        )
+        params = GenerationParams(
+            prompt=request.prompt or request.details.title,
+            negative_prompt=request.negative_prompt or self.settings.sd_negative_prompt,
+            width=width,
+            height=height,
+            batch_size=request.batch_size,
+            seed=request.seed,
+            steps=self.settings.sd_steps,
+            cfg_scale=self.settings.sd_cfg_scale,
+            sampler=self.settings.sd_sampler,
+            palette=request.palette,
+        )
+
+        def painting(fraction: float, message: str) -> None:
+            progress(max(0.0, min(1.0, fraction)) * _BACKEND_SHARE, message)
+
+        images = self.backend.generate(params, painting)
+        info = {
+            "backend": self.backend.name,
+            "model": self.backend.model,
+            "generated_size": [width, height],
+            "steps": params.steps,
+            "cfg_scale": params.cfg_scale,
+            "sampler": params.sampler,
+        }
+        return images, None, info
+
+    def generate(
+        self, request: FlyerRequest, progress: Progress | None = None
+    ) -> list[StoredFlyer]:
+        """Paint ``request.batch_size`` backgrounds in one backend call and compose each."""
+        report = progress or _noop
+        request = self._validate(request)
+        fmt = get_format(request.format)
+        logo_image = load_image(request.logo, field="logo") if request.logo else None
+        self.store.ensure_room(request.batch_size)
+        report(0.0, "Painting backgrounds")
+        images, uploaded, info = self._paint(request, fmt, report)
+        layouts = self._variant_layouts(request, uploaded is not None)
+        flyers: list[StoredFlyer] = []
+        for index, generated in enumerate(images):
+            report(
+                _BACKEND_SHARE + (1 - _BACKEND_SHARE) * index / len(images),
+                f"Composing flyer {index + 1} of {len(images)}",
+            )
+            provenance = {
+                "prompt": request.prompt or request.details.title,
+                "negative_prompt": request.negative_prompt or self.settings.sd_negative_prompt,
+                "seed": generated.seed,
+                "variant": index + 1,
+                "details": {k: v for k, v in vars(request.details).items()},
+                **info,
+            }
+            source = FlyerSource(
+                background=uploaded if uploaded is not None else _png(generated.image),
+                details=request.details,
+                palette=request.palette,
+                font_pairing=request.font_pairing,
+                logo=request.logo,
+                provenance=provenance,
+            )
+            spec = FlyerSpec(
+                details=request.details,
+                palette=request.palette,
+                font_pairing=request.font_pairing,
+                logo=logo_image,
+                metro_logo=self.metro_logo,
+                provenance=provenance,
+            )
+            flyer = compose(generated.image, spec, layouts[index], fmt)
+            flyers.append(self._record(flyer, source, layouts[index], generated.seed))
+        self.store.put(flyers)
+        report(1.0, "Done")
+        return flyers
+
+    def _variant_layouts(self, request: FlyerRequest, uploaded: bool) -> list[str]:
+        """One layout per variant. With the user's own background every variant shares the
+        same picture, so variants differ by layout instead."""
+        if not uploaded or request.batch_size == 1:
+            return [request.layout] * request.batch_size
+        others = [name for name in LAYOUT_NAMES if name != request.layout]
+        return [request.layout, *[others[i % len(others)] for i in range(request.batch_size - 1)]]
+
+    def _record(self, flyer: Flyer, source: FlyerSource, requested: str, seed: int) -> StoredFlyer:
+        flyer_id = secrets.token_urlsafe(12)
+        manifest = {"id": flyer_id, **flyer.manifest}
+        return StoredFlyer(
+            id=flyer_id,
+            preview_jpeg=preview_jpeg(flyer),
+            manifest=manifest,
+            layout=flyer.layout,
+            requested_layout=requested,
+            format=flyer.format,
+            seed=seed,
+            width=flyer.image.width,
+            height=flyer.image.height,
+            source=source,
+            created_at=self.store.now(),
+            expires_at=self.store.expiry(),
+        )
+
+    # -- re-rendering and export ------------------------------------------------------------
+    def rerender(
+        self,
+        flyer_id: str,
+        *,
+        details: EventDetails | None = None,
+        layout: str | None = None,
+        format: str | None = None,
+        palette: tuple[str, ...] | str | None = None,
+        font_pairing: str | None = None,
+    ) -> StoredFlyer:
+        """A new flyer from a stored one's background, with changes. No backend call."""
+        old = self.get(flyer_id)
+        source = replace(
+            old.source,
+            details=details.validated() if details is not None else old.source.details,
+            palette=normalise_palette(palette) if palette is not None else old.source.palette,
+            font_pairing=_check_pairing(font_pairing) if font_pairing else old.source.font_pairing,
+        )
+        new_layout = _check_layout(layout) if layout else old.requested_layout
+        fmt = get_format(format) if format else get_format(old.format)
+        self.store.ensure_room(1)
+        flyer = compose_stored(source, new_layout, fmt, self.metro_logo)
+        stored = self._record(flyer, source, new_layout, old.seed)
+        stored.manifest["rerendered_from"] = flyer_id
+        self.store.put([stored])
+        return stored
+
+    def get(self, flyer_id: str) -> StoredFlyer:
+        return self.store.get(flyer_id)
+
+    def download(self, flyer_id: str, kind: str, *, crop_marks: bool = False) -> Download:
+        """The flyer encoded as ``kind`` (png, jpeg, webp, pdf): encoded once, then reused."""
+        key = (kind or "").strip().lower()
+        key = "jpeg" if key == "jpg" else key
+        if key not in DOWNLOAD_KINDS:
+            raise InvalidRequest(
+                f"Unknown download type {kind!r}; choose one of {', '.join(DOWNLOAD_KINDS)}.",
+                field="kind",
+            )
+        marks = bool(crop_marks and key == "pdf")
+
+        def produce(stored: StoredFlyer) -> bytes:
+            flyer = compose_stored(
+                stored.source, stored.layout, get_format(stored.format), self.metro_logo
+            )
+            flyer = replace(flyer, manifest={"id": stored.id, **flyer.manifest})
+            return encode(flyer, key, crop_marks=marks)
+
+        stored = self.get(flyer_id)
+        data = self.store.encoded(flyer_id, f"{key}{'+marks' if marks else ''}", produce)
+        name = f"flyer-{stored.format}-{stored.id[:8]}.{extension(key)}"
+        return Download(data=data, filename=name, media_type=media_type(key))
+
+    def download_zip(self, flyer_ids: list[str], kind: str = "png") -> Download:
+        """Several flyers (and their manifests) in one ZIP archive."""
+        if not flyer_ids:
+            raise InvalidRequest("There is nothing to download yet: generate flyers first.")
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+            for number, flyer_id in enumerate(flyer_ids, start=1):
+                item = self.download(flyer_id, kind)
+                archive.writestr(f"flyer-{number}.{extension(kind)}", item.data)
+                archive.writestr(
+                    f"flyer-{number}.json", json.dumps(self.get(flyer_id).manifest, indent=2)
+                )
+        return Download(buffer.getvalue(), "flyers.zip", "application/zip")
+
+    def cancel(self) -> None:
+        """Ask the backend to stop the running job."""
+        self.backend.cancel()

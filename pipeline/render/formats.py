@@ -79,7 +79,9 @@ FORMATS: dict[str, Format] = {
         _print("a4", "A4 print (210×297 mm, 3 mm bleed)", 210, 297, 3),
         _print("a5", "A5 print (148×210 mm, 3 mm bleed)", 148, 210, 3),
         _print("letter", "US Letter print (8.5×11 in, 0.125 in bleed)", 215.9, 279.4, 3.175),
-        _print("half_letter", "Half Letter print (5.5×8.5 in, 0.125 in bleed)", 139.7, 215.9, 3.175),
+        _print(
+            "half_letter", "Half Letter print (5.5×8.5 in, 0.125 in bleed)", 139.7, 215.9, 3.175
+        ),
     )
 }
 

@@ -1,0 +1,35 @@
+# Flyer Studio: the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install install-test lint bench docs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+
+install-test: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+
+## make run: install and start the studio on http://127.0.0.1:7860 (offline generator by default)
+run: install
+	$(BIN)/flyer-studio serve
+
+## make test: install the test extra and run the whole suite (lint and types included)
+test: install-test
+	$(BIN)/ruff check pipeline studio tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/bench_compose.py
+
+docs: install-test
+	$(BIN)/python docs/make_docs.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

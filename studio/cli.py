@@ -1,0 +1,132 @@
+"""``flyer-studio``: serve the studio, render flyers from a script, or write a fresh key."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline.errors import FlyerError
+from pipeline.keys import write_key
+from pipeline.models import EventDetails, FlyerRequest
+from pipeline.settings import load_settings
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flyer-studio", description="Event flyers: Stable Diffusion paints, Pillow composes."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the studio (UI, Gradio API, REST)")
+    serve.add_argument("--host", help="address to listen on (default GRADIO_SERVER_NAME)")
+    serve.add_argument("--port", type=int, help="port (default GRADIO_SERVER_PORT or 7860)")
+
+    keygen = sub.add_parser("keygen", help="write a fresh API_MASTER_KEY into .env")
+    keygen.add_argument("--env-file", default=".env", help="file to update (default .env)")
+
+    render = sub.add_parser("render", help="render flyers to files with the configured backend")
+    render.add_argument("--title", required=True)
+    for name in ("subtitle", "date", "time", "venue", "metro", "description", "organiser"):
+        render.add_argument(f"--{name}", default="")
+    render.add_argument("--url", default="", help="link for the QR code")
+    render.add_argument("--prompt", default="")
+    render.add_argument("--negative-prompt", default="")
+    render.add_argument("--seed", type=int, default=-1)
+    render.add_argument("--batch", type=int, default=1)
+    render.add_argument("--layout", default="auto", help="layout name or auto")
+    render.add_argument("--format", default="instagram_post", help="format name or WxH")
+    render.add_argument("--background", type=Path, help="use this image instead of painting one")
+    render.add_argument("--logo", type=Path, help="organiser logo")
+    render.add_argument("--palette", default="", help="up to 3 brand colours: #112233,#abcdef")
+    render.add_argument("--font", default="default", help="font pairing")
+    render.add_argument("--crop-marks", action="store_true", help="crop marks on print PDFs")
+    render.add_argument("--out", type=Path, required=True, help="output folder")
+    return parser
+
+
+def _read(path: Path | None, what: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SystemExit(f"flyer-studio: cannot read {what} {str(path)!r}: {exc.strerror}") from exc
+
+
+def _render(args: argparse.Namespace) -> int:
+    from pipeline.service import FlyerService
+
+    settings = load_settings()
+    service = FlyerService.from_settings(settings)
+    request = FlyerRequest(
+        details=EventDetails(
+            title=args.title,
+            subtitle=args.subtitle,
+            date=args.date,
+            time=args.time,
+            venue=args.venue,
+            metro=args.metro,
+            description=args.description,
+            url=args.url,
+            organiser=args.organiser,
+        ),
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        seed=args.seed,
+        batch_size=args.batch,
+        layout=args.layout,
+        format=args.format,
+        palette=tuple(p for p in args.palette.split(",") if p.strip()),
+        font_pairing=args.font,
+        logo=_read(args.logo, "logo"),
+        background=_read(args.background, "background"),
+    )
+    flyers = service.generate(request)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for number, flyer in enumerate(flyers, start=1):
+        stem = args.out / f"flyer-{number}"
+        stem.with_suffix(".png").write_bytes(service.download(flyer.id, "png").data)
+        if flyer.manifest.get("format", {}).get("print"):
+            pdf = service.download(flyer.id, "pdf", crop_marks=args.crop_marks)
+            stem.with_suffix(".pdf").write_bytes(pdf.data)
+        stem.with_suffix(".json").write_text(
+            json.dumps(flyer.manifest, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+        print(f"{stem}.png  layout={flyer.layout} seed={flyer.seed}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "keygen":
+            write_key(args.env_file)
+            print(f"Wrote a new API_MASTER_KEY to {args.env_file} (other lines kept).")
+            return 0
+        if args.command == "render":
+            return _render(args)
+        from studio.server import serve
+
+        settings = load_settings()
+        if args.host or args.port:
+            from dataclasses import replace
+
+            settings = replace(
+                settings,
+                server_name=args.host or settings.server_name,
+                server_port=args.port or settings.server_port,
+            )
+        serve(settings)
+        return 0
+    except FlyerError as exc:
+        print(f"flyer-studio: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -91,7 +91,10 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout, cancel)
+            self.close_connection = True
 
     def _json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json", headers or {})
@@ -123,11 +126,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._guard():
             return
         fake = self.server.fake
-        if self.path == "/sdapi/v1/progress":
+        path = self.path.split("?", 1)[0]
+        if path == "/sdapi/v1/progress":
             self._json(200, fake.progress_payload())
-        elif self.path == "/sdapi/v1/options":
+        elif path == "/sdapi/v1/options":
             self._json(200, {"sd_model_checkpoint": MODEL_CHECKPOINT, "samples_format": "png"})
-        elif self.path == "/sdapi/v1/samplers":
+        elif path == "/sdapi/v1/samplers":
             self._json(200, [{"name": name, "aliases": [], "options": {}} for name in SAMPLERS])
         else:
             self._json(404, {"detail": "Not Found"})

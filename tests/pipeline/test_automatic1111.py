@@ -1,0 +1,316 @@
+"""Automatic1111Backend against the loopback FakeSDServer: real sockets, real HTTP."""
+
+from __future__ import annotations
+
+import math
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.backends.automatic1111 import Automatic1111Backend, native_size
+from pipeline.backends.base import GenerationParams
+from pipeline.errors import (
+    BackendAuthError,
+    BackendCancelled,
+    BackendError,
+    BackendResponseError,
+    BackendTimeout,
+    BackendUnavailable,
+    InvalidRequest,
+)
+from pipeline.settings import load_settings
+from tests.fake_sd import FakeSDServer, seed_colours
+
+PASSWORD = "pa55-Wörd-xyzzy"
+
+
+def params(**overrides: object) -> GenerationParams:
+    values: dict[str, object] = {
+        "prompt": "jazz night, neon",
+        "width": 96,
+        "height": 128,
+        "batch_size": 1,
+        "negative_prompt": "text, watermark",
+        "seed": 1234,
+        "steps": 12,
+        "cfg_scale": 6.5,
+        "sampler": "Euler a",
+    }
+    values.update(overrides)
+    return GenerationParams(**values)  # type: ignore[arg-type]
+
+
+def mean_colour(image: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
+    return np.asarray(image.crop(box), dtype=np.float64).reshape(-1, 3).mean(axis=0)
+
+
+@pytest.fixture
+def sd() -> Iterator[FakeSDServer]:
+    with FakeSDServer() as server:
+        yield server
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client() as c:
+        yield c
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+# --- the happy path ------------------------------------------------------------------------
+
+
+def test_batch_is_one_request_with_every_parameter(sd: FakeSDServer, client: httpx.Client) -> None:
+    backend = Automatic1111Backend(sd.url, client=client)
+    images = backend.generate(params(batch_size=3))
+
+    assert len(sd.txt2img_requests) == 1
+    sent = sd.txt2img_requests[0]
+    assert sent["batch_size"] == 3
+    assert sent["n_iter"] == 1
+    assert (sent["width"], sent["height"]) == (96, 128)
+    assert sent["prompt"] == "jazz night, neon"
+    assert sent["negative_prompt"] == "text, watermark"
+    assert (sent["steps"], sent["cfg_scale"], sent["sampler_name"]) == (12, 6.5, "Euler a")
+    assert sent["seed"] == 1234
+
+    assert [g.seed for g in images] == [1234, 1235, 1236]
+    for generated in images:
+        assert generated.image.mode == "RGB"
+        assert generated.image.size == (96, 128)
+        # The fake paints a gradient from seed_colours(seed): the corners prove which seed.
+        top_left, bottom_right = seed_colours(generated.seed)
+        assert np.abs(mean_colour(generated.image, (0, 0, 4, 4)) - top_left).max() < 12
+        assert np.abs(mean_colour(generated.image, (92, 124, 96, 128)) - bottom_right).max() < 12
+
+
+def test_random_seed_reports_the_servers_seeds(sd: FakeSDServer, client: httpx.Client) -> None:
+    images = Automatic1111Backend(sd.url, client=client).generate(params(seed=-1, batch_size=2))
+    assert sd.txt2img_requests[0]["seed"] == -1
+    first, second = (g.seed for g in images)
+    assert first >= 0 and second == first + 1
+    top_left, _ = seed_colours(second)
+    assert np.abs(mean_colour(images[1].image, (0, 0, 4, 4)) - top_left).max() < 12
+
+
+def test_data_prefix_and_extra_images_are_handled(sd: FakeSDServer, client: httpx.Client) -> None:
+    backend = Automatic1111Backend(sd.url, client=client)
+    sd.mode = "data_prefix"
+    assert len(backend.generate(params(batch_size=2))) == 2
+    sd.mode = "extra_images"
+    images = backend.generate(params(batch_size=2, seed=7))
+    assert [g.seed for g in images] == [7, 8]
+
+
+def test_missing_info_falls_back_to_seed_plus_index(sd: FakeSDServer, client: httpx.Client) -> None:
+    sd.mode = "no_info"
+    images = Automatic1111Backend(sd.url, client=client).generate(params(batch_size=2, seed=40))
+    assert [g.seed for g in images] == [40, 41]
+
+
+def test_model_name_is_read_once_and_falls_back(sd: FakeSDServer, client: httpx.Client) -> None:
+    assert Automatic1111Backend(sd.url, client=client).model == "fake-model.safetensors"
+    offline = Automatic1111Backend(f"http://127.0.0.1:{closed_port()}", client=client)
+    assert offline.model == "unknown"
+
+
+def test_from_settings_uses_url_auth_and_timeouts(client: httpx.Client) -> None:
+    with FakeSDServer(auth=("artist", PASSWORD)) as sd:
+        settings = load_settings(
+            {"STABLE_DIFUSION_INSTANCE": sd.url, "FLYER_SD_AUTH": f"artist:{PASSWORD}"},
+            env_file=None,
+        )
+        backend = Automatic1111Backend.from_settings(settings, client=client)
+        assert len(backend.generate(params())) == 1
+
+
+# --- progress and cancel -------------------------------------------------------------------
+
+
+def test_progress_grows_during_a_slow_job(client: httpx.Client) -> None:
+    calls: list[tuple[float, str]] = []
+    with FakeSDServer(mode="slow", delay=1.2) as sd:
+        backend = Automatic1111Backend(sd.url, client=client, poll_interval=0.1)
+        backend.generate(params(), lambda fraction, message: calls.append((fraction, message)))
+    fractions = [f for f, _ in calls]
+    assert fractions == sorted(fractions)
+    assert calls[-1] == (1.0, "done")
+    middle = {round(f, 2) for f in fractions if 0.0 < f < 1.0}
+    assert len(middle) >= 3, calls
+    assert any("left" in message for _, message in calls)
+
+
+def test_cancel_from_another_thread(client: httpx.Client) -> None:
+    outcome: list[BaseException | None] = []
+    with FakeSDServer(mode="slow", delay=20) as sd:
+        backend = Automatic1111Backend(sd.url, client=client, poll_interval=0.05)
+
+        def run() -> None:
+            try:
+                backend.generate(params())
+                outcome.append(None)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run)
+        started = time.monotonic()
+        worker.start()
+        while not sd.txt2img_requests and time.monotonic() - started < 5:
+            time.sleep(0.02)
+        backend.cancel()
+        worker.join(10)
+        assert not worker.is_alive()
+        assert time.monotonic() - started < 8
+        assert sd.interrupted == 1
+    assert len(outcome) == 1 and isinstance(outcome[0], BackendCancelled)
+
+
+def test_cancel_when_idle_does_nothing(sd: FakeSDServer, client: httpx.Client) -> None:
+    backend = Automatic1111Backend(sd.url, client=client)
+    backend.cancel()
+    assert sd.interrupted == 0
+    assert len(backend.generate(params())) == 1  # a stale cancel does not leak into a new job
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def test_connection_refused_is_unavailable(client: httpx.Client) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    with pytest.raises(BackendUnavailable) as caught:
+        Automatic1111Backend(url, client=client).generate(params())
+    message = str(caught.value)
+    assert url in message and "not reachable" in message and "running" in message
+    assert "Traceback" not in message
+
+
+def test_password_in_url_is_never_shown(client: httpx.Client) -> None:
+    port = closed_port()
+    backend = Automatic1111Backend(f"http://artist:{PASSWORD}@127.0.0.1:{port}", client=client)
+    with pytest.raises(BackendUnavailable) as caught:
+        backend.generate(params())
+    assert PASSWORD not in str(caught.value)
+    assert f"127.0.0.1:{port}" in str(caught.value)
+
+
+def test_no_api_says_start_with_api(sd: FakeSDServer, client: httpx.Client) -> None:
+    sd.mode = "no_api"
+    with pytest.raises(BackendUnavailable, match="--api"):
+        Automatic1111Backend(sd.url, client=client).generate(params())
+
+
+def test_unknown_sampler_is_not_mistaken_for_missing_api(
+    sd: FakeSDServer, client: httpx.Client
+) -> None:
+    with pytest.raises(BackendResponseError, match="Sampler not found"):
+        Automatic1111Backend(sd.url, client=client).generate(params(sampler="Nope 9000"))
+
+
+@pytest.mark.parametrize("given", [None, ("artist", "wrong-" + PASSWORD), ("intruder", PASSWORD)])
+def test_missing_or_wrong_auth(given: tuple[str, str] | None, client: httpx.Client) -> None:
+    with FakeSDServer(auth=("artist", PASSWORD)) as sd:
+        backend = Automatic1111Backend(sd.url, client=client, auth=given)
+        with pytest.raises(BackendAuthError) as caught:
+            backend.generate(params())
+        assert sd.txt2img_requests == []
+    message = str(caught.value)
+    assert "FLYER_SD_AUTH" in message and "--api-auth" in message
+    assert PASSWORD not in message
+
+
+def test_right_auth_works(client: httpx.Client) -> None:
+    with FakeSDServer(auth=("artist", PASSWORD)) as sd:
+        backend = Automatic1111Backend(sd.url, client=client, auth=("artist", PASSWORD))
+        assert len(backend.generate(params(batch_size=2))) == 2
+        assert backend.model == "fake-model.safetensors"
+
+
+@pytest.mark.parametrize(
+    ("mode", "error", "words"),
+    [
+        ("oom", BackendResponseError, "out of GPU memory"),
+        ("error500", BackendResponseError, "HTTP 500"),
+        ("garbage", BackendResponseError, "JSON"),
+        ("bad_base64", BackendResponseError, "base64"),
+        ("few_images", BackendResponseError, "2 image(s) instead of 3"),
+    ],
+)
+def test_error_modes(
+    mode: str, error: type[BackendError], words: str, client: httpx.Client
+) -> None:
+    with FakeSDServer(mode=mode, auth=("artist", PASSWORD)) as sd:
+        backend = Automatic1111Backend(sd.url, client=client, auth=("artist", PASSWORD))
+        with pytest.raises(error) as caught:
+            backend.generate(params(batch_size=3))
+    message = str(caught.value)
+    assert words in message
+    assert PASSWORD not in message and "Traceback" not in message
+
+
+def test_undecodable_image_is_a_response_error(client: httpx.Client) -> None:
+    import base64
+
+    body = {"images": [base64.b64encode(b"definitely not a png").decode()], "info": "{}"}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    with httpx.Client(transport=transport) as mocked:
+        backend = Automatic1111Backend("http://sd.invalid:7860", client=mocked, poll_interval=0.01)
+        with pytest.raises(BackendResponseError, match="could not be decoded"):
+            backend.generate(params())
+
+
+def test_slow_server_times_out(client: httpx.Client) -> None:
+    with FakeSDServer(mode="slow", delay=3) as sd:
+        backend = Automatic1111Backend(sd.url, client=client, read_timeout=0.3, poll_interval=0.05)
+        started = time.monotonic()
+        with pytest.raises(BackendTimeout) as caught:
+            backend.generate(params(batch_size=1))
+        assert time.monotonic() - started < 2.5
+    assert "FLYER_SD_READ_TIMEOUT" in str(caught.value)
+
+
+def test_read_timeout_scales_with_batch_size(client: httpx.Client) -> None:
+    with FakeSDServer(mode="slow", delay=0.6) as sd:
+        backend = Automatic1111Backend(sd.url, client=client, read_timeout=0.25, poll_interval=0.05)
+        # 0.25 s per image × 4 images = 1 s: enough for a 0.6 s job.
+        assert len(backend.generate(params(batch_size=4, width=64, height=64))) == 4
+
+
+# --- native_size ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "native"),
+    [
+        ((1080, 1350), 512),
+        ((1080, 1350), 1024),
+        ((1920, 1080), 512),
+        ((2480, 3508), 1024),  # A4 at 300 dpi
+        ((1000, 1000), 768),
+        ((1500, 500), 512),
+        ((1241, 1754), 512),
+    ],
+)
+def test_native_size(target: tuple[int, int], native: int) -> None:
+    width, height = native_size(target[0], target[1], native)
+    assert width % 8 == 0 and height % 8 == 0
+    assert math.isclose(width / height, target[0] / target[1], rel_tol=0.03)
+    assert math.isclose(width * height, native * native, rel_tol=0.06)
+
+
+def test_native_size_rejects_nonsense() -> None:
+    with pytest.raises(InvalidRequest):
+        native_size(0, 100, 512)
+    with pytest.raises(InvalidRequest):
+        native_size(100, 100, -1)

@@ -1,0 +1,157 @@
+"""The seed's REST contract, served next to the studio behind the same master key.
+
+``POST /flyer`` with ``X-API-Key`` and a JSON body::
+
+    {"prompt": "jazz night, neon", "size": [1080, 1350], "batch_size": 3,
+     "details": {"title": "...", "subtitle": "...", "date": "...", "timeframe": "...",
+                 "place": "...", "metro": "..."}}
+
+answers ``{"form": <the body as received>, "flyers_uris": ["/flyer/<id>", ...]}``; each
+``GET /flyer/<id>`` answers the flyer as ``image/jpeg`` (as often as wanted until it expires).
+
+Status codes: 400 batch size out of range, 403 missing or wrong key, 404 unknown or expired
+flyer, 422 unusable body, 429 address locked out after failed keys, 503 ``Service Unavailable``
+(Stable Diffusion failed) or ``Service Overload`` (store full, or too many REST generations
+waiting).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from pipeline.errors import FlyerError
+from pipeline.models import EventDetails, FlyerRequest
+from pipeline.render.formats import FORMATS
+from pipeline.service import FlyerService
+from pipeline.settings import Settings
+
+from .auth import require_api_key
+from .errors import SERVICE_OVERLOAD, http_status
+
+__all__ = ["FlyerBody", "FlyerDetailsBody", "create_rest_router", "format_for_size"]
+
+logger = logging.getLogger(__name__)
+
+
+class FlyerDetailsBody(BaseModel):
+    """The seed's ``details``: ``timeframe`` is the time, ``place`` the venue."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str
+    subtitle: str = ""
+    date: str = ""
+    timeframe: str = ""
+    place: str = ""
+    metro: str | None = None
+    description: str = ""
+    url: str = ""
+    organiser: str = ""
+
+
+class FlyerBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    prompt: str
+    size: Annotated[list[int], Field(min_length=2, max_length=2)]
+    batch_size: int = 1
+    details: FlyerDetailsBody
+
+
+def format_for_size(width: int, height: int) -> str:
+    """The named format of exactly that size, else the custom ``WxH`` (checked by the
+    pipeline: out-of-range sizes are a 422 naming the format)."""
+    for fmt in FORMATS.values():
+        if (fmt.width, fmt.height) == (width, height):
+            return fmt.name
+    return f"{width}x{height}"
+
+
+def _to_request(body: FlyerBody) -> FlyerRequest:
+    d = body.details
+    details = EventDetails(
+        title=d.title,
+        subtitle=d.subtitle,
+        date=d.date,
+        time=d.timeframe,
+        venue=d.place,
+        metro=d.metro or "",
+        description=d.description,
+        url=d.url,
+        organiser=d.organiser,
+    )
+    width, height = body.size
+    return FlyerRequest(
+        details=details,
+        prompt=body.prompt,
+        batch_size=body.batch_size,
+        format=format_for_size(width, height),
+    )
+
+
+def _fail(exc: FlyerError, what: str) -> HTTPException:
+    status, detail = http_status(exc)
+    log = logger.warning if status >= 500 else logger.info
+    log("REST %s failed (%d %s): %s", what, status, type(exc).__name__, exc)
+    return HTTPException(status_code=status, detail=detail)
+
+
+def create_rest_router(
+    service: FlyerService, settings: Settings, wait_s: float | None = None
+) -> APIRouter:
+    """The ``/flyer`` routes for ``service``; every route requires ``X-API-Key``.
+
+    REST generations do not go through Gradio's queue, so at most ``settings.sd_concurrency``
+    run at once; one that waits longer than ``wait_s`` (default: the backend's read timeout
+    for a full batch) gets 503 ``Service Overload``.
+    """
+    router = APIRouter(dependencies=[Depends(require_api_key)], tags=["flyer"])
+    slots = threading.BoundedSemaphore(settings.sd_concurrency)
+    patience = wait_s if wait_s is not None else settings.sd_read_timeout * settings.max_batch_size
+
+    def generate(request: FlyerRequest) -> list[str]:
+        if not slots.acquire(timeout=patience):
+            raise HTTPException(status_code=503, detail=SERVICE_OVERLOAD)
+        try:
+            return [flyer.id for flyer in service.generate(request)]
+        finally:
+            slots.release()
+
+    @router.post("/flyer")
+    async def post_flyer(body: FlyerBody, request: Request) -> dict[str, Any]:
+        limit = settings.max_batch_size
+        if not 1 <= body.batch_size <= limit:
+            raise HTTPException(
+                status_code=400,
+                detail=f"batch_size must be between 1 and {limit}, got {body.batch_size}.",
+            )
+        try:
+            flyer_request = _to_request(body)
+            ids = await run_in_threadpool(generate, flyer_request)
+        except FlyerError as exc:
+            raise _fail(exc, "POST /flyer") from None
+        logger.info("REST POST /flyer: %d flyer(s)", len(ids))
+        return {"form": await request.json(), "flyers_uris": [f"/flyer/{i}" for i in ids]}
+
+    @router.get("/flyer/{flyer_id}", response_class=Response)
+    async def get_flyer(flyer_id: str) -> Response:
+        try:
+            download = await run_in_threadpool(service.download, flyer_id, "jpeg")
+        except FlyerError as exc:
+            raise _fail(exc, "GET /flyer/{id}") from None
+        return Response(
+            content=download.data,
+            media_type="image/jpeg",
+            headers={
+                "Content-Disposition": f'inline; filename="{download.filename}"',
+                "Cache-Control": "private, no-store",
+            },
+        )
+
+    return router

@@ -1,0 +1,162 @@
+"""The studio's web server: one FastAPI app holding Gradio (UI and API), the REST contract and
+``/healthz``, all behind the master key.
+
+``create_server(settings, service)`` builds the app and launches nothing; ``serve(settings)``
+runs it with uvicorn (HTTPS when a certificate is configured).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import replace
+from typing import TextIO
+
+import gradio as gr
+import uvicorn
+from fastapi import FastAPI
+
+from pipeline.errors import ConfigError
+from pipeline.keys import new_key
+from pipeline.service import FlyerService
+from pipeline.settings import Settings
+
+from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
+from .rest import create_rest_router
+
+__all__ = ["MAX_UPLOAD", "create_server", "login_hint", "serve", "server_url"]
+
+logger = logging.getLogger(__name__)
+
+MAX_UPLOAD = "25mb"
+"""Largest file Gradio accepts (logos, own backgrounds)."""
+
+AUTH_MESSAGE = "User name: any name. Password: the studio's API_MASTER_KEY."
+
+
+def _configure_queue(blocks: gr.Blocks, settings: Settings) -> None:
+    """Call ``.queue()`` unless ``build_app`` already did with a size limit.
+
+    ``gr.Blocks.__init__`` always installs an unbounded default queue, so a queue with
+    ``max_size`` set is the sign that ``build_app`` configured it itself.
+    """
+    queue = getattr(blocks, "_queue", None)
+    if queue is None or getattr(queue, "max_size", None) is None:
+        blocks.queue(
+            max_size=settings.queue_size,
+            default_concurrency_limit=settings.sd_concurrency,
+        )
+
+
+def _configure_cache(blocks: gr.Blocks, settings: Settings) -> None:
+    """Make Gradio delete the files it caches (previews, downloads, uploads).
+
+    ``delete_cache=(frequency, age)`` runs in the mounted app's lifespan: every ``frequency``
+    seconds files older than ``age`` go, and all of them go at shutdown. Files live as long as
+    the flyers they show.
+    """
+    if getattr(blocks, "delete_cache", None) is None:
+        age = settings.store_ttl_seconds
+        blocks.delete_cache = (max(60, min(3600, age // 2)), age)
+
+
+def create_server(settings: Settings, service: FlyerService | None = None) -> FastAPI:
+    """The whole studio as an ASGI app: nothing is started until a server runs it."""
+    from .app import build_app  # the UI pulls in the most; import it when a server is built
+
+    if not settings.api_master_key:
+        raise ConfigError("API_MASTER_KEY", "the studio needs a master key to protect it")
+    service = service if service is not None else FlyerService.from_settings(settings)
+    checker = KeyChecker(settings.api_master_key)
+    throttle = LoginThrottle(
+        max_failures=settings.login_max_failures,
+        window_s=settings.login_window_seconds,
+        lockout_s=settings.login_lockout_seconds,
+    )
+
+    app = FastAPI(title="Flyer Studio", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.service = service
+    app.state.key_checker = checker
+    app.state.login_throttle = throttle
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # Routes before the mount: Gradio, mounted at "/", answers every path not matched earlier.
+    app.include_router(create_rest_router(service, settings))
+    app.add_middleware(LoginThrottleMiddleware, throttle=throttle)
+
+    blocks = build_app(service, settings)
+    _configure_queue(blocks, settings)
+    _configure_cache(blocks, settings)
+    return gr.mount_gradio_app(
+        app,
+        blocks,
+        path="/",
+        auth=checker,
+        auth_message=AUTH_MESSAGE,
+        server_name=settings.server_name,
+        server_port=settings.server_port,
+        show_error=True,
+        max_file_size=MAX_UPLOAD,
+        mcp_server=False,  # Gradio's MCP server does not honour auth
+        ssr_mode=False,
+    )
+
+
+def server_url(settings: Settings) -> str:
+    """The address to open in a browser."""
+    scheme = "https" if settings.ssl_certfile and settings.ssl_keyfile else "http"
+    host = settings.server_name
+    if host in ("0.0.0.0", "::", ""):
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{settings.server_port}/"
+
+
+def login_hint() -> str:
+    return "Log in with user: any name, password: the API_MASTER_KEY."
+
+
+def serve(settings: Settings, out: TextIO | None = None) -> None:
+    """Run the studio until interrupted.
+
+    Without ``API_MASTER_KEY`` a fresh key is generated for this run and printed once to
+    ``out`` (stdout); it is never logged.
+    """
+    out = out or sys.stdout
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    if not settings.api_master_key:
+        settings = replace(settings, api_master_key=new_key())
+        print(
+            "No API_MASTER_KEY is configured; this run uses a generated key (shown once):\n"
+            f"    {settings.api_master_key}\n"
+            "Keep it with `flyer-studio keygen` (writes one into .env).",
+            file=out,
+            flush=True,
+        )
+    app = create_server(settings)
+    print(f"Flyer Studio on {server_url(settings)}", file=out, flush=True)
+    print(login_hint(), file=out, flush=True)
+    print(
+        f"REST: POST {server_url(settings)}flyer with header X-API-Key: <the key>",
+        file=out,
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=settings.server_name,
+        port=settings.server_port,
+        ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
+        ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )

@@ -172,7 +172,8 @@ def test_space_requirements_match_the_package() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     deps = re.search(r"^dependencies = \[(.*?)\]", pyproject, re.S | re.M)
     assert deps
-    declared = {re.split(r"[<>=!~ ]", d)[0].lower() for d in re.findall(r'"([^"]+)"', deps.group(1))}
+    names = re.findall(r'"([^"]+)"', deps.group(1))
+    declared = {re.split(r"[<>=!~ ]", d)[0].lower() for d in names}
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     listed = {re.split(r"[<>=!~ ]", ln)[0].lower() for ln in lines if ln and ln[0] != "#"}
     assert listed == declared - {"gradio"}

@@ -1,0 +1,145 @@
+"""``build_app(service, settings)``: the Flyer Studio web UI as a ``gr.Blocks``.
+
+Nothing launches at import and nothing lives at module level: the service is injected, shared
+helpers are created per app, and per-user data (the current batch's ids, the selected one)
+lives in ``gr.State``. The UI's own events are private; scripts use the keyword-friendly
+endpoints of :mod:`studio.ui_api`. Mount it with ``gr.mount_gradio_app(app, blocks, path="/",
+auth=..., **studio.theme.mount_options())``; the queue is configured by whoever mounts it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from pipeline.service import FlyerService
+from pipeline.settings import Settings
+
+from .handlers import CUSTOM_FORMAT, BatchView, StudioHandlers
+from .theme import header_html
+from .ui_api import COMPOSE_CONCURRENCY, COMPOSE_CONCURRENCY_ID, SD_CONCURRENCY_ID, register_api
+from .ui_files import SessionFiles
+from .ui_layout import Controls, Results, build_controls, build_results
+
+__all__ = ["build_app", "delete_cache_for"]
+
+_CLICK_DOWNLOAD_JS = """
+() => { setTimeout(() => {
+  const link = document.querySelector('#fs-export-file a[download], #fs-export-file a[href]');
+  if (link) link.click();
+}, 50); }
+"""
+
+
+def delete_cache_for(settings: Settings) -> tuple[int, int]:
+    """Gradio's ``delete_cache=(every, age)``: its copies of our files live as long as flyers."""
+    age = settings.store_ttl_seconds
+    return (max(60, min(3600, age // 2)), age)
+
+
+def _session(request: gr.Request | None) -> str | None:
+    return request.session_hash if request is not None else None
+
+
+def build_app(service: FlyerService, settings: Settings) -> gr.Blocks:
+    """The studio UI plus Gradio's API endpoints for scripts."""
+    files = SessionFiles(max_age_seconds=float(settings.store_ttl_seconds))
+    handlers = StudioHandlers(service, files)
+    layouts, formats = service.list_layouts(), service.list_formats()
+
+    with gr.Blocks(title="Flyer Studio", delete_cache=delete_cache_for(settings)) as demo:
+        ids = gr.State([])
+        selected = gr.State(None)
+        gr.HTML(header_html(settings.backend, settings.max_batch_size))
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5, min_width=380, elem_id="fs-controls"):
+                controls = build_controls(settings, layouts, formats, service.list_pairings())
+            with gr.Column(scale=7, min_width=420, elem_id="fs-results"):
+                results = build_results(layouts, formats)
+        _wire(handlers, controls, results, ids, selected, settings)
+        register_api(service, settings, files)
+    return demo
+
+
+def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: gr.State,
+          selected: gr.State, settings: Settings) -> None:
+    """Connect buttons to handlers. Every UI event is private: scripts use studio.ui_api."""
+    form: dict[str, Any] = {**controls.form, **results.form}
+    by_component = {component: name for name, component in form.items()}
+    view_outputs = [results.gallery, results.status, results.manifest, ids, selected,
+                    results.export_file]
+
+    def values_of(data: dict[Any, Any]) -> dict[str, Any]:
+        return {by_component[c]: v for c, v in data.items() if c in by_component}
+
+    def show(view: BatchView) -> tuple[Any, ...]:
+        return (view.gallery, view.status, view.manifest, view.ids, view.selected,
+                gr.File(value=None, visible=False))
+
+    def on_generate(data: dict[Any, Any], request: gr.Request,
+                    progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        def report(fraction: float, message: str) -> None:
+            progress(fraction, desc=message)
+
+        return show(handlers.generate(values_of(data), _session(request), report))
+
+    def on_rerender(data: dict[Any, Any], request: gr.Request) -> tuple[Any, ...]:
+        values = values_of(data)
+        return show(handlers.rerender(values, data[ids], data[selected], _session(request)))
+
+    def on_select(current: list[str], evt: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
+        index = evt.index if isinstance(evt.index, int) else None
+        view = handlers.select(current, index, _session(request))
+        return view.status, view.manifest, view.selected, gr.File(value=None, visible=False)
+
+    def exporter(kind: str) -> Any:
+        def on_export(flyer_id: str | None, current: list[str], crop_marks: bool,
+                      request: gr.Request) -> Any:
+            if kind == "zip":
+                path = handlers.export_zip(current, _session(request))
+            else:
+                path = handlers.export(flyer_id, kind, _session(request), bool(crop_marks))
+            return gr.File(value=str(path), visible=True)
+
+        on_export.__name__ = f"export_{kind}"
+        return on_export
+
+    def on_cancel(request: gr.Request) -> None:
+        handlers.cancel(_session(request))
+        gr.Info("Generation cancelled.")
+
+    private: dict[str, Any] = {"api_visibility": "private"}
+    generating = controls.generate.click(
+        on_generate, inputs={*form.values()}, outputs=view_outputs,
+        concurrency_limit=settings.sd_concurrency, concurrency_id=SD_CONCURRENCY_ID,
+        show_progress_on=[results.gallery], **private,
+    )
+    controls.cancel.click(on_cancel, None, None, cancels=[generating], queue=False, **private)
+    results.rerender.click(
+        on_rerender, inputs={*form.values(), ids, selected}, outputs=view_outputs,
+        concurrency_limit=COMPOSE_CONCURRENCY, concurrency_id=COMPOSE_CONCURRENCY_ID,
+        show_progress_on=[results.gallery], **private,
+    )
+    results.gallery.select(
+        on_select, inputs=[ids],
+        outputs=[results.status, results.manifest, selected, results.export_file],
+        show_progress="hidden", **private,
+    )
+    for button, kind in ((results.export_png, "png"), (results.export_pdf, "pdf"),
+                         (results.export_zip, "zip")):
+        button.click(
+            exporter(kind), inputs=[selected, ids, results.crop_marks],
+            outputs=[results.export_file], concurrency_limit=COMPOSE_CONCURRENCY,
+            concurrency_id=COMPOSE_CONCURRENCY_ID, show_progress="minimal", **private,
+        ).success(None, js=_CLICK_DOWNLOAD_JS, **private)
+
+    form["random_seed"].change(
+        lambda random: gr.Number(interactive=not random), form["random_seed"], form["seed"],
+        queue=False, show_progress="hidden", **private,
+    )
+    for picker, size in (("format", "custom_size"), ("rerender_format", "rerender_custom_size")):
+        form[picker].change(
+            lambda choice: gr.Textbox(visible=choice == CUSTOM_FORMAT), form[picker], form[size],
+            queue=False, show_progress="hidden", **private,
+        )

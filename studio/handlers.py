@@ -1,0 +1,246 @@
+"""Thin handlers behind the studio's buttons: build a typed request, call the service, map errors.
+
+Handlers know nothing about components: they take plain values (a ``{field name: value}``
+mapping for the form) and return plain data (:class:`BatchView`); ``studio.app`` wires them to
+components. Pipeline errors become ``gr.Error`` only through :func:`studio.errors.to_gr_error`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import FlyerError, InvalidRequest, NotFound
+from pipeline.models import FIELD_LIMITS, EventDetails, FlyerRequest, normalise_palette
+from pipeline.service import FlyerService
+from pipeline.store import StoredFlyer
+
+from .errors import to_gr_error
+from .ui_files import SessionFiles
+
+__all__ = [
+    "CUSTOM_FORMAT",
+    "DETAIL_FIELDS",
+    "BatchView",
+    "StudioHandlers",
+    "details_from",
+    "format_from",
+    "mapped_errors",
+    "palette_from",
+    "read_upload",
+    "request_from",
+    "whole_number",
+]
+
+DETAIL_FIELDS: tuple[str, ...] = tuple(FIELD_LIMITS)
+CUSTOM_FORMAT = "custom"
+"""The format picker's choice that means "use the custom WxH box"."""
+
+ProgressFn = Callable[[float, str], None]
+
+
+@contextmanager
+def mapped_errors() -> Iterator[None]:
+    """Turn pipeline errors raised inside the block into clear ``gr.Error``s."""
+    try:
+        yield
+    except FlyerError as exc:
+        raise to_gr_error(exc) from exc
+
+
+def _text(values: Mapping[str, Any], name: str) -> str:
+    value = values.get(name)
+    return "" if value is None else str(value)
+
+
+def details_from(values: Mapping[str, Any]) -> EventDetails:
+    """The event details typed into the form (validated later by the service)."""
+    return EventDetails(**{name: _text(values, name) for name in DETAIL_FIELDS})
+
+
+def palette_from(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """Brand colours from the pickers when "use brand colours" is ticked, duplicates dropped."""
+    if not values.get("use_palette"):
+        return ()
+    picked = [_text(values, f"colour_{i}").strip() for i in (1, 2, 3)]
+    unique = list(dict.fromkeys(c.lower() for c in picked if c))
+    return normalise_palette(unique)
+
+
+def format_from(values: Mapping[str, Any], key: str = "format",
+                size_key: str = "custom_size") -> str:
+    """A named format, or the custom ``WxH`` box when the picker says custom."""
+    chosen = _text(values, key).strip() or "instagram_post"
+    if chosen != CUSTOM_FORMAT:
+        return chosen
+    size = _text(values, size_key).strip()
+    if not size:
+        raise InvalidRequest("Custom size: type a size like 1200x628.", field="format")
+    return size
+
+
+def read_upload(path: object, field: str) -> bytes | None:
+    """The bytes of an uploaded file (Gradio hands us a path in its upload cache)."""
+    if path is None or path == "":
+        return None
+    try:
+        return Path(str(path)).read_bytes()
+    except OSError as exc:
+        label = "Logo" if field == "logo" else "Background"
+        raise InvalidRequest(f"{label}: the upload could not be read; upload it again.",
+                             field=field) from exc
+
+
+def whole_number(value: object, field: str, label: str) -> int:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidRequest(f"{label} must be a whole number.", field=field) from None
+    if number != int(number):
+        raise InvalidRequest(f"{label} must be a whole number, not {number}.", field=field)
+    return int(number)
+
+
+def request_from(values: Mapping[str, Any]) -> FlyerRequest:
+    """The whole form as a :class:`FlyerRequest`."""
+    fixed = not values.get("random_seed", True)
+    seed = whole_number(values.get("seed"), "seed", "Seed") if fixed else -1
+    return FlyerRequest(
+        details=details_from(values),
+        prompt=_text(values, "prompt"),
+        negative_prompt=_text(values, "negative_prompt"),
+        seed=seed,
+        batch_size=whole_number(values.get("batch_size", 1), "batch_size", "Batch size"),
+        layout=_text(values, "layout") or "auto",
+        format=format_from(values),
+        palette=palette_from(values),
+        font_pairing=_text(values, "font_pairing") or "default",
+        logo=read_upload(values.get("logo"), "logo"),
+        background=read_upload(values.get("background"), "background"),
+    )
+
+
+@dataclass(frozen=True)
+class BatchView:
+    """What the results column shows."""
+
+    ids: list[str]
+    selected: str | None
+    gallery: list[tuple[str, str]]
+    manifest: dict[str, Any] | None
+    status: str
+
+
+class StudioHandlers:
+    """The UI's actions for one app. Shared by every session; per-user data stays in gr.State."""
+
+    def __init__(self, service: FlyerService, files: SessionFiles) -> None:
+        self.service = service
+        self.files = files
+        self._layout_labels = {d["name"]: str(d["label"]) for d in service.list_layouts()}
+        self._format_labels = {d["name"]: str(d["label"]) for d in service.list_formats()}
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- views --------------------------------------------------------------------------------
+    def _caption(self, number: int, flyer: StoredFlyer) -> str:
+        layout = self._layout_labels.get(flyer.layout, flyer.layout)
+        return f"{number} · {layout} · seed {flyer.seed}"
+
+    def _view(self, ids: Sequence[str], selected: str | None, session: str | None,
+              status: str) -> BatchView:
+        live: list[StoredFlyer] = []
+        for flyer_id in ids:
+            try:
+                live.append(self.service.get(flyer_id))
+            except NotFound:
+                continue  # expired: drop it from the gallery
+        gallery = [
+            (str(self.files.write(session, f"preview-{f.id}.jpg", f.preview_jpeg)),
+             self._caption(n, f))
+            for n, f in enumerate(live, start=1)
+        ]
+        kept = [f.id for f in live]
+        chosen = selected if selected in kept else (kept[0] if kept else None)
+        manifest = next((f.manifest for f in live if f.id == chosen), None)
+        return BatchView(kept, chosen, gallery, manifest, status)
+
+    def describe(self, flyer: StoredFlyer) -> str:
+        fmt = self._format_labels.get(flyer.format, flyer.format)
+        return f"{fmt} · {flyer.width}×{flyer.height} px"
+
+    # -- actions ------------------------------------------------------------------------------
+    def generate(self, values: Mapping[str, Any], session: str | None,
+                 progress: ProgressFn) -> BatchView:
+        started = time.monotonic()
+        with mapped_errors():
+            request = request_from(values)
+            with self._lock:
+                self._running.add(session or "")
+            try:
+                flyers = self.service.generate(request, progress=progress)
+            finally:
+                with self._lock:
+                    self._running.discard(session or "")
+        took = time.monotonic() - started
+        noun = "flyer" if len(flyers) == 1 else "flyers"
+        status = f"**{len(flyers)} {noun}** · {self.describe(flyers[0])} · {took:.1f} s"
+        return self._view([f.id for f in flyers], flyers[0].id, session, status)
+
+    def rerender(self, values: Mapping[str, Any], ids: Sequence[str], selected: str | None,
+                 session: str | None) -> BatchView:
+        """Re-compose the selected flyer with the form's current wording, colours and fonts
+        and the chosen layout/format; it joins the gallery as a new variant."""
+        with mapped_errors():
+            if not selected:
+                raise InvalidRequest("Select a flyer in the gallery first.")
+            layout = _text(values, "rerender_layout") or None
+            fmt = _text(values, "rerender_format") or None
+            if fmt == "keep":
+                fmt = None
+            elif fmt == CUSTOM_FORMAT:
+                fmt = format_from(values, "rerender_format", "rerender_custom_size")
+            flyer = self.service.rerender(
+                selected,
+                details=details_from(values),
+                layout=None if layout == "keep" else layout,
+                format=fmt,
+                palette=palette_from(values) if values.get("use_palette") else None,
+                font_pairing=_text(values, "font_pairing") or None,
+            )
+        status = f"**Re-rendered** without repainting · {self.describe(flyer)}"
+        return self._view([*ids, flyer.id], flyer.id, session, status)
+
+    def select(self, ids: Sequence[str], index: int | None, session: str | None) -> BatchView:
+        if index is None or not 0 <= index < len(ids):
+            return self._view(ids, None, session, "")
+        with mapped_errors():
+            flyer = self.service.get(ids[index])
+        status = f"Selected **{index + 1}** · {self.describe(flyer)}"
+        return self._view(ids, ids[index], session, status)
+
+    def export(self, selected: str | None, kind: str, session: str | None,
+               crop_marks: bool = False) -> Path:
+        with mapped_errors():
+            if not selected:
+                raise InvalidRequest("Select a flyer in the gallery first.")
+            item = self.service.download(selected, kind, crop_marks=crop_marks)
+        return self.files.write(session, item.filename, item.data)
+
+    def export_zip(self, ids: Sequence[str], session: str | None) -> Path:
+        with mapped_errors():
+            item = self.service.download_zip(list(ids), "png")
+        return self.files.write(session, item.filename, item.data)
+
+    def cancel(self, session: str | None) -> None:
+        """Stop this session's generation. The Stable Diffusion server runs one job at a time,
+        so it is only interrupted when the job running is this session's."""
+        with self._lock:
+            mine = (session or "") in self._running
+        if mine:
+            self.service.cancel()

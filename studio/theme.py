@@ -1,0 +1,76 @@
+"""The studio's look: a Gradio theme, a little CSS and the header.
+
+In Gradio 6 the theme and CSS belong to ``launch()`` / ``gr.mount_gradio_app()``, not to
+``gr.Blocks()``; whoever mounts the app passes ``**mount_options()``.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import gradio as gr
+
+__all__ = ["STUDIO_CSS", "header_html", "mount_options", "studio_theme"]
+
+STUDIO_CSS = """
+.gradio-container { max-width: 1440px !important; margin: 0 auto !important; }
+#fs-header { display: flex; align-items: center; justify-content: space-between;
+  gap: 16px; padding: 14px 20px; margin-bottom: 4px; border-radius: 14px;
+  background: linear-gradient(120deg, #1e1b4b 0%, #4338ca 55%, #db2777 100%); color: #fff; }
+#fs-header .fs-brand { display: flex; align-items: center; gap: 12px; }
+#fs-header .fs-logo { width: 38px; height: 38px; border-radius: 10px; display: grid;
+  place-items: center; background: rgba(255,255,255,.16); font-weight: 700; font-size: 18px; }
+#fs-header h1 { margin: 0; font-size: 22px; line-height: 1.1; color: #fff; letter-spacing: -.01em; }
+#fs-header p { margin: 2px 0 0; font-size: 13px; opacity: .85; color: #fff; }
+#fs-header .fs-badge { font-size: 12px; padding: 4px 10px; border-radius: 999px;
+  background: rgba(255,255,255,.16); color: #fff; white-space: nowrap; }
+.fs-section-title { margin: 2px 0 -4px 2px !important; font-size: 12px !important;
+  font-weight: 600 !important; letter-spacing: .06em; text-transform: uppercase; opacity: .7; }
+#fs-controls { gap: 10px; }
+#fs-results { gap: 10px; }
+#fs-generate { min-height: 48px; font-size: 16px; }
+#fs-status { min-height: 24px; font-size: 14px; }
+#fs-gallery { border-radius: 12px; }
+#fs-export-file { max-height: 120px; }
+footer { opacity: .6; }
+"""
+
+
+def studio_theme() -> gr.themes.Base:
+    """Indigo on slate, rounded, compact: a design tool rather than a form."""
+    return gr.themes.Soft(
+        primary_hue=gr.themes.colors.indigo,
+        secondary_hue=gr.themes.colors.pink,
+        neutral_hue=gr.themes.colors.slate,
+        radius_size=gr.themes.sizes.radius_md,
+        spacing_size=gr.themes.sizes.spacing_md,
+        text_size=gr.themes.sizes.text_md,
+    ).set(
+        block_title_text_weight="600",
+        block_label_text_weight="600",
+        button_primary_background_fill="linear-gradient(90deg, *primary_600, *secondary_500)",
+        button_primary_background_fill_hover="linear-gradient(90deg, *primary_500, *secondary_400)",
+        button_primary_text_color="white",
+    )
+
+
+def header_html(backend: str, max_batch_size: int) -> str:
+    """The header strip: product name, what it does, and which painter is connected."""
+    painter = {
+        "automatic1111": "Stable Diffusion",
+        "procedural": "Offline painter",
+    }.get(backend, backend)
+    return (
+        '<div id="fs-header"><div class="fs-brand"><div class="fs-logo">F</div><div>'
+        "<h1>Flyer Studio</h1>"
+        "<p>Event flyers that stay legible: paint a background, compose the details, "
+        "export for social or print.</p></div></div>"
+        f'<span class="fs-badge">{html.escape(painter)} · up to {max_batch_size} variants</span>'
+        "</div>"
+    )
+
+
+def mount_options() -> dict[str, Any]:
+    """Keyword arguments for ``gr.mount_gradio_app`` (or ``Blocks.launch``)."""
+    return {"theme": studio_theme(), "css": STUDIO_CSS}

@@ -1,0 +1,196 @@
+"""Gradio's API for scripts: keyword-friendly endpoints registered with ``gr.api``.
+
+::
+
+    client = Client(url, auth=("me", KEY))
+    pngs, manifests = client.predict(title="Jazz Night", prompt="neon saxophone",
+                                     batch_size=3, api_name="/generate")
+    png, pdf, manifest = client.predict(flyer_id=manifests[0]["id"], format="a4",
+                                        api_name="/rerender")
+
+Every parameter but ``title`` (and ``flyer_id``) is optional. Files go in with
+``gradio_client.handle_file(path)`` and come back as local paths. Errors reach the client as
+``AppError`` with the same clear message the UI shows. Must be called inside a Blocks context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+from gradio.data_classes import FileData
+
+from pipeline.errors import InvalidRequest
+from pipeline.models import EventDetails, FlyerRequest
+from pipeline.service import FlyerService
+from pipeline.settings import Settings
+
+from .handlers import DETAIL_FIELDS, mapped_errors, whole_number
+from .ui_files import SessionFiles
+
+__all__ = ["COMPOSE_CONCURRENCY_ID", "SD_CONCURRENCY_ID", "register_api"]
+
+SD_CONCURRENCY_ID = "stable-diffusion"
+"""Shared by the UI's and the API's generate: one generation per SD server at a time."""
+COMPOSE_CONCURRENCY_ID = "compose"
+COMPOSE_CONCURRENCY = 4
+
+
+def _upload(value: object, field: str) -> bytes | None:
+    """Bytes of a file sent with ``handle_file``. Plain strings are refused: a script must
+    upload its file, it cannot name one on the server."""
+    if value is None or value == "":
+        return None
+    label = "Logo" if field == "logo" else "Background"
+    path = value.get("path") if isinstance(value, dict) else getattr(value, "path", None)
+    if not isinstance(path, str) or not path:
+        raise InvalidRequest(
+            f"{label}: send the file with gradio_client.handle_file(path).", field=field
+        )
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise InvalidRequest(f"{label}: the upload could not be read.", field=field) from exc
+
+
+def _file(files: SessionFiles, session: str | None, filename: str, data: bytes) -> FileData:
+    return FileData(path=str(files.write(session, filename, data)), orig_name=filename)
+
+
+def register_api(service: FlyerService, settings: Settings, files: SessionFiles) -> None:
+    """Add /generate, /rerender, /download, /download_zip, /layouts, /formats, /pairings."""
+    print_formats = {str(f["name"]) for f in service.list_formats() if f.get("print")}
+
+    def png_of(flyer_id: str, session: str | None) -> dict[str, Any]:
+        item = service.download(flyer_id, "png")
+        return _file(files, session, item.filename, item.data).model_dump()
+
+    def generate(
+        title: str,
+        subtitle: str = "",
+        date: str = "",
+        time: str = "",
+        venue: str = "",
+        metro: str = "",
+        description: str = "",
+        url: str = "",
+        organiser: str = "",
+        prompt: str = "",
+        negative_prompt: str = "",
+        seed: int = -1,
+        batch_size: int = 1,
+        layout: str = "auto",
+        format: str = "instagram_post",
+        palette: str = "",
+        font_pairing: str = "default",
+        logo: FileData | None = None,
+        background: FileData | None = None,
+        request: gr.Request | None = None,
+    ) -> tuple[list[FileData], list[dict[str, Any]]]:
+        """Paint a batch of backgrounds in one call and compose a flyer on each.
+        Returns the flyers as PNG files and their manifests (each with its "id")."""
+        session = request.session_hash if request is not None else None
+        with mapped_errors():
+            flyer_request = FlyerRequest(
+                details=EventDetails(title, subtitle, date, time, venue, metro, description,
+                                     url, organiser),
+                prompt=prompt or "",
+                negative_prompt=negative_prompt or "",
+                seed=whole_number(seed, "seed", "Seed"),
+                batch_size=whole_number(batch_size, "batch_size", "Batch size"),
+                layout=layout or "auto",
+                format=format or "instagram_post",
+                palette=palette or (),  # type: ignore[arg-type]  # the service normalises text
+                font_pairing=font_pairing or "default",
+                logo=_upload(logo, "logo"),
+                background=_upload(background, "background"),
+            )
+            flyers = service.generate(flyer_request)
+            pngs = [png_of(f.id, session) for f in flyers]
+        return pngs, [f.manifest for f in flyers]  # type: ignore[return-value]
+
+    def rerender(
+        flyer_id: str,
+        layout: str | None = None,
+        format: str | None = None,
+        title: str | None = None,
+        subtitle: str | None = None,
+        date: str | None = None,
+        time: str | None = None,
+        venue: str | None = None,
+        metro: str | None = None,
+        description: str | None = None,
+        url: str | None = None,
+        organiser: str | None = None,
+        palette: str | None = None,
+        font_pairing: str | None = None,
+        export: str = "auto",
+        request: gr.Request | None = None,
+    ) -> tuple[FileData, FileData | None, dict[str, Any]]:
+        """Compose a stored flyer again (its background is reused: no new painting) in another
+        layout, format or wording. Fields left out keep their value. export: auto (PDF too for
+        print formats), png, or pdf. Returns the PNG, the PDF (or None) and the manifest."""
+        session = request.session_hash if request is not None else None
+        given = dict(zip(DETAIL_FIELDS, (title, subtitle, date, time, venue, metro,
+                                         description, url, organiser), strict=True))
+        with mapped_errors():
+            if export not in ("auto", "png", "pdf"):
+                raise InvalidRequest(
+                    f"Unknown export {export!r}; choose auto, png or pdf.", field="export"
+                )
+            details = None
+            if any(v is not None for v in given.values()):
+                old = service.get(flyer_id).source.details
+                details = EventDetails(**{k: (v if v is not None else getattr(old, k))
+                                          for k, v in given.items()})
+            flyer = service.rerender(flyer_id, details=details, layout=layout or None,
+                                     format=format or None, palette=palette,
+                                     font_pairing=font_pairing or None)
+            png = png_of(flyer.id, session)
+            pdf = None
+            if export == "pdf" or (export == "auto" and flyer.format in print_formats):
+                item = service.download(flyer.id, "pdf")
+                pdf = _file(files, session, item.filename, item.data).model_dump()
+        return png, pdf, flyer.manifest  # type: ignore[return-value]
+
+    def download(
+        flyer_id: str, kind: str = "png", crop_marks: bool = False,
+        request: gr.Request | None = None,
+    ) -> FileData:
+        """One flyer as png, jpeg, webp or pdf (crop_marks for print PDFs)."""
+        session = request.session_hash if request is not None else None
+        with mapped_errors():
+            item = service.download(flyer_id, kind, crop_marks=bool(crop_marks))
+        return _file(files, session, item.filename, item.data).model_dump()  # type: ignore[return-value]
+
+    def download_zip(
+        flyer_ids: list[str], kind: str = "png", request: gr.Request | None = None
+    ) -> FileData:
+        """Several flyers and their manifests in one ZIP archive."""
+        session = request.session_hash if request is not None else None
+        with mapped_errors():
+            item = service.download_zip(list(flyer_ids or []), kind)
+        return _file(files, session, item.filename, item.data).model_dump()  # type: ignore[return-value]
+
+    def layouts() -> list[dict[str, Any]]:
+        """The layouts ("auto" first), each with name and label."""
+        return service.list_layouts()
+
+    def formats() -> list[dict[str, Any]]:
+        """The named formats with their pixel sizes; custom sizes are written like 1200x628."""
+        return service.list_formats()
+
+    def pairings() -> list[dict[str, Any]]:
+        """The font pairings, each with name and label."""
+        return service.list_pairings()
+
+    gr.api(generate, api_name="generate", concurrency_limit=settings.sd_concurrency,
+           concurrency_id=SD_CONCURRENCY_ID)
+    composing: list[Callable[..., Any]] = [rerender, download, download_zip]
+    for fn in composing:
+        gr.api(fn, api_name=fn.__name__, concurrency_limit=COMPOSE_CONCURRENCY,
+               concurrency_id=COMPOSE_CONCURRENCY_ID)
+    for catalogue in (layouts, formats, pairings):
+        gr.api(catalogue, api_name=catalogue.__name__, queue=False)

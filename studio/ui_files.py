@@ -1,0 +1,95 @@
+"""Real files for Gradio to serve: previews and downloads, one folder per session.
+
+Gradio serves files by path, so every preview, PNG, PDF or ZIP the studio hands back is first
+written under a temporary folder owned by one ``build_app`` call (never a module-level one).
+Each browser session (or API call) writes into its own sub-folder; files older than
+``max_age_seconds`` are pruned as new ones arrive, so the folder cannot grow without bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+__all__ = ["SessionFiles"]
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_PRUNE_EVERY_SECONDS = 60.0
+
+
+def _safe_name(name: str, fallback: str) -> str:
+    cleaned = _SAFE.sub("-", name).strip(".-")[:120]
+    return cleaned or fallback
+
+
+class SessionFiles:
+    """A temporary folder with one sub-folder per session. Thread-safe."""
+
+    def __init__(self, root: Path | None = None, max_age_seconds: float = 3600.0) -> None:
+        self.root = root if root is not None else Path(tempfile.mkdtemp(prefix="flyer-studio-"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.max_age_seconds = max_age_seconds
+        self._lock = threading.Lock()
+        self._last_prune = time.monotonic()
+
+    def folder(self, session: str | None) -> Path:
+        """The session's folder (created on first use)."""
+        path = self.root / _safe_name(session or "", "anonymous")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write(self, session: str | None, filename: str, data: bytes) -> Path:
+        """Write ``data`` as ``filename`` in the session's folder and return its path."""
+        self._maybe_prune()
+        name = _safe_name(filename, "file")
+        for attempt in range(2):  # a concurrent prune may remove the (empty) folder meanwhile
+            path = self.folder(session) / name
+            partial = path.with_name(path.name + ".part")
+            try:
+                partial.write_bytes(data)
+                partial.replace(path)
+                return path
+            except FileNotFoundError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def remove_session(self, session: str | None) -> None:
+        """Delete a session's folder (when its browser tab goes away)."""
+        if session:
+            shutil.rmtree(self.root / _safe_name(session, "anonymous"), ignore_errors=True)
+
+    def prune(self, now: float | None = None) -> int:
+        """Delete files older than ``max_age_seconds`` and empty folders; return how many."""
+        cutoff = (time.time() if now is None else now) - self.max_age_seconds
+        removed = 0
+        for folder in list(self.root.iterdir()):
+            if not folder.is_dir():
+                continue
+            for item in list(folder.iterdir()):
+                try:
+                    if item.stat().st_mtime < cutoff:
+                        item.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only succeeds when empty
+        return removed
+
+    def cleanup(self) -> None:
+        """Delete everything (when the server stops)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _maybe_prune(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last_prune < _PRUNE_EVERY_SECONDS:
+                return
+            self._last_prune = now
+        self.prune()

@@ -1,0 +1,220 @@
+"""The studio's components, laid out: controls on the left, results on the right.
+
+Nothing here handles events; ``studio.app`` wires them. Form components are returned in a
+``{field name: component}`` mapping so handlers receive values by name, never by list order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from pipeline.settings import Settings
+
+from .handlers import CUSTOM_FORMAT
+
+__all__ = ["EXAMPLES", "Controls", "Results", "build_controls", "build_results"]
+
+KEEP = "keep"
+
+EXAMPLES: list[dict[str, str]] = [
+    {
+        "title": "Late Night Jazz",
+        "subtitle": "The Blue Quartet live",
+        "date": "Friday 14 March",
+        "time": "21:00",
+        "venue": "Le Caveau, 12 rue des Lombards",
+        "metro": "Châtelet",
+        "description": "Two sets of modern jazz in a vaulted cellar. Free entry before 21:30.",
+        "url": "https://example.org/jazz",
+        "organiser": "Caveau Music Club",
+        "prompt": "moody jazz club, neon saxophone silhouette, deep blue and magenta haze",
+    },
+    {
+        "title": "Spring Book Fair",
+        "subtitle": "200 publishers · readings · kids' corner",
+        "date": "5–7 April",
+        "time": "10:00–19:00",
+        "venue": "Parc de la Villette, Grande Halle",
+        "metro": "Porte de Pantin",
+        "description": "Meet the authors, swap books and hear readings all weekend.",
+        "url": "https://example.org/bookfair",
+        "organiser": "Lire Ensemble",
+        "prompt": "stacks of colourful books under blossoming cherry trees, watercolour",
+    },
+    {
+        "title": "Community Clean-up",
+        "subtitle": "Bring gloves, we bring coffee",
+        "date": "Sunday 21 April",
+        "time": "09:30",
+        "venue": "Canal Saint-Martin, Quai de Valmy",
+        "metro": "République",
+        "description": "Two hours to make the canal shine, then a picnic together.",
+        "url": "",
+        "organiser": "Voisins du Canal",
+        "prompt": "sunny canal with trees and bicycles, flat vector illustration, fresh greens",
+    },
+]
+EXAMPLE_FIELDS = ("title", "subtitle", "date", "time", "venue", "metro", "description", "url",
+                  "organiser", "prompt")
+
+
+@dataclass(frozen=True)
+class Controls:
+    form: dict[str, Any]
+    """Field name -> component: everything generate and re-render read."""
+    generate: gr.Button
+    cancel: gr.Button
+
+
+@dataclass(frozen=True)
+class Results:
+    gallery: gr.Gallery
+    status: gr.Markdown
+    rerender: gr.Button
+    export_png: gr.Button
+    export_pdf: gr.Button
+    export_zip: gr.Button
+    crop_marks: gr.Checkbox
+    export_file: gr.File
+    manifest: gr.JSON
+    form: dict[str, Any]
+    """The re-render pickers, merged into the controls' form by the app."""
+
+
+def _choices(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(str(item["label"]), str(item["name"])) for item in items]
+
+
+def _title(text: str) -> None:
+    gr.Markdown(text, elem_classes=["fs-section-title"])
+
+
+def build_controls(
+    settings: Settings,
+    layouts: list[dict[str, Any]],
+    formats: list[dict[str, Any]],
+    pairings: list[dict[str, Any]],
+) -> Controls:
+    """The left column. Must be called inside a Blocks/Column context."""
+    f: dict[str, Any] = {}
+    _title("Event")
+    with gr.Group():
+        f["title"] = gr.Textbox(label="Title", placeholder="Late Night Jazz", max_lines=1,
+                                elem_id="fs-title")
+        f["subtitle"] = gr.Textbox(label="Subtitle", placeholder="Line-up, tagline…", max_lines=1)
+        with gr.Row():
+            f["date"] = gr.Textbox(label="Date", placeholder="Friday 14 March", max_lines=1)
+            f["time"] = gr.Textbox(label="Time", placeholder="21:00", max_lines=1)
+        with gr.Row():
+            f["venue"] = gr.Textbox(label="Venue", placeholder="Name, address", max_lines=1)
+            f["metro"] = gr.Textbox(label="Metro station", placeholder="Châtelet", max_lines=1)
+        f["description"] = gr.Textbox(label="Description", lines=2, max_lines=5,
+                                      placeholder="One or two sentences about the event")
+        with gr.Row():
+            f["url"] = gr.Textbox(label="Link (QR code)", placeholder="https://…", max_lines=1)
+            f["organiser"] = gr.Textbox(label="Organiser", max_lines=1)
+
+    _title("Artwork")
+    with gr.Group():
+        f["prompt"] = gr.Textbox(
+            label="Background prompt", lines=2, max_lines=4,
+            placeholder="What the background shows: mood, colours, style (no text needed)",
+        )
+        with gr.Accordion("Advanced: negative prompt, seed, own background", open=False):
+            f["negative_prompt"] = gr.Textbox(
+                label="Negative prompt", lines=1, max_lines=3,
+                placeholder="Leave empty for the studio's default",
+            )
+            with gr.Row():
+                f["random_seed"] = gr.Checkbox(label="Random seed", value=True, scale=1)
+                f["seed"] = gr.Number(label="Seed", value=1234, precision=0, minimum=0,
+                                      interactive=False, scale=2)
+            f["background"] = gr.Image(label="Own background (skips painting)", type="filepath",
+                                       sources=["upload"], height=140)
+
+    _title("Design")
+    with gr.Group():
+        with gr.Row():
+            f["layout"] = gr.Dropdown(_choices(layouts), value="auto", label="Layout")
+            f["format"] = gr.Dropdown(
+                [*_choices(formats), ("Custom size…", CUSTOM_FORMAT)],
+                value="instagram_post", label="Format",
+            )
+        f["custom_size"] = gr.Textbox(label="Custom size (width × height px)",
+                                      placeholder="1200x628", visible=False, max_lines=1)
+        with gr.Row(equal_height=True):
+            f["use_palette"] = gr.Checkbox(label="Brand colours", value=False, scale=2,
+                                           min_width=120)
+            f["colour_1"] = gr.ColorPicker(value="#1e1b4b", label="Primary", scale=1,
+                                           min_width=70)
+            f["colour_2"] = gr.ColorPicker(value="#db2777", label="Secondary", scale=1,
+                                           min_width=70)
+            f["colour_3"] = gr.ColorPicker(value="#facc15", label="Accent", scale=1,
+                                           min_width=70)
+        with gr.Row():
+            f["font_pairing"] = gr.Dropdown(_choices(pairings), value="default",
+                                            label="Font pairing", scale=2)
+            f["logo"] = gr.Image(label="Organiser logo", type="filepath", sources=["upload"],
+                                 height=110, scale=1, min_width=140)
+
+    f["batch_size"] = gr.Slider(1, settings.max_batch_size, value=min(3, settings.max_batch_size),
+                                step=1, label="Variants")
+    with gr.Row():
+        generate = gr.Button("Generate flyers", variant="primary", size="lg", scale=3,
+                             elem_id="fs-generate")
+        cancel = gr.Button("Cancel", variant="stop", size="lg", scale=1, elem_id="fs-cancel")
+    gr.Examples(
+        examples=[[ex[name] for name in EXAMPLE_FIELDS] for ex in EXAMPLES],
+        inputs=[f[name] for name in EXAMPLE_FIELDS],
+        example_labels=[ex["title"] for ex in EXAMPLES],
+        label="Start from an example",
+        cache_examples=False,
+        api_visibility="private",
+    )
+    return Controls(form=f, generate=generate, cancel=cancel)
+
+
+def build_results(layouts: list[dict[str, Any]], formats: list[dict[str, Any]]) -> Results:
+    """The right column. Must be called inside a Blocks/Column context."""
+    gallery = gr.Gallery(
+        label="Variants", columns=3, height=560, object_fit="contain", allow_preview=True,
+        preview=False, interactive=False, format="jpeg", elem_id="fs-gallery",
+        buttons=["fullscreen"],
+    )
+    status = gr.Markdown("Fill in the event, then **Generate flyers**.", elem_id="fs-status")
+    form: dict[str, Any] = {}
+    with gr.Row(equal_height=True):
+        with gr.Column(scale=3, min_width=300):
+            _title("Re-render the selected flyer (no repainting)")
+            with gr.Group(), gr.Row():
+                form["rerender_layout"] = gr.Dropdown(
+                    [("Keep current", KEEP), *_choices(layouts)], value=KEEP, label="Layout"
+                )
+                form["rerender_format"] = gr.Dropdown(
+                    [("Keep current", KEEP), *_choices(formats),
+                     ("Custom size…", CUSTOM_FORMAT)],
+                    value=KEEP, label="Format",
+                )
+            form["rerender_custom_size"] = gr.Textbox(
+                label="Custom size (width × height px)", placeholder="1200x628", visible=False,
+                max_lines=1,
+            )
+            rerender = gr.Button("Re-render with current wording", elem_id="fs-rerender")
+        with gr.Column(scale=2, min_width=240):
+            _title("Export")
+            with gr.Row():
+                export_png = gr.Button("PNG", size="md", elem_id="fs-export-png", min_width=60)
+                export_pdf = gr.Button("Print PDF", size="md", elem_id="fs-export-pdf",
+                                       min_width=90)
+                export_zip = gr.Button("All (ZIP)", size="md", elem_id="fs-export-zip",
+                                       min_width=80)
+            crop_marks = gr.Checkbox(label="Crop marks on PDF", value=False)
+    export_file = gr.File(label="Your download", interactive=False, elem_id="fs-export-file",
+                          visible=False)
+    with gr.Accordion("Manifest of the selected flyer", open=False):
+        manifest = gr.JSON(label="Manifest", show_label=False, height=320)
+    return Results(gallery, status, rerender, export_png, export_pdf, export_zip, crop_marks,
+                   export_file, manifest, form)

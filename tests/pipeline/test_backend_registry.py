@@ -1,0 +1,67 @@
+"""The backend registry: names, factories, and the default backend chosen from settings."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from pipeline.backends import BACKENDS, ImageBackend, create_backend
+from pipeline.backends.automatic1111 import Automatic1111Backend
+from pipeline.backends.procedural import ProceduralBackend
+from pipeline.errors import ConfigError
+from pipeline.settings import BACKEND_NAMES, load_settings
+
+
+def test_registry_names_match_settings() -> None:
+    assert set(BACKENDS) == set(BACKEND_NAMES)
+
+
+def test_unknown_name_lists_the_valid_ones() -> None:
+    settings = load_settings({}, env_file=None)
+    with pytest.raises(ConfigError) as caught:
+        create_backend("dall-e", settings)
+    assert caught.value.variable == "FLYER_BACKEND"
+    message = str(caught.value)
+    assert "dall-e" in message
+    for name in BACKEND_NAMES:
+        assert name in message
+
+
+def test_default_is_procedural_without_a_server() -> None:
+    settings = load_settings({}, env_file=None)
+    assert settings.backend == "procedural"
+    backend = create_backend(settings.backend, settings)
+    assert isinstance(backend, ProceduralBackend) and isinstance(backend, ImageBackend)
+    assert backend.model == "procedural-v1"
+
+
+@pytest.mark.parametrize("variable", ["STABLE_DIFUSION_INSTANCE", "STABLE_DIFFUSION_INSTANCE"])
+def test_default_is_automatic1111_with_a_server(variable: str) -> None:
+    settings = load_settings({variable: "http://127.0.0.1:7860/"}, env_file=None)
+    assert settings.backend == "automatic1111"
+    with httpx.Client() as client:
+        backend = create_backend(settings.backend, settings, client=client)
+        assert isinstance(backend, Automatic1111Backend) and isinstance(backend, ImageBackend)
+        assert backend.name == "automatic1111"
+
+
+def test_procedural_can_be_forced_with_a_server_configured() -> None:
+    settings = load_settings(
+        {"STABLE_DIFUSION_INSTANCE": "http://127.0.0.1:7860", "FLYER_BACKEND": "procedural"},
+        env_file=None,
+    )
+    assert isinstance(create_backend(settings.backend, settings), ProceduralBackend)
+
+
+def test_automatic1111_without_a_url_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="STABLE_DIFUSION_INSTANCE"):
+        load_settings({"FLYER_BACKEND": "automatic1111"}, env_file=None)
+
+
+def test_every_factory_builds_an_image_backend() -> None:
+    settings = load_settings({"STABLE_DIFUSION_INSTANCE": "http://127.0.0.1:7860"}, env_file=None)
+    with httpx.Client() as client:
+        for name in BACKENDS:
+            backend = create_backend(name, settings, client=client)
+            assert isinstance(backend, ImageBackend)
+            assert backend.name == name

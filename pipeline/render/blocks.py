@@ -1,0 +1,163 @@
+"""Fit a layout block: shrink its roles together until the stack fits the region, then place
+each line of text (and the metro logo) at whole-pixel positions. Pure measurement: no drawing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PIL import Image
+
+from ..errors import RenderError
+from ..models import FIELD_LIMITS
+from .fonts import Pairing
+from .layouts import Block, RoleStyle
+from .text import REF_SIZE, FittedText, _ref_width, fit_text, paragraph_direction
+
+__all__ = ["PlacedText", "fit_block", "metro_logo_size"]
+
+PxBox = tuple[int, int, int, int]
+_DETAIL_CAP = {"subtitle": 0.78}
+_DETAIL_RATIO = 0.62
+METRO_LOGO_HEIGHT = 0.92
+METRO_LOGO_GAP = 0.35
+
+
+@dataclass(frozen=True)
+class PlacedText:
+    role: str
+    text: str
+    fitted: FittedText
+    box: PxBox
+    align: str
+    bold: bool
+    metro_logo_box: PxBox | None = None
+
+
+def metro_logo_size(logo: Image.Image, size: int) -> tuple[int, int]:
+    h = max(1, round(size * METRO_LOGO_HEIGHT))
+    w = max(1, round(logo.width * h / max(1, logo.height)))
+    return w, h
+
+
+def _too_long(role: str, text: str, width: int, style: RoleStyle, min_px: int,
+              pairing: Pairing, layout_name: str, fmt_name: str) -> RenderError:
+    face = pairing.face(style.font)
+    avg = _ref_width(text.replace("\n", " "), face.path, paragraph_direction(text))
+    avg = avg / max(1, len(text)) * min_px / REF_SIZE
+    fits = max(1, int(width / max(avg, 1.0) * style.max_lines * 0.9))
+    label = FIELD_LIMITS.get(role, (role.title(), 0))[0]
+    return RenderError(
+        f"The {label.lower()} is too long for the {layout_name} layout in {fmt_name}: shorten "
+        f"it to about {fits} characters or pick a layout with more room.", field=role)
+
+
+def fit_block(block: Block, region: PxBox, texts: dict[str, str], styles: dict[str, RoleStyle],
+              pairing: Pairing, short_side: int, metro_logo: Image.Image | None,
+              layout_name: str, fmt_name: str) -> list[PlacedText]:
+    """Fit and place the block's non-empty roles inside ``region`` (raises RenderError)."""
+    roles = [r for r in block.roles if texts.get(r)]
+    if not roles:
+        return []
+    width, height = region[2] - region[0], region[3] - region[1]
+
+    def fit_all(scale: float, strict: bool) -> list[FittedText] | None:
+        out: list[FittedText] = []
+        title_size: int | None = None
+        for role in roles:
+            style = styles[role]
+            text = texts[role].upper() if style.upper else texts[role]
+            min_px = max(6, round(style.min_size * short_side))
+            max_px = max(min_px, round(style.max_size * short_side * scale))
+            if title_size is not None:
+                cap = _DETAIL_CAP.get(role, _DETAIL_RATIO)
+                max_px = max(min_px, min(max_px, round(title_size * cap)))
+            room = width
+            if role == "metro" and metro_logo is not None:
+                logo_w, _ = metro_logo_size(metro_logo, max_px)
+                room = width - logo_w - round(max_px * METRO_LOGO_GAP)
+            fitted = fit_text(text, pairing.face(style.font), room, style.max_lines, max_px,
+                              min_px, style.leading)
+            if fitted is None:
+                if strict:
+                    raise _too_long(role, text, room, style, min_px, pairing, layout_name,
+                                    fmt_name)
+                return None
+            if role == "title":
+                title_size = fitted.size
+            out.append(fitted)
+        return out
+
+    def total(fits: list[FittedText]) -> int:
+        return sum(f.height + (round(styles[r].gap * f.size) if i else 0)
+                   for i, (r, f) in enumerate(zip(roles, fits, strict=True)))
+
+    fits = fit_all(1.0, strict=True)
+    assert fits is not None
+    if total(fits) > height:
+        lo, hi = 0.0, 1.0
+        best: list[FittedText] | None = None
+        for _ in range(8):
+            mid = (lo + hi) / 2
+            trial = fit_all(mid, strict=False)
+            if trial is not None and total(trial) <= height:
+                best, lo = trial, mid
+            else:
+                hi = mid
+        if best is None:
+            trial = fit_all(0.0, strict=True)
+            assert trial is not None
+            if total(trial) > height:
+                worst = max(range(len(roles)), key=lambda i: trial[i].height)
+                role = roles[worst]
+                raise _too_long(role, texts[role], width, styles[role],
+                                max(6, round(styles[role].min_size * short_side)), pairing,
+                                layout_name, fmt_name)
+            best = trial
+        fits = best
+    return _place(block, region, roles, fits, texts, styles, metro_logo, total(fits))
+
+
+def _place(block: Block, region: PxBox, roles: list[str], fits: list[FittedText],
+           texts: dict[str, str], styles: dict[str, RoleStyle], metro_logo: Image.Image | None,
+           stack_h: int) -> list[PlacedText]:
+    left, top, right, bottom = region
+    if block.valign == "top":
+        y = top
+    elif block.valign == "bottom":
+        y = bottom - stack_h
+    else:
+        y = top + (bottom - top - stack_h) // 2
+    widths = []
+    for role, f in zip(roles, fits, strict=True):
+        w = f.width
+        if role == "metro" and metro_logo is not None:
+            w += metro_logo_size(metro_logo, f.size)[0] + round(f.size * METRO_LOGO_GAP)
+        widths.append(w)
+    column = max(widths)
+    col_left = {"left": left, "right": right - column,
+                "center": left + (right - left - column) // 2}[block.align]
+    placed: list[PlacedText] = []
+    for i, (role, f, w) in enumerate(zip(roles, fits, widths, strict=True)):
+        if i:
+            y += round(styles[role].gap * f.size)
+        align = block.align
+        if f.direction == "rtl" and align == "left":
+            align = "right"
+        if align == "center":
+            x = left + (right - left - w) // 2
+        elif align == "right":
+            x = (col_left + column if block.align == "left" else right) - w
+        else:
+            x = col_left
+        logo_box = None
+        if role == "metro" and metro_logo is not None:
+            lw, lh = metro_logo_size(metro_logo, f.size)
+            centre = y + f.ascent - round(0.36 * f.size)
+            ly = max(y, min(centre - lh // 2, y + f.height - lh))
+            lx = x if f.direction == "ltr" else x + w - lw
+            logo_box = (lx, ly, lx + lw, ly + lh)
+        placed.append(PlacedText(role, texts[role], f, (x, y, x + w, y + f.height), align,
+                                 styles[role].font != "body", logo_box))
+        y += f.height
+    return placed

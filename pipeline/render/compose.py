@@ -1,0 +1,205 @@
+"""compose(background, spec, layout, fmt) -> Flyer: the whole flyer, pure and deterministic.
+
+Order of work: cover-fit the background to the full canvas (bleed included), pick the layout
+(``auto``: calmest text regions), fit every text block, lay the panels, make every element
+legible against the pixels actually under it (recolour, then scrim), then draw text, the QR
+code and the logos, and describe all of it in the manifest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageOps
+
+from ..errors import RenderError
+from ..models import Flyer, FlyerSpec, normalise_palette
+from .autolayout import choose_layout
+from .blocks import METRO_LOGO_GAP, PlacedText, fit_block
+from .fonts import get_pairing
+from .formats import Format
+from .layouts import TEXT_ROLES, Layout, get_layout, pixel_box
+from .legibility import LARGE_TEXT, NORMAL_TEXT, Surface, is_large_text, rgb
+from .logos import fit_into, to_rgba
+from .paint import dark_tint, overlay, place_logo, place_qr, resolve_block_colours
+from .text import clean_text
+
+__all__ = ["compose", "cover_fit"]
+
+Box = tuple[int, int, int, int]
+
+
+def cover_fit(background: Image.Image, fmt: Format) -> Image.Image:
+    """Scale to cover the whole canvas (bleed included), centre-crop; never distort."""
+    img = background.convert("RGB") if background.mode != "RGB" else background
+    return ImageOps.fit(img, (fmt.width, fmt.height), Image.Resampling.LANCZOS,
+                        centering=(0.5, 0.5))
+
+
+def _texts(spec: FlyerSpec, lay: Layout, warnings: list[str]) -> dict[str, str]:
+    details = spec.details.validated()
+    pairing = get_pairing(spec.font_pairing)
+    out: dict[str, str] = {}
+    for role in TEXT_ROLES:
+        raw = getattr(details, role)
+        if not raw:
+            continue
+        face = pairing.face(lay.styles[role].font)
+        cleaned, warns = clean_text(raw, face, role)
+        warnings.extend(warns)
+        if cleaned:
+            out[role] = cleaned
+        elif role == "title":
+            raise RenderError("The title has nothing a font can draw (only emoji or unknown "
+                              "symbols): add some words.", field="title")
+    return out
+
+
+def _union(boxes: list[Box]) -> Box:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) -> Flyer:
+    """Compose one flyer. ``layout`` is a layout name or ``"auto"``."""
+    warnings: list[str] = []
+    pairing = get_pairing(spec.font_pairing)
+    palette = normalise_palette(spec.palette)
+    canvas = cover_fit(background, fmt)
+    if (layout or "").strip().lower() == "auto":
+        lay, reason = choose_layout(canvas, fmt)
+    else:
+        lay = get_layout(layout)
+        reason = {"mode": "fixed", "chosen": lay.name, "why": "requested by name"}
+    variant = lay.variant(fmt)
+    texts = _texts(spec, lay, warnings)
+    short = min(fmt.width, fmt.height)
+    safe = fmt.safe_box
+    pad = round(0.03 * short)
+    surface = Surface.of(canvas)
+    underlay = (min((rgb(c) for c in palette), key=sum) if palette
+                else dark_tint(surface.mean_colour((0, 0, fmt.width, fmt.height))))
+    metro_logo = to_rgba(spec.metro_logo) if spec.metro_logo is not None else None
+
+    panel_of = {p.block: p for p in variant.panels if p.block}
+    placed: dict[str, list[PlacedText]] = {}
+    regions: dict[str, Box] = {}
+    for block in variant.blocks:
+        region = pixel_box(block.box, safe)
+        panel = panel_of.get(block.id)
+        if panel is not None and panel.style == "card":
+            region = (region[0] + pad, region[1] + pad, region[2] - pad, region[3] - pad)
+        regions[block.id] = region
+        placed[block.id] = fit_block(block, region, texts, lay.styles, pairing, short,
+                                     metro_logo, lay.name, fmt.name)
+
+    # QR and logo boxes first: a band panel reaches up to the QR code.
+    qr_img, qr_box = (None, None)
+    details = spec.details.validated()
+    if details.url:
+        qr_img, qr_box = place_qr(details.url, pixel_box(variant.qr.box, safe), variant.qr,
+                                  fmt)
+
+    # Layout panels (underlays).
+    on_panel: set[str] = set()
+    draw_panels: list[tuple[Box, float, int]] = []
+    for p in variant.panels:
+        if p.style == "solid":
+            box = pixel_box(p.area, (0, 0, fmt.width, fmt.height))
+            draw_panels.append((box, p.opacity, 0))
+            on_panel.update(b.id for b in variant.blocks
+                            if all(pixel_box(b.box, safe)[i] >= box[i] for i in (0, 1))
+                            and all(pixel_box(b.box, safe)[i] <= box[i] for i in (2, 3)))
+            continue
+        items = placed.get(p.block or "", [])
+        if not items:
+            continue
+        content = _union([t.box for t in items])
+        if p.style == "card":
+            box = (content[0] - pad, content[1] - pad, content[2] + pad, content[3] + pad)
+            draw_panels.append((box, p.opacity, round(0.02 * short)))
+        else:
+            top = content[1]
+            if qr_box is not None and qr_box[3] > content[1]:
+                top = min(top, qr_box[1])
+            draw_panels.append(((0, top - pad, fmt.width, fmt.height),
+                                p.opacity, 0))
+        on_panel.add(p.block or "")
+    for box, opacity, radius in draw_panels:
+        overlay(canvas, box, underlay, opacity, radius)
+        surface.blend(box, underlay, opacity, radius)
+
+    # Legibility, block by block; scrims are drawn before any text.
+    elements: list[dict[str, Any]] = []
+    colours: dict[str, tuple[int, int, int]] = {}
+    for block in variant.blocks:
+        items = placed[block.id]
+        if not items:
+            continue
+        result = resolve_block_colours(items, surface, fmt, palette, underlay,
+                                       block.id in on_panel, pad, short)
+        if result.scrim is not None:
+            box, opacity, radius = result.scrim
+            overlay(canvas, box, result.scrim_colour, opacity, radius)
+        for item in items:
+            colours[item.role] = result.colours[item.role]
+            threshold = (LARGE_TEXT if is_large_text(item.fitted.size, item.bold, fmt)
+                         else NORMAL_TEXT)
+            el: dict[str, Any] = {
+                "role": item.role, "text": item.text, "box": list(item.box),
+                "colour": "#{:02x}{:02x}{:02x}".format(*result.colours[item.role]),
+                "font": item.fitted.primary.name, "fonts_used": item.fitted.faces(),
+                "size": item.fitted.size, "lines": list(item.fitted.lines),
+                "direction": item.fitted.direction, "align": item.align,
+                "contrast": round(result.contrast[item.role], 2), "threshold": threshold,
+                "treatment": result.treatment[item.role], "block": block.id,
+            }
+            if item.metro_logo_box is not None:
+                el["logo_box"] = list(item.metro_logo_box)
+            elements.append(el)
+
+    draw = ImageDraw.Draw(canvas)
+    for items in placed.values():
+        for item in items:
+            x = item.box[0]
+            if item.metro_logo_box is not None and item.fitted.direction == "ltr":
+                x += (item.metro_logo_box[2] - item.metro_logo_box[0]
+                      + round(item.fitted.size * METRO_LOGO_GAP))
+            item.fitted.draw(draw, x, item.box[1], item.fitted.width, item.align,
+                             colours[item.role])
+            if item.metro_logo_box is not None and metro_logo is not None:
+                treatment, ratio = place_logo(canvas, metro_logo, item.metro_logo_box, surface)
+                elements[[e["role"] for e in elements].index("metro")].update(
+                    logo_contrast=round(ratio, 2), logo_treatment=treatment)
+
+    if qr_img is not None and qr_box is not None:
+        canvas.paste(qr_img, qr_box[:2])
+        elements.append({"role": "qr", "text": details.url, "box": list(qr_box),
+                         "colour": "#000000", "contrast": 21.0, "threshold": LARGE_TEXT,
+                         "treatment": "plate", "modules_px": qr_img.width})
+    if spec.logo is not None:
+        region = pixel_box(variant.logo.box, safe)
+        logo = to_rgba(spec.logo)
+        _, box = fit_into(logo, region, variant.logo.align, variant.logo.valign)
+        treatment, ratio = place_logo(canvas, logo, box, surface)
+        elements.append({"role": "logo", "box": list(box), "colour": None,
+                         "contrast": round(ratio, 2), "threshold": LARGE_TEXT,
+                         "treatment": treatment})
+    if texts.get("metro") and spec.metro_logo is None:
+        pass  # a station without a metro logo is shown as text only
+
+    manifest: dict[str, Any] = {
+        "layout": lay.name,
+        "layout_reason": reason,
+        "format": {"name": fmt.name, "width": fmt.width, "height": fmt.height, "dpi": fmt.dpi,
+                   "bleed": fmt.bleed, "print": fmt.print, "safe_box": list(fmt.safe_box)},
+        "palette": list(palette),
+        "underlay": "#{:02x}{:02x}{:02x}".format(*underlay),
+        "fonts": {"pairing": pairing.name, "title": pairing.title.name,
+                  "body": pairing.body.name, "body_bold": pairing.body_bold.name},
+        "regions": {k: list(v) for k, v in regions.items()},
+        "elements": elements,
+        "warnings": warnings,
+        "provenance": dict(spec.provenance),
+    }
+    return Flyer(image=canvas, manifest=manifest, layout=lay.name, format=fmt.name)

@@ -1,0 +1,238 @@
+"""Layouts are data: one JSON file per layout in ``pipeline/render/layouts/``.
+
+A layout has a variant per orientation (portrait, square, landscape; a missing one falls back
+to the nearest). A variant places *blocks* (stacks of text roles flowing top to bottom), the QR
+code and the organiser's logo in boxes given as fractions ``[left, top, right, bottom]`` of the
+format's safe area, plus optional *panels* (underlays) given as fractions of the whole canvas.
+Regions of one variant never overlap, and every text role appears exactly once, so no field is
+ever silently dropped. Adding a layout is adding a JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidRequest
+from .formats import Format
+
+__all__ = [
+    "LAYOUT_DIR",
+    "LAYOUT_NAMES",
+    "TEXT_ROLES",
+    "Block",
+    "Layout",
+    "Panel",
+    "Placement",
+    "RoleStyle",
+    "Variant",
+    "get_layout",
+    "list_layouts",
+    "pixel_box",
+]
+
+LAYOUT_DIR = Path(__file__).with_name("layouts")
+TEXT_ROLES = ("title", "subtitle", "date", "time", "venue", "metro", "description", "organiser")
+ORIENTATIONS = ("portrait", "square", "landscape")
+_FALLBACK = {
+    "portrait": ("portrait", "square", "landscape"),
+    "square": ("square", "portrait", "landscape"),
+    "landscape": ("landscape", "square", "portrait"),
+}
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class RoleStyle:
+    """How one text role is set: font role, size range (fractions of the canvas's short side),
+    most lines, leading, space above (fraction of its own size) and letter case."""
+
+    font: str
+    max_size: float
+    min_size: float
+    max_lines: int
+    leading: float = 1.2
+    gap: float = 0.3
+    upper: bool = False
+
+
+DEFAULT_STYLES: dict[str, RoleStyle] = {
+    "title": RoleStyle("title", 0.125, 0.04, 3, 1.04, 0.0),
+    "subtitle": RoleStyle("body_bold", 0.048, 0.026, 2, 1.18, 0.32),
+    "date": RoleStyle("body_bold", 0.042, 0.024, 1, 1.15, 0.9),
+    "time": RoleStyle("body", 0.036, 0.022, 1, 1.15, 0.22),
+    "venue": RoleStyle("body", 0.034, 0.021, 2, 1.18, 0.22),
+    "metro": RoleStyle("body", 0.031, 0.02, 1, 1.15, 0.22),
+    "description": RoleStyle("body", 0.029, 0.019, 7, 1.32, 0.75),
+    "organiser": RoleStyle("body_bold", 0.025, 0.017, 1, 1.15, 0.6),
+}
+
+
+@dataclass(frozen=True)
+class Panel:
+    """An underlay in canvas fractions. ``style``: 'solid' (fixed area), 'card' (hugs the
+    block's content, rounded) or 'band' (full width from the content to the canvas edge)."""
+
+    style: str
+    area: Box
+    opacity: float
+    block: str | None = None
+
+
+@dataclass(frozen=True)
+class Block:
+    id: str
+    box: Box
+    roles: tuple[str, ...]
+    align: str
+    valign: str
+
+
+@dataclass(frozen=True)
+class Placement:
+    box: Box
+    align: str
+    valign: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    blocks: tuple[Block, ...]
+    qr: Placement
+    logo: Placement
+    panels: tuple[Panel, ...]
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    label: str
+    description: str
+    variants: dict[str, Variant]
+    styles: dict[str, RoleStyle]
+    auto_penalty: float
+
+    def variant(self, fmt: Format) -> Variant:
+        for key in _FALLBACK[fmt.orientation]:
+            if key in self.variants:
+                return self.variants[key]
+        raise AssertionError("validated layouts have at least one variant")
+
+
+def pixel_box(frac: Box, outer: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """Fractions of ``outer`` (l, t, r, b in px) to whole pixels."""
+    left, top, right, bottom = outer
+    w, h = right - left, bottom - top
+    return (round(left + frac[0] * w), round(top + frac[1] * h),
+            round(left + frac[2] * w), round(top + frac[3] * h))
+
+
+def _box(raw: Any, where: str) -> Box:
+    if not (isinstance(raw, list) and len(raw) == 4 and all(isinstance(v, (int, float))
+                                                            for v in raw)):
+        raise ValueError(f"{where}: box must be four numbers")
+    left, top, right, bottom = (float(v) for v in raw)
+    if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
+        raise ValueError(f"{where}: box {raw} must satisfy 0 <= l < r <= 1, 0 <= t < b <= 1")
+    return (left, top, right, bottom)
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _align(raw: Any, where: str, allowed: tuple[str, ...]) -> str:
+    if raw not in allowed:
+        raise ValueError(f"{where}: {raw!r} is not one of {allowed}")
+    return str(raw)
+
+
+def _variant(raw: dict[str, Any], where: str) -> Variant:
+    blocks = []
+    for i, b in enumerate(raw["blocks"]):
+        bw = f"{where}.blocks[{i}]"
+        roles = tuple(b["roles"])
+        blocks.append(Block(
+            id=str(b.get("id", f"block{i}")), box=_box(b["box"], bw), roles=roles,
+            align=_align(b.get("align", "left"), bw, ("left", "center", "right")),
+            valign=_align(b.get("valign", "top"), bw, ("top", "center", "bottom")),
+        ))
+    placements = {}
+    for key in ("qr", "logo"):
+        p = raw[key]
+        placements[key] = Placement(
+            _box(p["box"], f"{where}.{key}"),
+            _align(p.get("align", "center"), f"{where}.{key}", ("left", "center", "right")),
+            _align(p.get("valign", "center"), f"{where}.{key}", ("top", "center", "bottom")),
+        )
+    panels = []
+    for i, p in enumerate(raw.get("panels", [])):
+        pw = f"{where}.panels[{i}]"
+        style = _align(p.get("style", "solid"), pw, ("solid", "card", "band"))
+        opacity = float(p.get("opacity", 0.9))
+        if not 0 < opacity <= 1:
+            raise ValueError(f"{pw}: opacity must be in (0, 1]")
+        area = _box(p.get("area", [0, 0, 1, 1]), pw)
+        block = p.get("block")
+        if style != "solid" and block not in {b.id for b in blocks}:
+            raise ValueError(f"{pw}: a {style} panel needs the id of one of the blocks")
+        panels.append(Panel(style, area, opacity, block))
+    roles = [r for b in blocks for r in b.roles]
+    if sorted(roles) != sorted(TEXT_ROLES):
+        raise ValueError(f"{where}: blocks must hold each of {TEXT_ROLES} exactly once, "
+                         f"got {roles}")
+    regions = [(b.id, b.box) for b in blocks] + [(k, p.box) for k, p in placements.items()]
+    for i, (na, a) in enumerate(regions):
+        for nb, b2 in regions[i + 1:]:
+            if _overlap(a, b2):
+                raise ValueError(f"{where}: regions {na!r} and {nb!r} overlap")
+    return Variant(tuple(blocks), placements["qr"], placements["logo"], tuple(panels))
+
+
+def _parse(path: Path) -> Layout:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    name = path.stem
+    if raw.get("name", name) != name:
+        raise ValueError(f"{path.name}: 'name' must match the file name")
+    variants = {k: _variant(v, f"{name}.{k}") for k, v in raw["variants"].items()
+                if k in ORIENTATIONS}
+    if not variants:
+        raise ValueError(f"{path.name}: needs a portrait, square or landscape variant")
+    styles = dict(DEFAULT_STYLES)
+    for role, over in raw.get("styles", {}).items():
+        if role not in DEFAULT_STYLES:
+            raise ValueError(f"{path.name}: unknown role {role!r} in styles")
+        base = DEFAULT_STYLES[role].__dict__ | over
+        styles[role] = RoleStyle(**base)
+    return Layout(name=name, label=str(raw["label"]), description=str(raw["description"]),
+                  variants=variants, styles=styles,
+                  auto_penalty=float(raw.get("auto_penalty", 0.0)))
+
+
+@lru_cache(maxsize=1)
+def _all_layouts() -> dict[str, Layout]:
+    return {p.stem: _parse(p) for p in sorted(LAYOUT_DIR.glob("*.json"))}
+
+
+LAYOUT_NAMES: tuple[str, ...] = tuple(_all_layouts())
+
+
+def list_layouts() -> list[dict[str, str]]:
+    """Every layout as plain data: name, label, description."""
+    return [{"name": lay.name, "label": lay.label, "description": lay.description}
+            for lay in _all_layouts().values()]
+
+
+def get_layout(name: str) -> Layout:
+    """The named layout; an unknown name raises InvalidRequest listing the valid ones."""
+    key = (name or "").strip().lower()
+    layouts = _all_layouts()
+    if key not in layouts:
+        raise InvalidRequest(
+            f"Unknown layout {name!r}; use 'auto' or one of {', '.join(layouts)}.",
+            field="layout",
+        )
+    return layouts[key]

@@ -1,0 +1,122 @@
+"""WCAG 2.x contrast measured against the actual pixels under an element, worst case.
+
+A :class:`Surface` keeps a downscaled copy of the canvas (as linear-light luminance) so that
+measuring a box costs a numpy slice and a percentile, and panels drawn on the canvas are
+mirrored onto it so later measurements see them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .formats import Format
+
+__all__ = [
+    "LARGE_TEXT",
+    "NORMAL_TEXT",
+    "Surface",
+    "contrast",
+    "hex_colour",
+    "is_large_text",
+    "luminance",
+    "rgb",
+    "worst_contrast",
+]
+
+NORMAL_TEXT = 4.5
+LARGE_TEXT = 3.0
+PERCENTILE = 10
+WORK_SIDE = 360
+"""Long side of the measuring copy, in px."""
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    value = colour.lstrip("#")
+    return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
+
+
+def hex_colour(c: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*c)
+
+
+def _linear(values: np.ndarray) -> np.ndarray:
+    v = values / 255.0
+    out: np.ndarray = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    return out
+
+
+def luminance(c: tuple[int, int, int]) -> float:
+    """WCAG relative luminance of an sRGB colour."""
+    r, g, b = _linear(np.array(c, dtype=np.float64))
+    return float(0.2126 * r + 0.7152 * g + 0.0722 * b)
+
+
+def contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    la, lb = luminance(a), luminance(b)
+    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+
+
+def worst_contrast(colour: tuple[int, int, int], lum: np.ndarray) -> float:
+    """The 10th percentile of per-pixel contrast between ``colour`` and luminances ``lum``."""
+    if lum.size == 0:
+        return 21.0
+    lc = luminance(colour)
+    ratio = (np.maximum(lum, lc) + 0.05) / (np.minimum(lum, lc) + 0.05)
+    return float(np.percentile(ratio, PERCENTILE))
+
+
+def is_large_text(size_px: int, bold: bool, fmt: Format) -> bool:
+    """WCAG 'large text' (>= 24 px, or bold >= 18.66 px, at 72 dpi), scaled to the canvas.
+    Print: px per point = dpi / 72. Social: a post's short side is seen ~360 pt wide."""
+    per_pt = fmt.dpi / 72 if fmt.print else min(fmt.width, fmt.height) / 360
+    return size_px >= (18.66 if bold else 24) * per_pt
+
+
+@dataclass
+class Surface:
+    """A small linear-light RGB copy of the canvas for measuring (not module-level state:
+    one per composition)."""
+
+    rgb: np.ndarray
+    scale: float
+
+    @classmethod
+    def of(cls, image: Image.Image) -> Surface:
+        factor = max(1, int(max(image.size) / WORK_SIDE))
+        small = image.reduce(factor) if factor > 1 else image
+        arr = np.asarray(small.convert("RGB"), dtype=np.float32)
+        return cls(rgb=arr, scale=small.width / image.width)
+
+    def _slice(self, box: tuple[int, int, int, int]) -> tuple[slice, slice]:
+        h, w = self.rgb.shape[:2]
+        left = min(w - 1, max(0, int(box[0] * self.scale)))
+        top = min(h - 1, max(0, int(box[1] * self.scale)))
+        right = max(left + 1, min(w, int(np.ceil(box[2] * self.scale))))
+        bottom = max(top + 1, min(h, int(np.ceil(box[3] * self.scale))))
+        return slice(top, bottom), slice(left, right)
+
+    def luminance(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        ys, xs = self._slice(box)
+        lin = _linear(self.rgb[ys, xs])
+        out: np.ndarray = lin @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+        return out
+
+    def mean_colour(self, box: tuple[int, int, int, int]) -> tuple[int, int, int]:
+        ys, xs = self._slice(box)
+        m = self.rgb[ys, xs].reshape(-1, 3).mean(axis=0)
+        return (int(m[0]), int(m[1]), int(m[2]))
+
+    def blend(self, box: tuple[int, int, int, int], colour: tuple[int, int, int],
+              opacity: float, radius: int = 0) -> None:
+        """Mirror a (rounded) translucent rectangle drawn on the canvas."""
+        ys, xs = self._slice(box)
+        h, w = ys.stop - ys.start, xs.stop - xs.start
+        mask = Image.new("L", (w, h), 0)
+        r = max(0, int(radius * self.scale))
+        ImageDraw.Draw(mask).rounded_rectangle((0, 0, w - 1, h - 1), radius=r, fill=255)
+        m = np.asarray(mask, dtype=np.float32)[..., None] / 255.0 * opacity
+        region = self.rgb[ys, xs]
+        self.rgb[ys, xs] = region * (1 - m) + np.array(colour, dtype=np.float32) * m

@@ -1,0 +1,48 @@
+"""Logos of any mode (RGB, RGBA, P, L, LA, CMYK, ...) made RGBA and fitted into a box."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+__all__ = ["fit_into", "ink_luminance", "to_rgba"]
+
+
+def to_rgba(img: Image.Image) -> Image.Image:
+    """RGBA with transparency kept: palette transparency and LA alpha survive; CMYK goes
+    through RGB."""
+    if img.mode == "RGBA":
+        return img
+    if img.mode == "CMYK":
+        return img.convert("RGB").convert("RGBA")
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = float(arr.max()) or 1.0
+        return Image.fromarray((arr / hi * 255).astype(np.uint8)).convert("RGBA")
+    if img.mode == "P" and "transparency" in img.info:
+        return img.convert("RGBA")
+    return img.convert("RGBA")
+
+
+def fit_into(img: Image.Image, box: tuple[int, int, int, int], align: str,
+             valign: str) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """Scale ``img`` (keeping its aspect) to fit ``box`` and position it by alignment."""
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    scale = min(bw / img.width, bh / img.height)
+    w, h = max(1, round(img.width * scale)), max(1, round(img.height * scale))
+    w, h = min(w, bw), min(h, bh)
+    resized = img.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    x = {"left": box[0], "center": box[0] + (bw - w) // 2, "right": box[2] - w}[align]
+    y = {"top": box[1], "center": box[1] + (bh - h) // 2, "bottom": box[3] - h}[valign]
+    return resized, (x, y, x + w, y + h)
+
+
+def ink_luminance(img: Image.Image) -> np.ndarray:
+    """Relative luminance of the logo's visible (alpha > 50%) pixels."""
+    arr = np.asarray(img, dtype=np.float32)
+    visible = arr[arr[..., 3] > 127][:, :3] / 255.0
+    if visible.size == 0:
+        return np.zeros(0, dtype=np.float32)
+    lin = np.where(visible <= 0.04045, visible / 12.92, ((visible + 0.055) / 1.055) ** 2.4)
+    out: np.ndarray = lin @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    return out

@@ -1,0 +1,197 @@
+"""Drawing helpers for compose: panels, colour choice per block, QR and logo placement."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..errors import RenderError
+from .blocks import PlacedText
+from .formats import MM_PER_INCH, Format
+from .layouts import Placement
+from .legibility import (
+    LARGE_TEXT,
+    NORMAL_TEXT,
+    Surface,
+    contrast,
+    is_large_text,
+    luminance,
+    worst_contrast,
+)
+from .logos import ink_luminance
+from .qr import make_qr, qr_modules
+
+__all__ = [
+    "NEAR_BLACK",
+    "WHITE",
+    "BlockColours",
+    "dark_tint",
+    "overlay",
+    "place_logo",
+    "place_qr",
+    "resolve_block_colours",
+]
+
+Box = tuple[int, int, int, int]
+RGB = tuple[int, int, int]
+WHITE: RGB = (255, 255, 255)
+NEAR_BLACK: RGB = (17, 17, 20)
+QR_PRINT_MIN_MM = 18.0
+QR_SHARE = 0.2
+"""Largest QR side as a share of the canvas's short side."""
+
+
+def dark_tint(c: RGB) -> RGB:
+    """A very dark shade of ``c`` (keeps its hue) that white text reads on at >= 7:1."""
+    top = max(c)
+    if top <= 40:
+        return c
+    k = 40 / top
+    return (round(c[0] * k), round(c[1] * k), round(c[2] * k))
+
+
+def overlay(canvas: Image.Image, box: Box, colour: RGB, opacity: float, radius: int) -> None:
+    """Blend a (rounded) rectangle of ``colour`` at ``opacity`` onto the canvas, in place."""
+    left, top = max(0, box[0]), max(0, box[1])
+    right, bottom = min(canvas.width, box[2]), min(canvas.height, box[3])
+    if right <= left or bottom <= top:
+        return
+    mask = Image.new("L", (right - left, bottom - top), 0)
+    ImageDraw.Draw(mask).rounded_rectangle((0, 0, right - left - 1, bottom - top - 1),
+                                           radius=radius, fill=round(255 * opacity))
+    canvas.paste(colour, (left, top, right, bottom), mask)
+
+
+@dataclass
+class BlockColours:
+    colours: dict[str, RGB]
+    contrast: dict[str, float]
+    treatment: dict[str, str]
+    scrim: tuple[Box, float, int] | None
+    scrim_colour: RGB
+
+
+def _threshold(item: PlacedText, fmt: Format) -> float:
+    return LARGE_TEXT if is_large_text(item.fitted.size, item.bold, fmt) else NORMAL_TEXT
+
+
+def resolve_block_colours(items: list[PlacedText], surface: Surface, fmt: Format,
+                          palette: tuple[str, ...], underlay: RGB, on_panel: bool, pad: int,
+                          short: int) -> BlockColours:
+    """One text colour per block (white, near-black or a brand colour), the title in a brand
+    accent when it is legible, and a scrim under the block when no colour is."""
+    pal = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in palette]
+    candidates: list[RGB] = [WHITE, NEAR_BLACK] + [(p[0], p[1], p[2]) for p in pal]
+    thr = {i.role: _threshold(i, fmt) for i in items}
+
+    def scores(surf: Surface, colour: RGB) -> dict[str, float]:
+        return {i.role: worst_contrast(colour, surf.luminance(i.box)) for i in items}
+
+    def margin(s: dict[str, float]) -> float:
+        return min(s[r] / thr[r] for r in s)
+
+    ranked = [(margin(scores(surface, c)), -n, c) for n, c in enumerate(candidates)]
+    best_margin, _, base = max(ranked)
+    scrim: tuple[Box, float, int] | None = None
+    scrim_colour = underlay if contrast(WHITE, underlay) >= 7 else dark_tint(underlay)
+    if best_margin < 1.0:
+        base = WHITE
+        content = (min(i.box[0] for i in items), min(i.box[1] for i in items),
+                   max(i.box[2] for i in items), max(i.box[3] for i in items))
+        box = (content[0] - pad, content[1] - pad, content[2] + pad, content[3] + pad)
+        radius = round(0.02 * short)
+        for step in range(6):
+            opacity = min(1.0, 0.55 + 0.1 * step)
+            trial = Surface(rgb=surface.rgb.copy(), scale=surface.scale)
+            trial.blend(box, scrim_colour, opacity, radius)
+            if margin(scores(trial, WHITE)) >= 1.0 or opacity >= 1.0:
+                break
+        surface.blend(box, scrim_colour, opacity, radius)
+        scrim = (box, opacity, radius)
+    colours = {i.role: base for i in items}
+    final = scores(surface, base)
+    accents = [p for p in pal if p != underlay or not on_panel]
+    for item in items:
+        if item.role != "title":
+            continue
+        for accent in accents:
+            ratio = worst_contrast((accent[0], accent[1], accent[2]),
+                                   surface.luminance(item.box))
+            if ratio >= thr["title"]:
+                colours["title"] = (accent[0], accent[1], accent[2])
+                final["title"] = ratio
+                break
+    treatment: dict[str, str] = {}
+    for item in items:
+        preferred = (pal[0] if pal and item.role == "title" else WHITE)
+        if scrim is not None:
+            treatment[item.role] = "scrim"
+        elif on_panel:
+            treatment[item.role] = "panel"
+        else:
+            treatment[item.role] = "none" if colours[item.role] == preferred else "recolour"
+    return BlockColours(colours, final, treatment, scrim, scrim_colour)
+
+
+def place_qr(url: str, region: Box, placement: Placement,
+             fmt: Format) -> tuple[Image.Image, Box]:
+    """The QR image and its box inside ``region``, modules whole pixels and big enough."""
+    modules = qr_modules(url)
+    short = min(fmt.width, fmt.height)
+    rw, rh = region[2] - region[0], region[3] - region[1]
+    room = min(rw, rh)
+    if fmt.print:
+        min_px = QR_PRINT_MIN_MM / MM_PER_INCH * fmt.dpi
+        min_module = max(4, math.ceil(min_px / modules))
+    else:
+        min_module = max(2, round(short / 270))
+    scale = min(room, max(round(QR_SHARE * short), min_module * modules)) // modules
+    if scale < min_module:
+        raise RenderError(
+            f"The link is too long for a scannable QR code in this layout and format "
+            f"({modules} modules need {modules * min_module} px, the space is {room} px): "
+            "use a shorter link or a larger format.", field="url")
+    img = make_qr(url, modules * scale)
+    side = img.width
+    x = {"left": region[0], "center": region[0] + (rw - side) // 2,
+         "right": region[2] - side}[placement.align]
+    y = {"top": region[1], "center": region[1] + (rh - side) // 2,
+         "bottom": region[3] - side}[placement.valign]
+    return img, (x, y, x + side, y + side)
+
+
+def place_logo(canvas: Image.Image, logo: Image.Image, box: Box,
+               surface: Surface) -> tuple[str, float]:
+    """Paste an RGBA logo into ``box`` (already aspect-fitted); add a light or dark plate
+    when it does not stand out 3:1 from what is under it. Returns (treatment, ratio)."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    resized = logo.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    ink = ink_luminance(resized)
+    if ink.size == 0:
+        return "none", 21.0
+    lum = float(np.median(ink))
+    bg = surface.luminance(box)
+    ratio = worst_contrast(_grey(lum), bg)
+    treatment = "none"
+    if ratio < LARGE_TEXT:
+        plate = WHITE if lum < 0.3 else NEAR_BLACK
+        overlay(canvas, box, plate, 1.0, round(0.14 * min(w, h)))
+        inset = max(1, round(0.12 * min(w, h)))
+        scale = min((w - 2 * inset) / w, (h - 2 * inset) / h)
+        iw, ih = max(1, round(w * scale)), max(1, round(h * scale))
+        resized = logo.resize((iw, ih), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        box = (box[0] + (w - iw) // 2, box[1] + (h - ih) // 2, 0, 0)
+        ratio = (max(lum, luminance(plate)) + 0.05) / (min(lum, luminance(plate)) + 0.05)
+        treatment = "plate"
+    canvas.paste(resized.convert("RGB"), box[:2], resized.getchannel("A"))
+    return treatment, ratio
+
+
+def _grey(lum: float) -> RGB:
+    """An sRGB grey with relative luminance ``lum``."""
+    v = 12.92 * lum if lum <= 0.0031308 else 1.055 * lum ** (1 / 2.4) - 0.055
+    g = max(0, min(255, round(v * 255)))
+    return (g, g, g)

@@ -1,0 +1,58 @@
+"""End-to-end: the real Stable Diffusion server in STABLE_DIFUSION_INSTANCE.
+
+Run with ``TEST_END_TO_END=true STABLE_DIFUSION_INSTANCE=http://host:7860 pytest -m end_to_end``
+(and ``FLYER_SD_AUTH=user:password`` if the server uses ``--api-auth``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from pipeline.backends.automatic1111 import Automatic1111Backend, native_size
+from pipeline.backends.base import GenerationParams
+from pipeline.errors import ConfigError
+from pipeline.settings import Settings, load_settings
+
+pytestmark = pytest.mark.end_to_end
+
+
+def _settings_or_reason() -> tuple[Settings | None, str]:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        return None, f"settings are invalid: {exc}"
+    if not settings.test_end_to_end:
+        return None, "set TEST_END_TO_END=true to run the end-to-end tests"
+    if not settings.sd_instance:
+        return None, "TEST_END_TO_END is true but STABLE_DIFUSION_INSTANCE is not set"
+    return settings, ""
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[Automatic1111Backend]:
+    settings, reason = _settings_or_reason()
+    if settings is None:
+        pytest.skip(reason)
+    with httpx.Client() as client:
+        yield Automatic1111Backend.from_settings(settings, client=client)
+
+
+def test_real_server_paints_a_batch_in_one_call(backend: Automatic1111Backend) -> None:
+    width, height = native_size(1080, 1350, 512)
+    calls: list[float] = []
+    images = backend.generate(
+        GenerationParams(prompt="abstract jazz night background, bokeh", width=width,
+                         height=height, batch_size=2, seed=1234, steps=8),
+        lambda fraction, message: calls.append(fraction),
+    )
+    assert [g.seed for g in images] == [1234, 1235]
+    for generated in images:
+        assert generated.image.size == (width, height) and generated.image.mode == "RGB"
+    assert calls[-1] == 1.0
+
+
+def test_real_server_reports_its_model(backend: Automatic1111Backend) -> None:
+    assert backend.model != "unknown"

@@ -87,6 +87,29 @@ def test_png_is_deterministic() -> None:
     assert encode(other, "png") != encode(_flyer(), "png")
 
 
+def test_png_stream_is_valid_for_strict_decoders() -> None:
+    """Every chunk CRC and the zlib stream (adler32 included) check out; rows round-trip."""
+    import struct
+    import zlib
+
+    flyer = _flyer("a5")  # big enough to be deflated in several slices
+    data = encode(flyer, "png")
+    pos, idat, kinds = 8, b"", []
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
+        assert crc == zlib.crc32(kind + body), kind
+        kinds.append(kind)
+        idat += body if kind == b"IDAT" else b""
+        pos += 12 + length
+    assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND" and b"pHYs" in kinds
+    raw = zlib.decompress(idat)  # raises on a bad adler32
+    assert len(raw) == flyer.image.height * (flyer.image.width * 3 + 1)
+    with Image.open(io.BytesIO(data)) as image:
+        assert np.array_equal(np.asarray(image), np.asarray(flyer.image))
+
+
 def _media_box(pdf: bytes, name: str = "MediaBox") -> list[float]:
     match = re.search(rb"/" + name.encode() + rb"\s*\[([^\]]+)\]", pdf)
     assert match, f"no /{name} in the PDF"

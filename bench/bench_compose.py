@@ -1,0 +1,251 @@
+"""Compose + export benchmark: prints figures (median, p90, targets), not a test.
+
+    .venv/bin/python bench/bench_compose.py [--runs 15] [--layout NAME] [--profile]
+
+Measures (a) compose an instagram_post flyer from a 512×640 background → JPEG preview,
+(b) the same → PNG, (c) an A4 print flyer → PDF, each stage separately, and peak RSS.
+Before ``pipeline.render.compose`` exists it measures the export stages on a synthetic canvas.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import math
+import os
+import platform
+import pstats
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from pipeline.export import encode, preview_jpeg
+from pipeline.models import EventDetails, Flyer, FlyerSpec
+from pipeline.render.formats import Format, get_format
+from pipeline.render.images import load_image
+
+__all__ = ["main"]
+
+Compose = Callable[[Image.Image, FlyerSpec, str, Format], Flyer]
+
+TARGETS_MS: dict[str, float] = {
+    "(a) compose + JPEG preview, 1080×1350": 30,
+    "(b) compose + PNG, 1080×1350": 150,
+    "(c) compose + PDF, A4 print": 1500,
+}
+
+DETAILS = EventDetails(
+    title="Midnight Jazz at the Old Harbour",
+    subtitle="Live quartet · guest vocalist Léa Moreau",
+    date="Saturday 14 June 2025",
+    time="21:00 – 02:00",
+    venue="Le Hangar, 12 quai de la Loire, Paris",
+    metro="Jaurès",
+    description=(
+        "An evening of modal jazz and late-night standards in a converted harbour warehouse. "
+        "Bar open all night, vinyl DJ set after the concert. Free entry before 22:00."
+    ),
+    url="https://example.org/midnight-jazz",
+    organiser="Harbour Sounds Collective",
+)
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}"
+
+
+def background() -> tuple[Image.Image, str]:
+    """A 512×640 background from the procedural backend, or a synthetic gradient."""
+    try:
+        from pipeline.backends.base import GenerationParams
+        from pipeline.backends.procedural import ProceduralBackend
+
+        params = GenerationParams(prompt="neon jazz club at night", width=512, height=640, seed=7)
+        return ProceduralBackend().generate(params)[0].image.convert("RGB"), "procedural"
+    except ImportError:
+        y = np.linspace(0, 1, 640, dtype=np.float32)[:, None, None]
+        x = np.linspace(0, 1, 512, dtype=np.float32)[None, :, None]
+        rgb = np.concatenate([40 + 180 * x * (1 - y), 20 + 60 * y + 0 * x, 90 + 140 * y + 0 * x], 2)
+        return Image.fromarray(rgb.astype(np.uint8), "RGB"), "synthetic gradient"
+
+
+def logo() -> Image.Image:
+    """A 600×600 RGBA logo, round-tripped through PNG and load_image like an upload."""
+    image = Image.new("RGBA", (600, 600), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((20, 20, 580, 580), fill=(240, 200, 40, 255), outline=(20, 20, 20, 255), width=24)
+    draw.rectangle((200, 160, 400, 440), fill=(20, 20, 20, 230))
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return load_image(buf.getvalue(), field="logo")
+
+
+def find_compose() -> Compose | None:
+    try:
+        from pipeline.render.compose import compose
+    except ImportError as exc:
+        print(f"! pipeline.render.compose not importable ({exc}); export stages only\n")
+        return None
+    return compose
+
+
+def _name(item: Any) -> str:
+    if isinstance(item, dict):
+        return str(item.get("name", item))
+    return item if isinstance(item, str) else str(getattr(item, "name", item))
+
+
+def default_layout() -> str:
+    try:
+        from pipeline.render import layouts
+
+        names = getattr(layouts, "list_layouts", None) or getattr(layouts, "layout_names", None)
+        if callable(names):
+            found = [_name(n) for n in names()]
+            for preferred in ("centered_poster", "bottom_band"):
+                if preferred in found:
+                    return preferred
+            if found:
+                return str(found[0])
+    except ImportError:
+        pass
+    return "centered_poster"
+
+
+def synthetic(fmt: Format, bg: Image.Image) -> Flyer:
+    image = bg.resize((fmt.width, fmt.height), Image.Resampling.BICUBIC)
+    return Flyer(image, {"title": DETAILS.title, "synthetic": True}, "synthetic", fmt.name)
+
+
+def timed(fn: Callable[[], Any], runs: int) -> list[float]:
+    fn()  # warm-up: fonts, layouts, codecs
+    out = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+
+
+def report(rows: list[tuple[str, list[float]]]) -> int:
+    misses = 0
+    print(f"{'measure':44} {'median ms':>10} {'p90 ms':>9} {'target':>8}  verdict")
+    print("-" * 84)
+    for name, values in rows:
+        med, top = statistics.median(values), p90(values)
+        target = TARGETS_MS.get(name)
+        verdict, tgt = "", ""
+        if target is not None:
+            tgt = f"≤{target:g}"
+            verdict = "PASS" if med <= target else "MISS"
+            misses += verdict == "MISS"
+        print(f"{name:44} {med:10.1f} {top:9.1f} {tgt:>8}  {verdict}")
+    return misses
+
+
+def profile(fn: Callable[[], Any], runs: int, label: str) -> None:
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(runs):
+        fn()
+    prof.disable()
+    print(f"\n=== cProfile: {label}, {runs} runs, top 18 by own time ===")
+    stats = pstats.Stats(prof, stream=sys.stdout).strip_dirs().sort_stats("tottime")
+    stats.print_stats(18)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--layout", default=None)
+    parser.add_argument("--profile", action="store_true", help="cProfile compose afterwards")
+    args = parser.parse_args(argv)
+    runs = max(3, args.runs)
+
+    print(f"machine: {machine()}; Python {platform.python_version()}; runs per row: {runs}")
+    bg, source = background()
+    compose = find_compose()
+    layout = args.layout or default_layout()
+    social, a4 = get_format("instagram_post"), get_format("a4")
+    spec = FlyerSpec(
+        details=DETAILS.validated(),
+        logo=logo(),
+        provenance={"prompt": "neon jazz club at night", "seed": 7, "backend": "bench"},
+    )
+    print(f"background: {bg.width}×{bg.height} {source}; layout: {layout}\n")
+
+    def make(fmt: Format) -> Flyer:
+        if compose is None:
+            return synthetic(fmt, bg)
+        return compose(bg, spec, layout, fmt)
+
+    post, page = make(social), make(a4)
+    rows: list[tuple[str, list[float]]] = []
+    if compose is not None:
+        rows += [
+            (
+                "(a) compose + JPEG preview, 1080×1350",
+                timed(lambda: preview_jpeg(make(social)), runs),
+            ),
+            ("(b) compose + PNG, 1080×1350", timed(lambda: encode(make(social), "png"), runs)),
+            (
+                "(c) compose + PDF, A4 print",
+                timed(lambda: encode(make(a4), "pdf"), max(3, runs // 3)),
+            ),
+            ("compose alone, 1080×1350", timed(lambda: make(social), runs)),
+            ("compose alone, A4 (2550×3578)", timed(lambda: make(a4), max(3, runs // 3))),
+        ]
+    rows += [
+        ("preview_jpeg alone, 1080×1350", timed(lambda: preview_jpeg(post), runs)),
+        ("encode PNG alone, 1080×1350", timed(lambda: encode(post, "png"), runs)),
+        ("encode JPEG q90 alone, 1080×1350", timed(lambda: encode(post, "jpeg"), runs)),
+        ("encode WebP q90 alone, 1080×1350", timed(lambda: encode(post, "webp"), runs)),
+        ("preview_jpeg alone, A4", timed(lambda: preview_jpeg(page), runs)),
+        ("encode PDF alone, A4", timed(lambda: encode(page, "pdf"), runs)),
+        (
+            "encode PDF + crop marks alone, A4",
+            timed(lambda: encode(page, "pdf", crop_marks=True), runs),
+        ),
+    ]
+    misses = report(rows)
+    sizes = {
+        "PNG": len(encode(post, "png")),
+        "JPEG": len(encode(post, "jpeg")),
+        "WebP": len(encode(post, "webp")),
+        "preview": len(preview_jpeg(post)),
+        "A4 PDF": len(encode(page, "pdf")),
+    }
+    print("\nsizes: " + ", ".join(f"{k} {v / 1024:.0f} KiB" for k, v in sizes.items()))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: {peak:.0f} MiB")
+    if args.profile and compose is not None:
+        profile(lambda: make(social), runs, "compose 1080×1350")
+        profile(lambda: make(a4), max(2, runs // 5), "compose A4")
+    if compose is None:
+        print("\n(end-to-end rows (a)-(c) need pipeline.render.compose)")
+    return 1 if misses else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""A fast, deterministic PNG writer for 8-bit RGB/RGBA canvases (used by ``export``).
+
+Pillow's encoder tries all five filters on every row ("adaptive"), which costs as much as the
+compression itself. Flyers are mostly smooth backgrounds, for which the "Up" filter alone is
+within a few percent of adaptive, and it is one numpy subtraction. The filtered rows are then
+deflated at level 1 in slices on a few threads (zlib releases the GIL), joined pigz-style with
+full flushes into one valid zlib stream. Output is byte-for-byte reproducible.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from PIL import Image
+
+__all__ = ["write_png"]
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_MIN_SLICE = 1 << 20  # bytes of filtered data worth a thread of its own
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    crc = zlib.crc32(body, zlib.crc32(kind))
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+
+def _text(key: str, value: str) -> bytes:
+    """tEXt for plain Latin-1 values, compressed iTXt otherwise (or when long)."""
+    name = key.encode("latin-1")[:79]
+    if len(value) < 1024:
+        try:
+            return _chunk(b"tEXt", name + b"\0" + value.encode("latin-1"))
+        except UnicodeEncodeError:
+            pass
+    body = zlib.compress(value.encode("utf-8"), 9)
+    return _chunk(b"iTXt", name + b"\0\x01\x00\0\0" + body)
+
+
+def _filtered(image: Image.Image) -> bytes:
+    """Rows prefixed by filter type 2 (Up): each byte minus the byte above it."""
+    pixels = np.asarray(image, dtype=np.uint8)
+    height = pixels.shape[0]
+    rows = pixels.reshape(height, -1)
+    out = np.empty((height, rows.shape[1] + 1), dtype=np.uint8)
+    out[:, 0] = 2
+    out[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=out[1:, 1:])
+    return out.tobytes()
+
+
+def _deflate(raw: bytes, level: int, workers: int) -> bytes:
+    pieces = max(1, min(workers, len(raw) // _MIN_SLICE))
+    if pieces == 1:
+        return zlib.compress(raw, level)
+    step = -(-len(raw) // pieces)
+    slices = [raw[i : i + step] for i in range(0, len(raw), step)]
+
+    def deflate(index: int) -> bytes:
+        comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+        last = index == len(slices) - 1
+        return comp.compress(slices[index]) + comp.flush(
+            zlib.Z_FINISH if last else zlib.Z_FULL_FLUSH
+        )
+
+    with ThreadPoolExecutor(max_workers=pieces) as pool:
+        parts = list(pool.map(deflate, range(len(slices))))
+    header = b"\x78\x01"  # deflate, 32K window, fastest
+    return header + b"".join(parts) + struct.pack(">I", zlib.adler32(raw))
+
+
+def write_png(
+    image: Image.Image,
+    *,
+    text: dict[str, str] | None = None,
+    dpi: int | None = None,
+    level: int = 1,
+    workers: int = 2,
+) -> bytes:
+    """PNG bytes of an RGB or RGBA image, with text chunks (before the pixels) and dpi."""
+    if image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGB")
+    colour_type = 6 if image.mode == "RGBA" else 2
+    ihdr = struct.pack(">IIBBBBB", image.width, image.height, 8, colour_type, 0, 0, 0)
+    parts = [_SIGNATURE, _chunk(b"IHDR", ihdr)]
+    if dpi:
+        per_metre = round(dpi / 0.0254)
+        parts.append(_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)))
+    parts.extend(_text(key, value) for key, value in (text or {}).items())
+    parts.append(_chunk(b"IDAT", _deflate(_filtered(image), level, workers)))
+    parts.append(_chunk(b"IEND", b""))
+    return b"".join(parts)

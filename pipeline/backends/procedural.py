@@ -25,7 +25,7 @@ from .base import GeneratedImage, GenerationParams, ProgressCallback
 __all__ = ["STYLES", "ProceduralBackend", "colours_for", "render"]
 
 _WORK_SIDE = 288
-_GRAIN = 3.5  # standard deviation of the grain, in 0..255 levels
+_GRAIN = 6  # monochrome grain, uniform in -6..6 levels (standard deviation about 3.7)
 
 Array = np.ndarray
 Palette = list[tuple[float, float, float]]
@@ -236,8 +236,8 @@ def render(prompt: str, seed: int, width: int, height: int, palette: tuple[str, 
     small = small.filter(ImageFilter.GaussianBlur(0.8))
     image = small.resize((width, height), Image.Resampling.BICUBIC)
     grain_rng = np.random.default_rng(stable_int("grain", seed, width, height))
-    grain = grain_rng.normal(0.0, _GRAIN, size=(height, width, 1)).astype(np.float32)
-    full = np.asarray(image, dtype=np.float32) + grain
+    grain = grain_rng.integers(-_GRAIN, _GRAIN + 1, size=(height, width, 1), dtype=np.int16)
+    full = np.asarray(image).astype(np.int16) + grain
     return Image.fromarray(np.clip(full, 0, 255).astype(np.uint8), "RGB")
 
 

@@ -67,7 +67,8 @@ def machine() -> str:
                     break
     except OSError:
         pass
-    return f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}"
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    return f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}; load {load}"
 
 
 def background() -> tuple[Image.Image, str]:
@@ -238,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     print("\nsizes: " + ", ".join(f"{k} {v / 1024:.0f} KiB" for k, v in sizes.items()))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS: {peak:.0f} MiB")
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"peak RSS: {peak:.0f} MiB; load average at the end: {load} (high = noisy figures)")
     if args.profile and compose is not None:
         profile(lambda: make(social), runs, "compose 1080×1350")
         profile(lambda: make(a4), max(2, runs // 5), "compose A4")

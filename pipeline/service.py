@@ -207,7 +207,7 @@ class FlyerService:
         self.store.ensure_room(request.batch_size)
         report(0.0, "Painting backgrounds")
         images, uploaded, info = self._paint(request, fmt, report)
-        layouts = self._variant_layouts(request, uploaded is not None)
+        used: list[str] = []
         flyers: list[StoredFlyer] = []
         for index, generated in enumerate(images):
             report(
@@ -238,19 +238,22 @@ class FlyerService:
                 metro_logo=self.metro_logo,
                 provenance=provenance,
             )
-            flyer = compose(generated.image, spec, layouts[index], fmt)
-            flyers.append(self._record(flyer, source, layouts[index], generated.seed))
+            layout = self._variant_layout(request, uploaded is not None, used)
+            flyer = compose(generated.image, spec, layout, fmt)
+            used.append(flyer.layout)
+            flyers.append(self._record(flyer, source, layout, generated.seed))
         self.store.put(flyers)
         report(1.0, "Done")
         return flyers
 
-    def _variant_layouts(self, request: FlyerRequest, uploaded: bool) -> list[str]:
-        """One layout per variant. With the user's own background every variant shares the
-        same picture, so variants differ by layout instead."""
-        if not uploaded or request.batch_size == 1:
-            return [request.layout] * request.batch_size
-        others = [name for name in LAYOUT_NAMES if name != request.layout]
-        return [request.layout, *[others[i % len(others)] for i in range(request.batch_size - 1)]]
+    @staticmethod
+    def _variant_layout(request: FlyerRequest, uploaded: bool, used: list[str]) -> str:
+        """The layout of the next variant. With the user's own background every variant shares
+        the same picture, so variants after the first differ by layout instead."""
+        if not uploaded or not used:
+            return request.layout
+        unused = [name for name in LAYOUT_NAMES if name not in used]
+        return unused[0] if unused else LAYOUT_NAMES[len(used) % len(LAYOUT_NAMES)]
 
     def _record(self, flyer: Flyer, source: FlyerSource, requested: str, seed: int) -> StoredFlyer:
         flyer_id = secrets.token_urlsafe(12)

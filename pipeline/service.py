@@ -164,8 +164,9 @@ class FlyerService:
         if request.background is not None:
             image = load_image(request.background, field="background").convert("RGB")
             progress(_BACKEND_SHARE, "Using your background")
-            info: dict[str, Any] = {"backend": "upload", "model": None, "generated_size": list(image.size)}
-            return [GeneratedImage(image, seed=0)] * request.batch_size, request.background, info
+            upload: dict[str, Any] = {"backend": "upload", "model": None, "generated_size": list(image.size)}
+            return [GeneratedImage(image, seed=0)] * request.batch_size, request.background, upload
+        info: dict[str, Any]
         width, height = native_size(
             fmt.width - 2 * fmt.bleed, fmt.height - 2 * fmt.bleed, self.settings.sd_native_size
         )
@@ -186,7 +187,7 @@ class FlyerService:
             progress(max(0.0, min(1.0, fraction)) * _BACKEND_SHARE, message)
 
         images = self.backend.generate(params, painting)
-        info: dict[str, Any] = {
+        info = {
             "backend": self.backend.name,
             "model": self.backend.model,
             "generated_size": [width, height],

@@ -164,7 +164,9 @@ class FlyerService:
         if request.background is not None:
             image = load_image(request.background, field="background").convert("RGB")
             progress(_BACKEND_SHARE, "Using your background")
-            upload: dict[str, Any] = {"backend": "upload", "model": None, "generated_size": list(image.size)}
+            upload: dict[str, Any] = {
+                "backend": "upload", "model": None, "generated_size": list(image.size)
+            }
             return [GeneratedImage(image, seed=0)] * request.batch_size, request.background, upload
         info: dict[str, Any]
         width, height = native_size(

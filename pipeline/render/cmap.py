@@ -58,10 +58,8 @@ def _format12(data: bytes, off: int) -> set[int]:
 def covered_codepoints(path: str) -> frozenset[int]:
     """Every code point the font at ``path`` maps to a real glyph (not .notdef)."""
     data = Path(path).read_bytes()
-    if data[:4] == b"ttcf":  # collection: use the first face
-        data_off = struct.unpack_from(">I", data, 12)[0]
-    else:
-        data_off = 0
+    # a collection (ttcf): use the first face
+    data_off = struct.unpack_from(">I", data, 12)[0] if data[:4] == b"ttcf" else 0
     num_tables = struct.unpack_from(">H", data, data_off + 4)[0]
     cmap_off = None
     for t in range(num_tables):

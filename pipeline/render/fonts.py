@@ -9,7 +9,7 @@ cmap, so we never draw a tofu box.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,10 +41,10 @@ class FontFace:
     name: str
     file: str
     bold: bool = False
+    path: str = field(default="", compare=False)
 
-    @property
-    def path(self) -> str:
-        return str(FONT_DIR / self.file)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", str(FONT_DIR / self.file))
 
     def covers(self, char: str) -> bool:
         return ord(char) in covered_codepoints(self.path)

@@ -48,10 +48,13 @@ def _linear(values: np.ndarray) -> np.ndarray:
     return out
 
 
+_LUT = _linear(np.arange(256, dtype=np.float64)).astype(np.float32)
+_LUT.setflags(write=False)
+
+
 def luminance(c: tuple[int, int, int]) -> float:
     """WCAG relative luminance of an sRGB colour."""
-    r, g, b = _linear(np.array(c, dtype=np.float64))
-    return float(0.2126 * r + 0.7152 * g + 0.0722 * b)
+    return float(0.2126 * _LUT[c[0]] + 0.7152 * _LUT[c[1]] + 0.0722 * _LUT[c[2]])
 
 
 def contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
@@ -64,8 +67,10 @@ def worst_contrast(colour: tuple[int, int, int], lum: np.ndarray) -> float:
     if lum.size == 0:
         return 21.0
     lc = luminance(colour)
-    ratio = (np.maximum(lum, lc) + 0.05) / (np.minimum(lum, lc) + 0.05)
-    return float(np.percentile(ratio, PERCENTILE))
+    flat = lum.ravel()
+    ratio = (np.maximum(flat, lc) + 0.05) / (np.minimum(flat, lc) + 0.05)
+    k = int(flat.size * PERCENTILE / 100)
+    return float(np.partition(ratio, k)[k])
 
 
 def is_large_text(size_px: int, bold: bool, fmt: Format) -> bool:
@@ -82,13 +87,17 @@ class Surface:
 
     rgb: np.ndarray
     scale: float
+    lum: np.ndarray
 
     @classmethod
     def of(cls, image: Image.Image) -> Surface:
         factor = max(1, int(max(image.size) / WORK_SIDE))
         small = image.reduce(factor) if factor > 1 else image
         arr = np.asarray(small.convert("RGB"), dtype=np.float32)
-        return cls(rgb=arr, scale=small.width / image.width)
+        return cls(rgb=arr, scale=small.width / image.width, lum=_lum(arr))
+
+    def copy(self) -> Surface:
+        return Surface(rgb=self.rgb.copy(), scale=self.scale, lum=self.lum.copy())
 
     def _slice(self, box: tuple[int, int, int, int]) -> tuple[slice, slice]:
         h, w = self.rgb.shape[:2]
@@ -100,8 +109,7 @@ class Surface:
 
     def luminance(self, box: tuple[int, int, int, int]) -> np.ndarray:
         ys, xs = self._slice(box)
-        lin = _linear(self.rgb[ys, xs])
-        out: np.ndarray = lin @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+        out: np.ndarray = self.lum[ys, xs]
         return out
 
     def mean_colour(self, box: tuple[int, int, int, int]) -> tuple[int, int, int]:
@@ -120,3 +128,10 @@ class Surface:
         m = np.asarray(mask, dtype=np.float32)[..., None] / 255.0 * opacity
         region = self.rgb[ys, xs]
         self.rgb[ys, xs] = region * (1 - m) + np.array(colour, dtype=np.float32) * m
+        self.lum[ys, xs] = _lum(self.rgb[ys, xs])
+
+
+def _lum(arr: np.ndarray) -> np.ndarray:
+    lin = _LUT[np.clip(arr + 0.5, 0, 255).astype(np.uint8)]
+    out: np.ndarray = lin @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    return out

@@ -105,7 +105,7 @@ def resolve_block_colours(items: list[PlacedText], surface: Surface, fmt: Format
         radius = round(0.02 * short)
         for step in range(6):
             opacity = min(1.0, 0.55 + 0.1 * step)
-            trial = Surface(rgb=surface.rgb.copy(), scale=surface.scale)
+            trial = surface.copy()
             trial.blend(box, scrim_colour, opacity, radius)
             if margin(scores(trial, WHITE)) >= 1.0 or opacity >= 1.0:
                 break

@@ -115,6 +115,11 @@ class Run:
 
 def split_runs(line: str, primary: FontFace, para_dir: str) -> list[Run]:
     """Split ``line`` into font runs and return them in visual (left-to-right) order."""
+    return list(_split_runs(line, primary, para_dir))
+
+
+@lru_cache(maxsize=4096)
+def _split_runs(line: str, primary: FontFace, para_dir: str) -> tuple[Run, ...]:
     chain = fallback_chain(primary)
     pieces: list[tuple[str, FontFace]] = []
     current: FontFace | None = None
@@ -146,7 +151,7 @@ def split_runs(line: str, primary: FontFace, para_dir: str) -> list[Run]:
     ordered = [list(reversed(g)) if g[0].direction == "rtl" else g for g in groups]
     if para_dir == "rtl":
         ordered.reverse()
-    return [r for g in ordered for r in g]
+    return tuple(r for g in ordered for r in g)
 
 
 @lru_cache(maxsize=8192)

@@ -104,6 +104,8 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
         max_file_size=MAX_UPLOAD,
         mcp_server=False,  # Gradio's MCP server does not honour auth
         ssr_mode=False,
+        # Gradio's own FastAPI would publish its route schema at /openapi.json to anyone
+        app_kwargs={"docs_url": None, "redoc_url": None, "openapi_url": None},
     )
 
 

@@ -1,0 +1,214 @@
+"""The seed's REST contract (POST /flyer, GET /flyer/{id}) on the running studio."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from studio.rest import format_for_size
+from tests.fake_sd import FakeSDServer
+from tests.studio.conftest import MakeStudio, RunningStudio
+
+
+def body(batch_size: int = 1, size: list[int] | None = None, **details: Any) -> dict[str, Any]:
+    return {
+        "prompt": "a jazz club at night, neon, bokeh",
+        "size": size or [1080, 1350],
+        "batch_size": batch_size,
+        "details": {
+            "title": "Jazz Night",
+            "subtitle": "Live quartet",
+            "date": "Friday 14 March",
+            "timeframe": "20:00 – 23:00",
+            "place": "Le Caveau, Paris",
+            "metro": "Saint-Michel",
+            **details,
+        },
+    }
+
+
+def post(studio: RunningStudio, payload: Any, **kwargs: Any) -> httpx.Response:
+    return httpx.post(
+        studio.url + "/flyer", json=payload, headers=studio.headers, timeout=60, **kwargs
+    )
+
+
+def fetch(studio: RunningStudio, uri: str) -> httpx.Response:
+    return httpx.get(studio.url + uri, headers=studio.headers, timeout=60)
+
+
+def jpeg(response: httpx.Response) -> Image.Image:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/jpeg"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.format == "JPEG"
+    return image
+
+
+def test_post_then_fetch_each_flyer_twice(studio_server: RunningStudio) -> None:
+    payload = body(batch_size=2)
+    response = post(studio_server, payload)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["form"] == payload
+    uris = answer["flyers_uris"]
+    assert len(uris) == 2 and len(set(uris)) == 2
+    assert all(uri.startswith("/flyer/") for uri in uris)
+    for uri in uris:
+        first, second = jpeg(fetch(studio_server, uri)), jpeg(fetch(studio_server, uri))
+        assert first.size == second.size == (1080, 1350)
+
+
+def test_details_reach_the_flyer(studio_server: RunningStudio) -> None:
+    uri = post(studio_server, body()).json()["flyers_uris"][0]
+    manifest = studio_server.service.get(uri.rsplit("/", 1)[1]).manifest
+    text = repr(manifest)
+    for expected in ("Jazz Night", "20:00 – 23:00", "Le Caveau, Paris", "Saint-Michel"):
+        assert expected in text
+
+
+def test_custom_size_becomes_a_custom_format(studio_server: RunningStudio) -> None:
+    response = post(studio_server, body(size=[800, 600]))
+    assert response.status_code == 200, response.text
+    assert jpeg(fetch(studio_server, response.json()["flyers_uris"][0])).size == (800, 600)
+
+
+def test_size_maps_to_a_named_format() -> None:
+    assert format_for_size(1080, 1350) == "instagram_post"
+    assert format_for_size(1920, 1005) == "facebook_event"
+    assert format_for_size(1000, 700) == "1000x700"
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 6, 100])
+def test_batch_size_out_of_range_is_400(studio_server: RunningStudio, batch_size: int) -> None:
+    response = post(studio_server, body(batch_size=batch_size))
+    assert response.status_code == 400
+    assert "batch_size" in response.json()["detail"]
+
+
+def test_missing_or_wrong_key_is_403(studio_server: RunningStudio) -> None:
+    good = post(studio_server, body()).json()["flyers_uris"][0]
+    for headers in ({}, {"X-API-Key": studio_server.key + "x"}, {"X-API-Key": ""}):
+        assert (
+            httpx.post(studio_server.url + "/flyer", json=body(), headers=headers).status_code
+            == 403
+        )
+        assert httpx.get(studio_server.url + good, headers=headers).status_code == 403
+
+
+def test_unknown_flyer_is_404(studio_server: RunningStudio) -> None:
+    response = fetch(studio_server, "/flyer/no-such-flyer")
+    assert response.status_code == 404
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"prompt": "p", "size": [1080, 1350], "batch_size": 1},  # no details
+        {"size": [1080, 1350], "batch_size": 1, "details": {"title": "T"}},  # no prompt
+        body(size=[1080]),
+        body(size=[1080, 1350, 3]),
+        {**body(), "size": ["wide", "tall"]},
+        {"prompt": "p", "size": [1080, 1350], "batch_size": "many", "details": {"title": "T"}},
+        ["not", "an", "object"],
+    ],
+)
+def test_invalid_body_is_422(studio_server: RunningStudio, payload: Any) -> None:
+    assert post(studio_server, payload).status_code == 422
+
+
+def test_body_that_is_not_json_is_422(studio_server: RunningStudio) -> None:
+    response = httpx.post(
+        studio_server.url + "/flyer",
+        content=b"{nope",
+        headers={**studio_server.headers, "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (body(title=""), "Title"),
+        (body(title="x" * 500), "Title"),
+        (body(size=[10, 10]), "size"),
+        (body(size=[5000, 5000]), "size"),
+    ],
+)
+def test_pipeline_refusals_are_422_with_the_reason(
+    studio_server: RunningStudio, payload: dict[str, Any], field: str
+) -> None:
+    response = post(studio_server, payload)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and field.lower() in detail.lower()
+
+
+def test_batch_of_three_is_one_txt2img_request(
+    studio_on_fake_sd: RunningStudio, fake_sd: FakeSDServer
+) -> None:
+    response = post(studio_on_fake_sd, body(batch_size=3))
+    assert response.status_code == 200, response.text
+    assert len(fake_sd.txt2img_requests) == 1
+    assert fake_sd.txt2img_requests[0]["batch_size"] == 3
+    images = [jpeg(fetch(studio_on_fake_sd, uri)) for uri in response.json()["flyers_uris"]]
+    assert len(images) == 3
+
+
+@pytest.mark.parametrize("mode", ["error500", "oom", "no_api", "garbage"])
+def test_stable_diffusion_failure_is_503_service_unavailable(
+    studio_on_fake_sd: RunningStudio, fake_sd: FakeSDServer, mode: str
+) -> None:
+    fake_sd.mode = mode
+    response = post(studio_on_fake_sd, body())
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Service Unavailable"}
+
+
+def test_unreachable_stable_diffusion_is_503(make_studio: MakeStudio) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    studio = make_studio(
+        STABLE_DIFUSION_INSTANCE=f"http://127.0.0.1:{port}", FLYER_BACKEND="automatic1111"
+    )
+    response = post(studio, body())
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Service Unavailable"}
+
+
+def test_full_store_is_503_service_overload_and_keeps_what_it_has(make_studio: MakeStudio) -> None:
+    studio = make_studio(MAX_IN_MEMORY="2")
+    first = post(studio, body(batch_size=2))
+    assert first.status_code == 200
+    refused = post(studio, body(batch_size=1))
+    assert refused.status_code == 503
+    assert refused.json() == {"detail": "Service Overload"}
+    for uri in first.json()["flyers_uris"]:
+        jpeg(fetch(studio, uri))
+        jpeg(fetch(studio, uri))
+
+
+def test_generation_does_not_block_the_server(
+    studio_on_fake_sd: RunningStudio, fake_sd: FakeSDServer
+) -> None:
+    fake_sd.mode = "slow"
+    fake_sd.delay = 1.5
+    result: list[httpx.Response] = []
+    worker = threading.Thread(target=lambda: result.append(post(studio_on_fake_sd, body())))
+    worker.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    health = httpx.get(studio_on_fake_sd.url + "/healthz", timeout=5)
+    waited = time.monotonic() - started
+    worker.join(timeout=30)
+    assert health.status_code == 200 and waited < 0.5
+    assert result and result[0].status_code == 200

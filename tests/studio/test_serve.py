@@ -1,0 +1,146 @@
+"""``flyer-studio serve`` in a subprocess: it prints where to go and how to log in, and a
+generated key exactly once when none is configured."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipeline.settings import load_settings
+from studio.server import login_hint, server_url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Served:
+    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
+        self.process = process
+        self.url = f"http://127.0.0.1:{port}"
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.stdout: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.stdout):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise AssertionError(f"{text!r} not printed; got {self.stdout!r}")
+            with suppress(queue.Empty):
+                self.stdout.append(self.lines.get(timeout=0.2))
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError("the studio never answered /healthz")
+
+
+@contextmanager
+def serving(tmp_path: Path, **env: str) -> Iterator[Served]:
+    port = free_port()
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "API_MASTER_KEY" and not k.startswith(("FLYER_", "GRADIO_", "STABLE_"))
+    }
+    environ.update(
+        GRADIO_SERVER_PORT=str(port),
+        GRADIO_SERVER_NAME="127.0.0.1",
+        PYTHONUNBUFFERED="1",
+        **env,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio.cli", "serve"],
+        cwd=tmp_path,  # no .env there
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield Served(process, port)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def stderr_of(served: Served) -> str:
+    served.process.terminate()
+    served.process.wait(timeout=15)
+    assert served.process.stderr is not None
+    return served.process.stderr.read()
+
+
+def test_serve_without_a_key_prints_a_generated_one_once(tmp_path: Path) -> None:
+    with serving(tmp_path) as served:
+        served.wait_for("Flyer Studio on")
+        served.wait_for("password: the API_MASTER_KEY")
+        served.wait_healthy()
+        printed = "".join(served.stdout)
+        keys = re.findall(r"^\s+([A-Za-z0-9_-]{43})$", printed, flags=re.MULTILINE)
+        assert len(keys) == 1, printed
+        key = keys[0]
+        assert printed.count(key) == 1
+        assert f"Flyer Studio on {served.url}/" in printed
+        login = httpx.post(served.url + "/login", data={"username": "me", "password": key})
+        assert login.status_code == 200
+        wrong = httpx.post(served.url + "/login", data={"username": "me", "password": "x"})
+        assert wrong.status_code == 400
+        logs = stderr_of(served)
+        assert "login accepted" in logs  # the log is there, without the key
+        assert key not in logs
+
+
+def test_serve_with_a_key_never_prints_it(tmp_path: Path) -> None:
+    key = "configured-" + "k" * 30
+    with serving(tmp_path, API_MASTER_KEY=key) as served:
+        served.wait_for("password: the API_MASTER_KEY")
+        served.wait_healthy()
+        response = httpx.get(served.url + "/flyer/x", headers={"X-API-Key": key})
+        assert response.status_code == 404
+        printed = "".join(served.stdout)
+        assert key not in printed and "generated key" not in printed
+        assert key not in stderr_of(served)
+
+
+def test_url_and_hint() -> None:
+    settings = load_settings(
+        {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "8080"}, env_file=None
+    )
+    assert server_url(settings) == "http://localhost:8080/"
+    assert "any name" in login_hint() and "API_MASTER_KEY" in login_hint()
+
+
+@pytest.mark.parametrize(("host", "shown"), [("127.0.0.1", "127.0.0.1"), ("::1", "[::1]")])
+def test_url_shows_the_host(host: str, shown: str) -> None:
+    settings = load_settings({"GRADIO_SERVER_NAME": host}, env_file=None)
+    assert server_url(settings) == f"http://{shown}:7860/"

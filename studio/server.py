@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from dataclasses import replace
-from typing import TextIO
+from typing import Any, TextIO
 
 import gradio as gr
 import uvicorn
@@ -24,6 +24,7 @@ from pipeline.settings import Settings
 
 from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
 from .rest import create_rest_router
+from .theme import mount_options
 
 __all__ = ["MAX_UPLOAD", "create_server", "login_hint", "serve", "server_url"]
 
@@ -92,10 +93,8 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
     blocks = build_app(service, settings)
     _configure_queue(blocks, settings)
     _configure_cache(blocks, settings)
-    return gr.mount_gradio_app(
-        app,
-        blocks,
-        path="/",
+    options: dict[str, Any] = {**mount_options()}  # theme and CSS
+    options.update(
         auth=checker,
         auth_message=AUTH_MESSAGE,
         server_name=settings.server_name,
@@ -107,6 +106,7 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
         # Gradio's own FastAPI would publish its route schema at /openapi.json to anyone
         app_kwargs={"docs_url": None, "redoc_url": None, "openapi_url": None},
     )
+    return gr.mount_gradio_app(app, blocks, path="/", **options)
 
 
 def server_url(settings: Settings) -> str:

@@ -15,11 +15,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import gradio as gr
 import httpx
 import pytest
+from fastapi import FastAPI
+from gradio_client import Client
+from starlette.routing import Mount
 
 from pipeline.settings import load_settings
 from studio.server import login_hint, server_url
+from tests.studio.conftest import RunningStudio, run_studio, studio_settings
 
 
 def free_port() -> int:
@@ -144,3 +149,28 @@ def test_url_and_hint() -> None:
 def test_url_shows_the_host(host: str, shown: str) -> None:
     settings = load_settings({"GRADIO_SERVER_NAME": host}, env_file=None)
     assert server_url(settings) == f"http://{shown}:7860/"
+
+
+def mounted_blocks(app: FastAPI) -> gr.Blocks:
+    mounts = [route for route in app.routes if isinstance(route, Mount) and route.path == ""]
+    assert len(mounts) == 1
+    blocks: gr.Blocks = mounts[0].app.get_blocks()  # type: ignore[attr-defined]
+    return blocks
+
+
+def test_queue_and_cache_are_configured(studio_server: RunningStudio) -> None:
+    blocks = mounted_blocks(studio_server.app)
+    assert blocks._queue.max_size == studio_server.settings.queue_size
+    assert blocks.delete_cache is not None
+    assert blocks.delete_cache[1] == studio_server.settings.store_ttl_seconds
+
+
+def test_gradio_cache_files_are_deleted_at_shutdown() -> None:
+    settings = studio_settings()
+    with run_studio(settings) as studio:
+        client = Client(studio.url, auth=studio.auth, verbose=False)
+        client.predict(title="Jazz", batch_size=1, api_name="/generate")
+        blocks = mounted_blocks(studio.app)
+        cached = [Path(p) for group in blocks.temp_file_sets for p in group]
+        assert cached and all(p.exists() for p in cached)
+    assert not [p for p in cached if p.exists()]

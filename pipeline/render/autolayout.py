@@ -52,7 +52,7 @@ def choose_layout(background: Image.Image, fmt: Format) -> tuple[Layout, dict[st
     energy = edge_energy(background)
     scores = {name: round(_score(get_layout(name), energy, fmt), 5) for name in LAYOUT_NAMES}
     best = min(LAYOUT_NAMES, key=lambda n: (scores[n], n))
-    reason = {
+    reason: dict[str, object] = {
         "mode": "auto",
         "chosen": best,
         "why": "its text regions cover the calmest part of the picture (lowest edge energy, "

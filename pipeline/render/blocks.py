@@ -142,7 +142,9 @@ def _place(block: Block, region: PxBox, roles: list[str], fits: list[FittedText]
         if i:
             y += round(styles[role].gap * f.size)
         align = block.align
-        if f.direction == "rtl" and align == "left":
+        # RTL text right-aligns in a left-aligned column; when the block leads with RTL text
+        # (e.g. an Arabic title) the whole column mirrors so it keeps one clean edge.
+        if align == "left" and (f.direction == "rtl" or fits[0].direction == "rtl"):
             align = "right"
         if align == "center":
             x = left + (right - left - w) // 2

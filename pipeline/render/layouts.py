@@ -180,10 +180,10 @@ def _variant(raw: dict[str, Any], where: str) -> Variant:
         if style != "solid" and block not in {b.id for b in blocks}:
             raise ValueError(f"{pw}: a {style} panel needs the id of one of the blocks")
         panels.append(Panel(style, area, opacity, block))
-    roles = [r for b in blocks for r in b.roles]
-    if sorted(roles) != sorted(TEXT_ROLES):
+    held = [r for b in blocks for r in b.roles]
+    if sorted(held) != sorted(TEXT_ROLES):
         raise ValueError(f"{where}: blocks must hold each of {TEXT_ROLES} exactly once, "
-                         f"got {roles}")
+                         f"got {held}")
     regions = [(b.id, b.box) for b in blocks] + [(k, p.box) for k, p in placements.items()]
     for i, (na, a) in enumerate(regions):
         for nb, b2 in regions[i + 1:]:

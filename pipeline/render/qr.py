@@ -20,7 +20,7 @@ LIGHT = (255, 255, 255)
 
 def qr_modules(url: str) -> int:
     """Modules per side of the code for ``url`` including the quiet zone."""
-    return _encode(url).symbol_size(border=QUIET_ZONE)[0]
+    return int(_encode(url).symbol_size(border=QUIET_ZONE)[0])
 
 
 @lru_cache(maxsize=64)

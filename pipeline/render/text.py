@@ -82,6 +82,8 @@ def clean_text(text: str, primary: FontFace, label: str) -> tuple[str, list[str]
     dropped_emoji: list[str] = []
     dropped_other: list[str] = []
     for ch in text:
+        if ch in _IGNORABLE:
+            continue  # emoji presentation selectors and joiners: nothing to draw alone
         if ch in "\n " or any(face.covers(ch) for face in chain):
             kept.append(ch)
         elif ch in _IGNORABLE or unicodedata.category(ch) in ("Cf", "Mn"):
@@ -186,6 +188,8 @@ def _tokens(paragraph: str) -> list[tuple[str, str]]:
             word += ch
             if ch not in _NO_LINE_END:
                 flush()
+        elif not word and not sep and out and ch in _NO_LINE_START:
+            out[-1] = (out[-1][0] + ch, out[-1][1])  # kinsoku: never start a line with it
         else:
             if word and is_cjk(word[-1]) and word[-1] not in _NO_LINE_END and \
                     ch not in _NO_LINE_START:

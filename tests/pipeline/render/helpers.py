@@ -26,8 +26,9 @@ LONG = EventDetails(
                 "trucks and a vinyl market from 19:00. Free entry before 21:00.",
     organiser="Harbour Arts Collective",
 )
-RTL = EventDetails(title="ليلة الجاز في المدينة", subtitle="מסיבת ג׳אז", venue="מועדון הג׳אז תל אביב",
-                   date="14.06.2025", metro="Bastille", url="https://example.org/ar")
+RTL = EventDetails(title="ليلة الجاز في المدينة", subtitle="מסיבת ג׳אז",
+                   venue="מועדון הג׳אז תל אביב", date="14.06.2025", metro="Bastille",
+                   url="https://example.org/ar")
 CJK = EventDetails(title="東京ジャズ", description="東京ジャズフェスティバル、今年も開催します。"
                    "音楽と食事をお楽しみください。", venue="渋谷区", url="https://example.org/jp")
 EMOJI = EventDetails(title="Party 🎉 Time 🎷", subtitle="Dance ★ all night 💃🏽", date="Fri",
@@ -73,7 +74,8 @@ def pixel_contrast(image: Image.Image, box: list[int], colour: str,
                    exclude: list[int] | None = None) -> float:
     """Worst-case (10th percentile) contrast between ``colour`` and the final pixels in
     ``box`` that are not the text itself (text pixels and their anti-aliased rim excluded)."""
-    crop = np.asarray(image.crop(tuple(box)).convert("RGB"), dtype=np.float64)
+    crop = np.asarray(image.crop((box[0], box[1], box[2], box[3])).convert("RGB"),
+                      dtype=np.float64)
     c = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.float64)
     # ink: pixels at least a quarter of the way from the typical background towards the text
     # colour (catches anti-aliasing), grown by 3 px

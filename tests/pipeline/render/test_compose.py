@@ -44,9 +44,9 @@ def test_logo_every_mode(mode: str) -> None:
     flyer = compose(background("dusk"), spec, "headline_top", get_format("400x500"))
     check_flyer(flyer.image, flyer.manifest)
     logo = next(e for e in flyer.manifest["elements"] if e["role"] == "logo")
-    l, t, r, b = logo["box"]
-    assert abs((r - l) / (b - t) - 2.0) < 0.1  # aspect kept (logo is 240x120)
-    crop = np.asarray(flyer.image.crop((l, t, r, b)), dtype=np.int16)
+    left, top, right, bottom = logo["box"]
+    assert abs((right - left) / (bottom - top) - 2.0) < 0.1  # aspect kept (logo is 240x120)
+    crop = np.asarray(flyer.image.crop((left, top, right, bottom)), dtype=np.int16)
     red = (crop[..., 0] > 150) & (crop[..., 1] < 90)
     if mode in ("L", "LA"):
         assert not red.any()
@@ -62,8 +62,8 @@ def test_transparent_logo_composited_over_background() -> None:
     flyer = compose(background("light"), spec, "headline_top", get_format("400x500"))
     logo = next(e for e in flyer.manifest["elements"] if e["role"] == "logo")
     assert logo["treatment"] == "none"
-    l, t, r, b = logo["box"]
-    corner = flyer.image.getpixel((r - 2, t + 2))  # transparent corner shows the background
+    _, top, right, _ = logo["box"]
+    corner = flyer.image.getpixel((right - 2, top + 2))  # transparent corner shows the background
     assert isinstance(corner, tuple) and min(corner) > 180
 
 

@@ -17,7 +17,7 @@ from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
 from .handlers import CUSTOM_FORMAT, BatchView, StudioHandlers
-from .theme import header_html
+from .theme import HEADER_CSS, header_html
 from .ui_api import COMPOSE_CONCURRENCY, COMPOSE_CONCURRENCY_ID, SD_CONCURRENCY_ID, register_api
 from .ui_files import SessionFiles
 from .ui_layout import Controls, Results, build_controls, build_results
@@ -51,7 +51,8 @@ def build_app(service: FlyerService, settings: Settings) -> gr.Blocks:
     with gr.Blocks(title="Flyer Studio", delete_cache=delete_cache_for(settings)) as demo:
         ids = gr.State([])
         selected = gr.State(None)
-        gr.HTML(header_html(settings.backend, settings.max_batch_size))
+        gr.HTML(header_html(settings.backend, settings.max_batch_size), css_template=HEADER_CSS,
+                js_on_load=None, elem_id="fs-header-block")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=380, elem_id="fs-controls"):
                 controls = build_controls(settings, layouts, formats, service.list_pairings())
@@ -74,8 +75,9 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
         return {by_component[c]: v for c, v in data.items() if c in by_component}
 
     def show(view: BatchView) -> tuple[Any, ...]:
-        return (view.gallery, view.status, view.manifest, view.ids, view.selected,
-                gr.File(value=None, visible=False))
+        index = view.ids.index(view.selected) if view.selected in view.ids else None
+        return (gr.Gallery(value=view.gallery, selected_index=index), view.status,
+                view.manifest, view.ids, view.selected, gr.File(value=None, visible=False))
 
     def on_generate(data: dict[Any, Any], request: gr.Request,
                     progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008

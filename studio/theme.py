@@ -11,10 +11,9 @@ from typing import Any
 
 import gradio as gr
 
-__all__ = ["STUDIO_CSS", "header_html", "mount_options", "studio_theme"]
+__all__ = ["HEADER_CSS", "STUDIO_CSS", "header_html", "mount_options", "studio_theme"]
 
-STUDIO_CSS = """
-.gradio-container { max-width: 1440px !important; margin: 0 auto !important; }
+HEADER_CSS = """
 #fs-header { display: flex; align-items: center; justify-content: space-between;
   gap: 16px; padding: 14px 20px; margin-bottom: 4px; border-radius: 14px;
   background: linear-gradient(120deg, #1e1b4b 0%, #4338ca 55%, #db2777 100%); color: #fff; }
@@ -25,6 +24,11 @@ STUDIO_CSS = """
 #fs-header p { margin: 2px 0 0; font-size: 13px; opacity: .85; color: #fff; }
 #fs-header .fs-badge { font-size: 12px; padding: 4px 10px; border-radius: 999px;
   background: rgba(255,255,255,.16); color: #fff; white-space: nowrap; }
+"""
+"""The header's own CSS (scoped to it by gr.HTML, so it applies however the app is mounted)."""
+
+STUDIO_CSS = """
+.gradio-container { max-width: 1440px !important; margin: 0 auto !important; }
 .fs-section-title { margin: 2px 0 -4px 2px !important; font-size: 12px !important;
   font-weight: 600 !important; letter-spacing: .06em; text-transform: uppercase; opacity: .7; }
 #fs-controls { gap: 10px; }
@@ -46,7 +50,15 @@ def studio_theme() -> gr.themes.Base:
         radius_size=gr.themes.sizes.radius_md,
         spacing_size=gr.themes.sizes.spacing_md,
         text_size=gr.themes.sizes.text_md,
+        font=(gr.themes.LocalFont("IBM Plex Sans"), "ui-sans-serif", "system-ui", "sans-serif"),
+        font_mono=(gr.themes.LocalFont("IBM Plex Mono"), "ui-monospace", "monospace"),
     ).set(
+        block_label_background_fill="transparent",
+        block_title_background_fill="transparent",
+        block_label_text_color="*neutral_600",
+        block_title_text_color="*neutral_700",
+        block_label_padding="0",
+        block_title_padding="0",
         block_title_text_weight="600",
         block_label_text_weight="600",
         button_primary_background_fill="linear-gradient(90deg, *primary_600, *secondary_500)",

@@ -92,16 +92,8 @@ def _title(text: str) -> None:
     gr.Markdown(text, elem_classes=["fs-section-title"])
 
 
-def build_controls(
-    settings: Settings,
-    layouts: list[dict[str, Any]],
-    formats: list[dict[str, Any]],
-    pairings: list[dict[str, Any]],
-) -> Controls:
-    """The left column. Must be called inside a Blocks/Column context."""
-    f: dict[str, Any] = {}
-    _title("Event")
-    with gr.Group():
+def _event_tab(f: dict[str, Any]) -> None:
+    with gr.Tab("Event", elem_id="fs-tab-event"), gr.Group():
         f["title"] = gr.Textbox(label="Title", placeholder="Late Night Jazz", max_lines=1,
                                 elem_id="fs-title")
         f["subtitle"] = gr.Textbox(label="Subtitle", placeholder="Line-up, tagline…", max_lines=1)
@@ -117,26 +109,30 @@ def build_controls(
             f["url"] = gr.Textbox(label="Link (QR code)", placeholder="https://…", max_lines=1)
             f["organiser"] = gr.Textbox(label="Organiser", max_lines=1)
 
-    _title("Artwork")
-    with gr.Group():
+
+def _artwork_tab(f: dict[str, Any]) -> None:
+    with gr.Tab("Artwork", elem_id="fs-tab-artwork"), gr.Group():
         f["prompt"] = gr.Textbox(
-            label="Background prompt", lines=2, max_lines=4,
+            label="Background prompt", lines=3, max_lines=5,
             placeholder="What the background shows: mood, colours, style (no text needed)",
         )
-        with gr.Accordion("Advanced: negative prompt, seed, own background", open=False):
-            f["negative_prompt"] = gr.Textbox(
-                label="Negative prompt", lines=1, max_lines=3,
-                placeholder="Leave empty for the studio's default",
-            )
-            with gr.Row():
-                f["random_seed"] = gr.Checkbox(label="Random seed", value=True, scale=1)
-                f["seed"] = gr.Number(label="Seed", value=1234, precision=0, minimum=0,
-                                      interactive=False, scale=2)
-            f["background"] = gr.Image(label="Own background (skips painting)", type="filepath",
-                                       sources=["upload"], height=140)
+        f["negative_prompt"] = gr.Textbox(
+            label="Negative prompt", lines=1, max_lines=3,
+            placeholder="Leave empty for the studio's default",
+        )
+        with gr.Row(equal_height=True):
+            f["random_seed"] = gr.Checkbox(label="Random seed", value=True, scale=1)
+            f["seed"] = gr.Number(label="Seed", value=1234, precision=0, minimum=0,
+                                  interactive=False, scale=2)
+        f["background"] = gr.Image(label="Own background (skips painting)", type="filepath",
+                                   sources=["upload"], height=160)
 
-    _title("Design")
-    with gr.Group():
+
+def _design_tab(
+    f: dict[str, Any], layouts: list[dict[str, Any]], formats: list[dict[str, Any]],
+    pairings: list[dict[str, Any]],
+) -> None:
+    with gr.Tab("Design", elem_id="fs-tab-design"), gr.Group():
         with gr.Row():
             f["layout"] = gr.Dropdown(_choices(layouts), value="auto", label="Layout")
             f["format"] = gr.Dropdown(
@@ -145,8 +141,9 @@ def build_controls(
             )
         f["custom_size"] = gr.Textbox(label="Custom size (width × height px)",
                                       placeholder="1200x628", visible=False, max_lines=1)
+        f["font_pairing"] = gr.Dropdown(_choices(pairings), value="default", label="Font pairing")
         with gr.Row(equal_height=True):
-            f["use_palette"] = gr.Checkbox(label="Brand colours", value=False, scale=2,
+            f["use_palette"] = gr.Checkbox(label="Use brand colours", value=False, scale=2,
                                            min_width=120)
             f["colour_1"] = gr.ColorPicker(value="#1e1b4b", label="Primary", scale=1,
                                            min_width=70)
@@ -154,12 +151,22 @@ def build_controls(
                                            min_width=70)
             f["colour_3"] = gr.ColorPicker(value="#facc15", label="Accent", scale=1,
                                            min_width=70)
-        with gr.Row():
-            f["font_pairing"] = gr.Dropdown(_choices(pairings), value="default",
-                                            label="Font pairing", scale=2)
-            f["logo"] = gr.Image(label="Organiser logo", type="filepath", sources=["upload"],
-                                 height=110, scale=1, min_width=140)
+        f["logo"] = gr.Image(label="Organiser logo", type="filepath", sources=["upload"],
+                             height=120)
 
+
+def build_controls(
+    settings: Settings,
+    layouts: list[dict[str, Any]],
+    formats: list[dict[str, Any]],
+    pairings: list[dict[str, Any]],
+) -> Controls:
+    """The left column. Must be called inside a Blocks/Column context."""
+    f: dict[str, Any] = {}
+    with gr.Tabs(elem_id="fs-tabs"):
+        _event_tab(f)
+        _artwork_tab(f)
+        _design_tab(f, layouts, formats, pairings)
     f["batch_size"] = gr.Slider(1, settings.max_batch_size, value=min(3, settings.max_batch_size),
                                 step=1, label="Variants")
     with gr.Row():
@@ -171,6 +178,7 @@ def build_controls(
         inputs=[f[name] for name in EXAMPLE_FIELDS],
         example_labels=[ex["title"] for ex in EXAMPLES],
         label="Start from an example",
+        elem_id="fs-examples",
         cache_examples=False,
         api_visibility="private",
     )
@@ -180,38 +188,37 @@ def build_controls(
 def build_results(layouts: list[dict[str, Any]], formats: list[dict[str, Any]]) -> Results:
     """The right column. Must be called inside a Blocks/Column context."""
     gallery = gr.Gallery(
-        label="Variants", columns=3, height=560, object_fit="contain", allow_preview=True,
-        preview=False, interactive=False, format="jpeg", elem_id="fs-gallery",
+        label="Variants", columns=5, height=640, object_fit="contain", allow_preview=True,
+        preview=True, interactive=False, format="jpeg", elem_id="fs-gallery",
         buttons=["fullscreen"],
     )
     status = gr.Markdown("Fill in the event, then **Generate flyers**.", elem_id="fs-status")
     form: dict[str, Any] = {}
+    _title("Export the selected flyer")
     with gr.Row(equal_height=True):
-        with gr.Column(scale=3, min_width=300):
-            _title("Re-render the selected flyer (no repainting)")
-            with gr.Group(), gr.Row():
-                form["rerender_layout"] = gr.Dropdown(
-                    [("Keep current", KEEP), *_choices(layouts)], value=KEEP, label="Layout"
-                )
-                form["rerender_format"] = gr.Dropdown(
-                    [("Keep current", KEEP), *_choices(formats),
-                     ("Custom size…", CUSTOM_FORMAT)],
-                    value=KEEP, label="Format",
-                )
-            form["rerender_custom_size"] = gr.Textbox(
-                label="Custom size (width × height px)", placeholder="1200x628", visible=False,
-                max_lines=1,
-            )
-            rerender = gr.Button("Re-render with current wording", elem_id="fs-rerender")
-        with gr.Column(scale=2, min_width=240):
-            _title("Export")
-            with gr.Row():
-                export_png = gr.Button("PNG", size="md", elem_id="fs-export-png", min_width=60)
-                export_pdf = gr.Button("Print PDF", size="md", elem_id="fs-export-pdf",
-                                       min_width=90)
-                export_zip = gr.Button("All (ZIP)", size="md", elem_id="fs-export-zip",
-                                       min_width=80)
-            crop_marks = gr.Checkbox(label="Crop marks on PDF", value=False)
+        export_png = gr.Button("PNG", variant="secondary", size="md", elem_id="fs-export-png",
+                               scale=1, min_width=90)
+        export_pdf = gr.Button("Print PDF", variant="secondary", size="md",
+                               elem_id="fs-export-pdf", scale=1, min_width=110)
+        export_zip = gr.Button("All variants (ZIP)", variant="secondary", size="md",
+                               elem_id="fs-export-zip", scale=1, min_width=150)
+        crop_marks = gr.Checkbox(label="Crop marks on PDF", value=False, scale=1,
+                                 min_width=150, container=False)
+    _title("Re-render the selected flyer with the current wording — no repainting")
+    with gr.Row(equal_height=True):
+        form["rerender_layout"] = gr.Dropdown(
+            [("Keep current", KEEP), *_choices(layouts)], value=KEEP, label="Layout",
+            scale=2, min_width=160,
+        )
+        form["rerender_format"] = gr.Dropdown(
+            [("Keep current", KEEP), *_choices(formats), ("Custom size…", CUSTOM_FORMAT)],
+            value=KEEP, label="Format", scale=2, min_width=160,
+        )
+        rerender = gr.Button("Re-render", elem_id="fs-rerender", scale=1, min_width=120)
+    form["rerender_custom_size"] = gr.Textbox(
+        label="Custom size (width × height px)", placeholder="1200x628", visible=False,
+        max_lines=1,
+    )
     export_file = gr.File(label="Your download", interactive=False, elem_id="fs-export-file",
                           visible=False)
     with gr.Accordion("Manifest of the selected flyer", open=False):

@@ -1,0 +1,115 @@
+"""A real Chromium drives the studio: log in, type a title, generate, download a PNG.
+
+Needs Debian's chromium at /usr/bin/chromium. Without it the test is skipped locally, but fails
+when the ``CI`` environment variable is set (CI must run it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from .conftest import RunningStudio
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+def _require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    reason = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    _require_chromium()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def log_in(page: Page, url: str, user: str, key: str) -> None:
+    """Fill Gradio's login form and wait for the studio to appear."""
+    page.goto(url + "/")
+    page.get_by_label("username").fill(user)
+    page.get_by_label("password").fill(key)
+    page.get_by_role("button", name="Login").click()
+    page.locator("#fs-generate").wait_for(timeout=30_000)
+
+
+def gallery_images(page: Page) -> set[str]:
+    """The distinct pictures the gallery shows (its preview and strip repeat them)."""
+    sources = page.locator("#fs-gallery img").evaluate_all("els => els.map(e => e.src)")
+    return set(sources)
+
+
+def generate(page: Page, title: str, variants: int) -> None:
+    """Type a title, press Generate and wait for the gallery to show every variant."""
+    page.locator("#fs-title textarea, #fs-title input").first.fill(title)
+    page.locator("#fs-generate").click()
+    page.wait_for_function(
+        "n => new Set([...document.querySelectorAll('#fs-gallery img')].map(e => e.src)).size"
+        " >= n",
+        arg=variants,
+        timeout=60_000,
+    )
+
+
+def test_log_in_generate_and_download(
+    browser: Browser, studio_server: RunningStudio, tmp_path: Path
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 1000}, accept_downloads=True
+    )
+    page = context.new_page()
+    try:
+        log_in(page, studio_server.url, "organiser", studio_server.key)
+        generate(page, "Browser Jazz Night", variants=3)
+        images = gallery_images(page)
+        assert len(images) == 3
+        assert all(src.endswith(".jpg") for src in images)  # fast JPEG previews, not PNG
+        assert "3 flyers" in page.locator("#fs-status").inner_text()
+
+        with page.expect_download(timeout=30_000) as download_info:
+            page.locator("#fs-export-png").click()
+        download = download_info.value
+        saved = tmp_path / download.suggested_filename
+        download.save_as(saved)
+        assert saved.suffix == ".png"
+        with Image.open(saved) as image:
+            assert image.format == "PNG"
+            assert image.size == (1080, 1350)
+    finally:
+        context.close()
+
+
+def test_wrong_key_stays_on_the_login_page(
+    browser: Browser, studio_server: RunningStudio
+) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(studio_server.url + "/")
+        page.get_by_label("username").fill("organiser")
+        page.get_by_label("password").fill("not-the-key")
+        page.get_by_role("button", name="Login").click()
+        page.wait_for_timeout(1500)
+        assert page.locator("#fs-generate").count() == 0
+    finally:
+        page.close()

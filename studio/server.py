@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from dataclasses import replace
 from typing import Any, TextIO
@@ -16,6 +17,7 @@ from typing import Any, TextIO
 import gradio as gr
 import uvicorn
 from fastapi import FastAPI
+from starlette.routing import Mount
 
 from pipeline.errors import ConfigError
 from pipeline.keys import new_key
@@ -26,7 +28,7 @@ from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
 from .rest import create_rest_router
 from .theme import mount_options
 
-__all__ = ["MAX_UPLOAD", "create_server", "login_hint", "serve", "server_url"]
+__all__ = ["MAX_UPLOAD", "StudioServer", "create_server", "login_hint", "serve", "server_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +111,21 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
     return gr.mount_gradio_app(app, blocks, path="/", **options)
 
 
+class StudioServer(uvicorn.Server):
+    """``uvicorn.Server`` that first ends Gradio's long-lived streams (session heartbeats,
+    queue streams), so that stopping does not wait out the graceful timeout for every open tab
+    and ``gradio_client``."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        app = self.config.app
+        for route in getattr(app, "routes", []):
+            if isinstance(route, Mount) and hasattr(route.app, "get_blocks"):
+                gradio_app: Any = route.app
+                gradio_app.stop_event.set()  # ends /gradio_api/heartbeat streams
+                gradio_app.get_blocks()._queue.close()  # ends /gradio_api/queue/data streams
+        await super().shutdown(sockets)
+
+
 def server_url(settings: Settings) -> str:
     """The address to open in a browser."""
     scheme = "https" if settings.ssl_certfile and settings.ssl_keyfile else "http"
@@ -153,7 +170,7 @@ def serve(settings: Settings, out: TextIO | None = None) -> None:
         file=out,
         flush=True,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.server_name,
         port=settings.server_port,
@@ -162,3 +179,4 @@ def serve(settings: Settings, out: TextIO | None = None) -> None:
         log_level="info",
         timeout_graceful_shutdown=5,
     )
+    StudioServer(config).run()

@@ -30,7 +30,7 @@ from fastapi import FastAPI
 
 from pipeline.service import FlyerService
 from pipeline.settings import Settings, load_settings
-from studio.server import create_server
+from studio.server import StudioServer, create_server
 from tests.fake_sd import FakeSDServer
 
 __all__ = ["RunningStudio", "run_studio", "studio_settings"]
@@ -92,7 +92,7 @@ def run_studio(
     sock = _bound_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
+    server = StudioServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

@@ -7,12 +7,15 @@ when the ``CI`` environment variable is set (CI must run it).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from tests.fake_sd import FakeSDServer
 
 from .conftest import RunningStudio
 
@@ -113,3 +116,60 @@ def test_wrong_key_stays_on_the_login_page(
         assert page.locator("#fs-generate").count() == 0
     finally:
         page.close()
+
+
+def _log_in_page(browser: Browser, studio: RunningStudio) -> tuple[BrowserContext, Page]:
+    context = browser.new_context(viewport={"width": 1440, "height": 1000},
+                                  accept_downloads=True)
+    page = context.new_page()
+    log_in(page, studio.url, "organiser", studio.key)
+    return context, page
+
+
+def test_select_rerender_and_print_pdf(browser: Browser, studio_server: RunningStudio,
+                                       tmp_path: Path) -> None:
+    context, page = _log_in_page(browser, studio_server)
+    try:
+        generate(page, "Re-render me", variants=3)
+        page.locator("#fs-gallery button.thumbnail-small").nth(1).click()
+        page.wait_for_function(
+            "() => document.querySelector('#fs-status').innerText.includes('Selected 2')"
+        )
+        page.locator("#fs-rerender").click()
+        page.wait_for_function(
+            "() => document.querySelector('#fs-status').innerText.includes('Re-rendered')",
+            timeout=30_000,
+        )
+        assert len(gallery_images(page)) == 4  # the new flyer joins the variants
+
+        with page.expect_download(timeout=60_000) as download_info:
+            page.locator("#fs-export-pdf").click()
+        saved = tmp_path / download_info.value.suggested_filename
+        download_info.value.save_as(saved)
+        assert saved.suffix == ".pdf"
+        assert saved.read_bytes().startswith(b"%PDF")
+    finally:
+        context.close()
+
+
+def test_cancel_interrupts_stable_diffusion(
+    browser: Browser, studio_on_fake_sd: RunningStudio, fake_sd: FakeSDServer
+) -> None:
+    fake_sd.mode = "slow"
+    fake_sd.delay = 30.0
+    context, page = _log_in_page(browser, studio_on_fake_sd)
+    try:
+        page.locator("#fs-title textarea, #fs-title input").first.fill("Too slow")
+        started = time.monotonic()
+        page.locator("#fs-generate").click()
+        deadline = time.monotonic() + 15
+        while not fake_sd.txt2img_requests and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        assert fake_sd.txt2img_requests, "the generation never reached the SD server"
+        page.locator("#fs-cancel").click()
+        while fake_sd.interrupted == 0 and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        assert fake_sd.interrupted >= 1
+        assert time.monotonic() - started < 20  # well before the 30 s job would end
+    finally:
+        context.close()

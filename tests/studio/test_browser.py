@@ -173,3 +173,13 @@ def test_cancel_interrupts_stable_diffusion(
         assert time.monotonic() - started < 20  # well before the 30 s job would end
     finally:
         context.close()
+
+
+def test_errors_show_as_clear_messages(browser: Browser, studio_server: RunningStudio) -> None:
+    context, page = _log_in_page(browser, studio_server)
+    try:
+        page.locator("#fs-generate").click()  # no title
+        page.get_by_text("Title is required").first.wait_for(timeout=15_000)
+        assert page.get_by_text("Traceback").count() == 0
+    finally:
+        context.close()

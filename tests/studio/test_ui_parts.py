@@ -1,0 +1,60 @@
+"""The studio's small parts without a server: form -> request, and the session file folder."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import InvalidRequest
+from studio.handlers import format_from, palette_from, request_from
+from studio.ui_files import SessionFiles
+
+
+def test_request_from_form_values(tmp_path: Path) -> None:
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(b"not checked here")
+    request = request_from({
+        "title": " Jazz ", "venue": "Cave", "prompt": "neon", "random_seed": False,
+        "seed": 42.0, "batch_size": 3.0, "layout": "auto", "format": "custom",
+        "custom_size": "1200x628", "use_palette": True, "colour_1": "#AABBCC",
+        "colour_2": "#aabbcc", "colour_3": "#123", "font_pairing": "default",
+        "logo": str(logo), "background": None,
+    })
+    assert request.details.title == " Jazz " and request.details.venue == "Cave"
+    assert (request.seed, request.batch_size, request.format) == (42, 3, "1200x628")
+    assert request.palette == ("#aabbcc", "#112233")  # duplicates dropped, normalised
+    assert request.logo == b"not checked here" and request.background is None
+
+
+def test_random_seed_and_defaults() -> None:
+    request = request_from({"title": "x", "random_seed": True, "seed": 7})
+    assert request.seed == -1 and request.batch_size == 1
+    assert request.format == "instagram_post" and request.palette == ()
+
+
+def test_form_errors_name_the_field() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        format_from({"format": "custom", "custom_size": ""})
+    assert caught.value.field == "format"
+    with pytest.raises(InvalidRequest) as caught:
+        request_from({"title": "x", "random_seed": False, "seed": 1.5})
+    assert caught.value.field == "seed"
+    assert palette_from({"use_palette": False, "colour_1": "#zzzzzz"}) == ()
+
+
+def test_session_files_are_separate_and_pruned(tmp_path: Path) -> None:
+    files = SessionFiles(tmp_path / "root", max_age_seconds=60)
+    a = files.write("session-a", "flyer.png", b"a")
+    b = files.write("session-b", "flyer.png", b"b")
+    assert a != b and a.read_bytes() == b"a" and b.read_bytes() == b"b"
+    evil = files.write("../../etc", "../passwd", b"x")
+    assert files.root in evil.parents
+    old = time.time() - 120
+    os.utime(a, (old, old))
+    assert files.prune() == 1
+    assert not a.exists() and b.exists()
+    files.cleanup()
+    assert not files.root.exists()

@@ -1,4 +1,4 @@
-"""The master key: generating one, and writing it into ``.env`` (what the seed's setenvkey.sh did)."""
+"""The master key: generating one and writing it into ``.env`` (as the seed's setenvkey.sh did)."""
 
 from __future__ import annotations
 

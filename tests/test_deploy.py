@@ -138,7 +138,9 @@ def test_image_start_command_serves_health_and_login(
 ) -> None:
     url, env = image_server
     page = httpx.get(url + "/", timeout=10)
-    assert page.status_code == 200 and "login" in page.text.lower()
+    assert page.status_code == 200 and '"auth_required":true' in page.text.replace(" ", "")
+    login = httpx.post(url + "/login", data={"username": "ops", "password": KEY}, timeout=10)
+    assert login.status_code == 200
     assert httpx.get(url + "/config", timeout=10).status_code == 401
     check = subprocess.run(_resolve(docker_healthcheck()), env=env, timeout=30)
     assert check.returncode == 0

@@ -86,7 +86,7 @@ def capture(url: str, key: str, out: Path, width: int = 1440, height: int = 1100
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", nargs="?", default="docs/studio.png", type=Path)
+    parser.add_argument("out", nargs="?", default="docs/screenshot.png", type=Path)
     parser.add_argument("--url")
     parser.add_argument("--key")
     args = parser.parse_args(argv)

@@ -21,7 +21,7 @@ run: install
 
 ## make test: install the test extra and run the whole suite (lint and types included)
 test: install-test
-	$(BIN)/ruff check pipeline studio tests bench
+	$(BIN)/ruff check pipeline studio tests bench docs app.py
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

@@ -23,10 +23,10 @@ from .errors import InvalidRequest
 from .export import encode, extension, media_type, preview_jpeg
 from .models import EventDetails, Flyer, FlyerRequest, FlyerSpec, normalise_palette
 from .render.compose import compose
-from .render.fonts import PAIRING_NAMES, list_pairings
+from .render.fonts import get_pairing, list_pairings
 from .render.formats import Format, get_format, list_formats
 from .render.images import load_image
-from .render.layouts import LAYOUT_NAMES, list_layouts
+from .render.layouts import LAYOUT_NAMES, get_layout, list_layouts
 from .settings import Settings
 from .store import FlyerSource, FlyerStore, StoredFlyer
 
@@ -55,23 +55,13 @@ def _png(image: Image.Image) -> bytes:
 
 
 def _check_layout(name: str) -> str:
+    """'auto' or a known layout's name; an unknown one raises InvalidRequest listing them."""
     key = (name or "auto").strip().lower()
-    if key != "auto" and key not in LAYOUT_NAMES:
-        raise InvalidRequest(
-            f"Unknown layout {name!r}; choose auto or one of {', '.join(LAYOUT_NAMES)}.",
-            field="layout",
-        )
-    return key
+    return key if key == "auto" else get_layout(key).name
 
 
 def _check_pairing(name: str) -> str:
-    key = (name or "default").strip().lower()
-    if key not in PAIRING_NAMES:
-        raise InvalidRequest(
-            f"Unknown font pairing {name!r}; choose one of {', '.join(PAIRING_NAMES)}.",
-            field="font_pairing",
-        )
-    return key
+    return get_pairing(name).name
 
 
 def compose_stored(

@@ -8,32 +8,55 @@ code and the logos, and describe all of it in the manifest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw
 
 from ..errors import RenderError
 from ..models import Flyer, FlyerSpec, normalise_palette
 from .autolayout import choose_layout
 from .blocks import METRO_LOGO_GAP, PlacedText, fit_block
-from .fonts import get_pairing
+from .fonts import Pairing, get_pairing
 from .formats import Format
-from .layouts import TEXT_ROLES, Layout, get_layout, pixel_box
+from .layouts import TEXT_ROLES, Layout, Variant, get_layout, pixel_box
 from .legibility import LARGE_TEXT, NORMAL_TEXT, Surface, is_large_text, rgb
 from .logos import fit_into, to_rgba
 from .paint import dark_tint, overlay, place_logo, place_qr, resolve_block_colours
-from .text import clean_text
+from .resample import start_resize, workers
+from .text import Stamp, clean_text, paint
 
 __all__ = ["compose", "cover_fit"]
 
 Box = tuple[int, int, int, int]
 
 
+def _cover_box(img: Image.Image, fmt: Format) -> tuple[float, float, float, float]:
+    """The centred source box with the canvas's aspect (as ImageOps.fit, centering 0.5)."""
+    ratio = fmt.width / fmt.height
+    if img.width / img.height == ratio:
+        crop_w, crop_h = float(img.width), float(img.height)
+    elif img.width / img.height > ratio:
+        crop_w, crop_h = ratio * img.height, float(img.height)
+    else:
+        crop_w, crop_h = float(img.width), img.width / ratio
+    left, top = (img.width - crop_w) * 0.5, (img.height - crop_h) * 0.5
+    return (left, top, left + crop_w, top + crop_h)
+
+
+def _start_cover_fit(pool: Executor, background: Image.Image,
+                     fmt: Format) -> Callable[[], Image.Image]:
+    img = background.convert("RGB") if background.mode != "RGB" else background
+    return start_resize(pool, img, (fmt.width, fmt.height), Image.Resampling.LANCZOS,
+                        _cover_box(img, fmt))
+
+
 def cover_fit(background: Image.Image, fmt: Format) -> Image.Image:
     """Scale to cover the whole canvas (bleed included), centre-crop; never distort."""
-    img = background.convert("RGB") if background.mode != "RGB" else background
-    return ImageOps.fit(img, (fmt.width, fmt.height), Image.Resampling.LANCZOS,
-                        centering=(0.5, 0.5))
+    with ThreadPoolExecutor(max_workers=workers()) as pool:
+        return _start_cover_fit(pool, background, fmt)()
 
 
 def _texts(spec: FlyerSpec, lay: Layout, warnings: list[str]) -> dict[str, str]:
@@ -65,20 +88,42 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) 
     warnings: list[str] = []
     pairing = get_pairing(spec.font_pairing)
     palette = normalise_palette(spec.palette)
-    canvas = cover_fit(background, fmt)
-    if (layout or "").strip().lower() == "auto":
-        lay, reason = choose_layout(canvas, fmt)
-    else:
-        lay = get_layout(layout)
-        reason = {"mode": "fixed", "chosen": lay.name, "why": "requested by name"}
+    # The background resizes on other cores (Pillow drops the GIL) while this thread fits
+    # and rasterises the text, which needs no pixels (only "auto" has to wait for them).
+    with ThreadPoolExecutor(max_workers=workers()) as pool:
+        pending = _start_cover_fit(pool, background, fmt)
+        if (layout or "").strip().lower() == "auto":
+            lay, reason = choose_layout(pending(), fmt)
+        else:
+            lay = get_layout(layout)
+            reason = {"mode": "fixed", "chosen": lay.name, "why": "requested by name"}
+        work = _measure(spec, lay, fmt, pairing, warnings)
+        canvas = pending()
+    return _finish(canvas, spec, lay, reason, fmt, pairing, palette, work, warnings)
+
+
+@dataclass
+class _Work:
+    """Everything compose can do before the canvas exists."""
+
+    variant: Variant
+    texts: dict[str, str]
+    pad: int
+    metro_logo: Image.Image | None
+    placed: dict[str, list[PlacedText]]
+    regions: dict[str, Box]
+    stamps: dict[str, tuple[Stamp, ...]]
+    qr: tuple[Image.Image, Box] | None
+    logo: tuple[Image.Image, Image.Image, Box] | None
+
+
+def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
+             warnings: list[str]) -> _Work:
     variant = lay.variant(fmt)
     texts = _texts(spec, lay, warnings)
     short = min(fmt.width, fmt.height)
     safe = fmt.safe_box
     pad = round(0.03 * short)
-    surface = Surface.of(canvas)
-    underlay = (min((rgb(c) for c in palette), key=sum) if palette
-                else dark_tint(surface.mean_colour((0, 0, fmt.width, fmt.height))))
     metro_logo = to_rgba(spec.metro_logo) if spec.metro_logo is not None else None
 
     panel_of = {p.block: p for p in variant.panels if p.block}
@@ -93,12 +138,41 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) 
         placed[block.id] = fit_block(block, region, texts, lay.styles, pairing, short,
                                      metro_logo, lay.name, fmt.name)
 
+    stamps: dict[str, tuple[Stamp, ...]] = {}
+    for items in placed.values():
+        for item in items:
+            x = item.box[0]
+            if item.metro_logo_box is not None and item.fitted.direction == "ltr":
+                x += (item.metro_logo_box[2] - item.metro_logo_box[0]
+                      + round(item.fitted.size * METRO_LOGO_GAP))
+            stamps[item.role] = item.fitted.stamps(x, item.box[1], item.fitted.width,
+                                                   item.align)
+
     # QR and logo boxes first: a band panel reaches up to the QR code.
-    qr_img, qr_box = (None, None)
+    qr = None
     details = spec.details.validated()
     if details.url:
-        qr_img, qr_box = place_qr(details.url, pixel_box(variant.qr.box, safe), variant.qr,
-                                  fmt)
+        qr = place_qr(details.url, pixel_box(variant.qr.box, safe), variant.qr, fmt)
+    logo = None
+    if spec.logo is not None:
+        original = to_rgba(spec.logo)
+        fitted_logo, box = fit_into(original, pixel_box(variant.logo.box, safe),
+                                    variant.logo.align, variant.logo.valign)
+        logo = (original, fitted_logo, box)
+    return _Work(variant, texts, pad, metro_logo, placed, regions, stamps, qr, logo)
+
+
+def _finish(canvas: Image.Image, spec: FlyerSpec, lay: Layout, reason: dict[str, Any],
+            fmt: Format, pairing: Pairing, palette: tuple[str, ...], work: _Work,
+            warnings: list[str]) -> Flyer:
+    """Panels, legibility, then ink: everything that needs the canvas's pixels."""
+    variant, placed, pad = work.variant, work.placed, work.pad
+    short = min(fmt.width, fmt.height)
+    safe = fmt.safe_box
+    surface = Surface.of(canvas)
+    underlay = (min((rgb(c) for c in palette), key=sum) if palette
+                else dark_tint(surface.mean_colour((0, 0, fmt.width, fmt.height))))
+    qr_box = work.qr[1] if work.qr is not None else None
 
     # Layout panels (underlays).
     on_panel: set[str] = set()
@@ -161,32 +235,26 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) 
     draw = ImageDraw.Draw(canvas)
     for items in placed.values():
         for item in items:
-            x = item.box[0]
-            if item.metro_logo_box is not None and item.fitted.direction == "ltr":
-                x += (item.metro_logo_box[2] - item.metro_logo_box[0]
-                      + round(item.fitted.size * METRO_LOGO_GAP))
-            item.fitted.draw(draw, x, item.box[1], item.fitted.width, item.align,
-                             colours[item.role])
-            if item.metro_logo_box is not None and metro_logo is not None:
-                treatment, ratio = place_logo(canvas, metro_logo, item.metro_logo_box, surface)
+            paint(draw, work.stamps[item.role], colours[item.role])
+            if item.metro_logo_box is not None and work.metro_logo is not None:
+                treatment, ratio = place_logo(canvas, work.metro_logo, item.metro_logo_box,
+                                              surface)
                 elements[[e["role"] for e in elements].index("metro")].update(
                     logo_contrast=round(ratio, 2), logo_treatment=treatment)
 
-    if qr_img is not None and qr_box is not None:
+    if work.qr is not None:
+        qr_img, qr_box = work.qr
         canvas.paste(qr_img, qr_box[:2])
-        elements.append({"role": "qr", "text": details.url, "box": list(qr_box),
-                         "colour": "#000000", "contrast": 21.0, "threshold": LARGE_TEXT,
-                         "treatment": "plate", "modules_px": qr_img.width})
-    if spec.logo is not None:
-        region = pixel_box(variant.logo.box, safe)
-        logo = to_rgba(spec.logo)
-        _, box = fit_into(logo, region, variant.logo.align, variant.logo.valign)
-        treatment, ratio = place_logo(canvas, logo, box, surface)
+        elements.append({"role": "qr", "text": spec.details.validated().url,
+                         "box": list(qr_box), "colour": "#000000", "contrast": 21.0,
+                         "threshold": LARGE_TEXT, "treatment": "plate",
+                         "modules_px": qr_img.width})
+    if work.logo is not None:
+        original, fitted_logo, box = work.logo
+        treatment, ratio = place_logo(canvas, original, box, surface, fitted_logo)
         elements.append({"role": "logo", "box": list(box), "colour": None,
                          "contrast": round(ratio, 2), "threshold": LARGE_TEXT,
                          "treatment": treatment})
-    if texts.get("metro") and spec.metro_logo is None:
-        pass  # a station without a metro logo is shown as text only
 
     manifest: dict[str, Any] = {
         "layout": lay.name,
@@ -197,7 +265,7 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) 
         "underlay": "#{:02x}{:02x}{:02x}".format(*underlay),
         "fonts": {"pairing": pairing.name, "title": pairing.title.name,
                   "body": pairing.body.name, "body_bold": pairing.body_bold.name},
-        "regions": {k: list(v) for k, v in regions.items()},
+        "regions": {k: list(v) for k, v in work.regions.items()},
         "elements": elements,
         "warnings": warnings,
         "provenance": dict(spec.provenance),

@@ -163,12 +163,14 @@ def place_qr(url: str, region: Box, placement: Placement,
     return img, (x, y, x + side, y + side)
 
 
-def place_logo(canvas: Image.Image, logo: Image.Image, box: Box,
-               surface: Surface) -> tuple[str, float]:
+def place_logo(canvas: Image.Image, logo: Image.Image, box: Box, surface: Surface,
+               resized: Image.Image | None = None) -> tuple[str, float]:
     """Paste an RGBA logo into ``box`` (already aspect-fitted); add a light or dark plate
-    when it does not stand out 3:1 from what is under it. Returns (treatment, ratio)."""
+    when it does not stand out 3:1 from what is under it. Returns (treatment, ratio).
+    ``resized``: the logo already scaled to the box's size (saves resizing it again)."""
     w, h = box[2] - box[0], box[3] - box[1]
-    resized = logo.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if resized is None or resized.size != (w, h):
+        resized = logo.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
     ink = ink_luminance(resized)
     if ink.size == 0:
         return "none", 21.0

@@ -7,10 +7,13 @@ left, and accents and CJK render with a font that has their glyphs.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from PIL import ImageDraw
 
@@ -19,9 +22,11 @@ from .fonts import FontFace, fallback_chain, load_font
 __all__ = [
     "FittedText",
     "Run",
+    "Stamp",
     "clean_text",
     "fit_text",
     "is_cjk",
+    "paint",
     "paragraph_direction",
     "split_runs",
 ]
@@ -225,23 +230,49 @@ class FittedText:
     def draw(self, draw: ImageDraw.ImageDraw, x: int, y: int, width: int, align: str,
              fill: tuple[int, int, int]) -> None:
         """Draw with the block's top-left at (x, y), lines aligned inside ``width``."""
+        paint(draw, self.stamps(x, y, width, align), fill)
+
+    def stamps(self, x: int, y: int, width: int, align: str) -> tuple[Stamp, ...]:
+        """Rasterise every run (colour-free coverage masks) for the block's top-left at
+        (x, y); ``paint`` then inks them. Same pixels as ``ImageDraw.text`` run by run."""
+        out: list[Stamp] = []
         baseline = y + self.ascent
         for line, lw in zip(self.lines, self.line_widths, strict=True):
             if align == "center":
-                cx = x + (width - lw) / 2
+                cx: float = x + (width - lw) / 2
             elif align == "right":
                 cx = x + width - lw
             else:
                 cx = x
             for run in split_runs(line, self.primary, self.direction):
                 font = load_font(run.face.path, self.size)
-                draw.text((cx, baseline), run.text, font=font, fill=fill, anchor="ls",
-                          direction=run.direction)
+                start = (math.modf(cx)[0], math.modf(baseline)[0])
+                mask, offset = font.getmask2(run.text, "L", direction=run.direction,
+                                             anchor="ls", start=start)
+                out.append(Stamp(mask, int(cx) + offset[0], int(baseline) + offset[1]))
                 cx += font.getlength(run.text, direction=run.direction)
             baseline += self.line_gap
+        return tuple(out)
 
 
-def _wrap(tokens: list[tuple[str, str]], widths: list[float], space: float,
+@dataclass(frozen=True)
+class Stamp:
+    """One rasterised run: an anti-aliased coverage mask (a Pillow core image) at (x, y)."""
+
+    mask: Any
+    x: int
+    y: int
+
+
+def paint(draw: ImageDraw.ImageDraw, stamps: Sequence[Stamp],
+          fill: tuple[int, int, int]) -> None:
+    """Ink rasterised runs onto ``draw``'s image in ``fill`` (as ``ImageDraw.text`` does)."""
+    ink = draw.draw.draw_ink(fill)
+    for st in stamps:
+        draw.draw.draw_bitmap((st.x, st.y), st.mask, ink)
+
+
+def _wrap(tokens: Sequence[tuple[str, str]], widths: Sequence[float], space: float,
           limit: float) -> list[list[int]] | None:
     lines: list[list[int]] = []
     current: list[int] = []
@@ -262,49 +293,78 @@ def _wrap(tokens: list[tuple[str, str]], widths: list[float], space: float,
     return lines
 
 
-def _join(tokens: list[tuple[str, str]], idx: list[int]) -> str:
+def _join(tokens: Sequence[tuple[str, str]], idx: list[int]) -> str:
     return "".join((tokens[i][1] if n else "") + tokens[i][0] for n, i in enumerate(idx))
 
 
 def fit_text(text: str, primary: FontFace, width: int, max_lines: int, max_size: int,
              min_size: int, leading: float = 1.2) -> FittedText | None:
     """The largest size in [min_size, max_size] at which ``text`` wraps into ``width`` within
-    ``max_lines`` lines, with balanced breaks; ``None`` if it does not fit even at min_size."""
+    ``max_lines`` lines, with balanced breaks; ``None`` if it does not fit even at min_size.
+
+    Pure, so results are memoised (bounded LRU): a block is fitted at several scales per
+    composition and the same texts come back on every re-render."""
+    return _fit_text(text, primary, int(width), int(max_lines), int(max_size), int(min_size),
+                     float(leading))
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Per-(text, face) work done once: direction, tokens and their widths at REF_SIZE."""
+
+    direction: str
+    tokens: tuple[tuple[tuple[str, str], ...], ...]
+    widths: tuple[tuple[float, ...], ...]
+    space: float
+
+
+@lru_cache(maxsize=512)
+def _prepare(text: str, primary: FontFace) -> _Prepared:
     direction = paragraph_direction(text)
     paragraphs = [p for p in text.split("\n") if p.strip()]
-    para_tokens = [_tokens(p) for p in paragraphs]
-    space = _ref_width(" ", primary.path, "ltr")
+    tokens = tuple(tuple(_tokens(p)) for p in paragraphs)
+    widths = tuple(
+        tuple(sum(_ref_width(r.text, r.face.path, r.direction)
+                  for r in _split_runs(t, primary, direction)) for t, _ in toks)
+        for toks in tokens)
+    return _Prepared(direction, tokens, widths, _ref_width(" ", primary.path, "ltr"))
 
-    def ref_widths(tokens: list[tuple[str, str]]) -> list[float]:
-        return [sum(_ref_width(r.text, r.face.path, r.direction)
-                    for r in split_runs(t, primary, direction)) for t, _ in tokens]
 
-    para_widths = [ref_widths(t) for t in para_tokens]
+def _line_count(prep: _Prepared, limit: float, max_lines: int) -> int | None:
+    """Lines needed at ``limit`` (REF_SIZE units), None when a token is too wide or the
+    lines exceed ``max_lines``."""
+    n = 0
+    for toks, ws in zip(prep.tokens, prep.widths, strict=True):
+        lines = _wrap(toks, ws, prep.space, limit)
+        if lines is None:
+            return None
+        n += len(lines)
+        if n > max_lines:
+            return None
+    return n
 
-    def layout(size: int, shrink: float = 1.0) -> list[list[list[int]]] | None:
-        limit = width * REF_SIZE / size * shrink
-        out = []
-        for toks, ws in zip(para_tokens, para_widths, strict=True):
-            lines = _wrap(toks, ws, space, limit)
-            if lines is None:
-                return None
-            out.append(lines)
-        return out if sum(len(p) for p in out) <= max_lines else None
+
+@lru_cache(maxsize=1024)
+def _fit_text(text: str, primary: FontFace, width: int, max_lines: int, max_size: int,
+              min_size: int, leading: float) -> FittedText | None:
+    prep = _prepare(text, primary)
+
+    def fits(size: int) -> bool:
+        return _line_count(prep, width * REF_SIZE / size, max_lines) is not None
 
     lo, hi = max(1, min_size), max(min_size, max_size)
     while True:
-        if layout(lo) is None:
+        if not fits(lo):
             return None
         best = lo
         a, b = lo + 1, hi
         while a <= b:
             mid = (a + b) // 2
-            if layout(mid) is not None:
+            if fits(mid):
                 best, a = mid, mid + 1
             else:
                 b = mid - 1
-        fitted = _finish(best, layout, para_tokens, para_widths, space, width, primary,
-                         direction, leading)
+        fitted = _finish(text, primary, best, width, leading)
         if fitted is not None:
             return fitted
         if best <= lo:
@@ -312,33 +372,41 @@ def fit_text(text: str, primary: FontFace, width: int, max_lines: int, max_size:
         hi = best - 1
 
 
-def _finish(size: int, layout: object, para_tokens: list[list[tuple[str, str]]],
-            para_widths: list[list[float]], space: float, width: int, primary: FontFace,
-            direction: str, leading: float) -> FittedText | None:
+@lru_cache(maxsize=4096)
+def _line_width(line: str, primary: FontFace, direction: str, size: int) -> float:
+    """Real shaped width of one line at ``size`` (its font runs summed)."""
+    return _runs_width(list(_split_runs(line, primary, direction)), size)
+
+
+@lru_cache(maxsize=1024)
+def _finish(text: str, primary: FontFace, size: int, width: int,
+            leading: float) -> FittedText | None:
     """Balance each paragraph's breaks at ``size`` and check real shaped widths."""
+    prep = _prepare(text, primary)
+    direction = prep.direction
     lines: list[str] = []
     limit = width * REF_SIZE / size
-    for toks, ws in zip(para_tokens, para_widths, strict=True):
-        greedy = _wrap(toks, ws, space, limit)
+    for toks, ws in zip(prep.tokens, prep.widths, strict=True):
+        greedy = _wrap(toks, ws, prep.space, limit)
         assert greedy is not None
         n = len(greedy)
         lo, hi = max(ws) if ws else 0.0, limit
         for _ in range(12):  # narrowest width that keeps the same number of lines
             mid = (lo + hi) / 2
-            trial = _wrap(toks, ws, space, mid)
+            trial = _wrap(toks, ws, prep.space, mid)
             if trial is not None and len(trial) <= n:
                 hi = mid
             else:
                 lo = mid
-        balanced = _wrap(toks, ws, space, hi) or greedy
+        balanced = _wrap(toks, ws, prep.space, hi) or greedy
         lines.extend(_join(toks, idx) for idx in balanced)
     widths = []
     for line in lines:
-        w = _runs_width(split_runs(line, primary, direction), size)
+        w = _line_width(line, primary, direction, size)
         if w > width:
             return None
         widths.append(round(w))
-    faces = {r.face.path for line in lines for r in split_runs(line, primary, direction)}
+    faces = {r.face.path for line in lines for r in _split_runs(line, primary, direction)}
     ascent = max(load_font(p, size).getmetrics()[0] for p in faces | {primary.path})
     descent = max(load_font(p, size).getmetrics()[1] for p in faces | {primary.path})
     return FittedText(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from studio.cli import main  # noqa: E402
+from studio.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main(["serve"]))

@@ -30,7 +30,7 @@ from .render.layouts import LAYOUT_NAMES, get_layout, list_layouts
 from .settings import Settings
 from .store import FlyerSource, FlyerStore, StoredFlyer
 
-__all__ = ["Download", "FlyerService", "Progress", "compose_stored"]
+__all__ = ["Download", "FlyerService", "Progress", "compose_stored", "flyer_from_manifest"]
 
 Progress = Callable[[float, str], None]
 DOWNLOAD_KINDS = ("png", "jpeg", "webp", "pdf")
@@ -79,6 +79,40 @@ def compose_stored(
         provenance=source.provenance,
     )
     return compose(background, spec, layout, fmt)
+
+
+def flyer_from_manifest(
+    manifest: dict[str, Any],
+    background: Image.Image,
+    *,
+    logo: Image.Image | None = None,
+    metro_logo: Image.Image | None = None,
+) -> Flyer:
+    """Compose a flyer again from its manifest (as saved beside it) and its background.
+
+    Same manifest, same background and logos: same pixels.
+    """
+    try:
+        provenance = dict(manifest["provenance"])
+        details = EventDetails(**provenance["details"])
+        palette = tuple(manifest["palette"])
+        pairing = manifest["fonts"]["pairing"]
+        layout = manifest["layout"]
+        fmt = get_format(manifest["format"]["name"])
+    except (KeyError, TypeError) as exc:
+        raise InvalidRequest(
+            f"This manifest lacks {exc}; use the JSON file saved beside the flyer.",
+            field="manifest",
+        ) from exc
+    spec = FlyerSpec(
+        details=details.validated(),
+        palette=normalise_palette(palette),
+        font_pairing=_check_pairing(pairing),
+        logo=logo,
+        metro_logo=metro_logo,
+        provenance=provenance,
+    )
+    return compose(background.convert("RGB"), spec, _check_layout(layout), fmt)
 
 
 class FlyerService:

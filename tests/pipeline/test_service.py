@@ -186,3 +186,20 @@ def test_unknown_flyer_is_not_found() -> None:
         service.download("nope", "png")
     with pytest.raises(NotFound):
         service.rerender("nope", layout="bottom_band")
+
+
+def test_manifest_and_background_reproduce_the_pixels() -> None:
+    from pipeline.service import flyer_from_manifest
+
+    service = make_service(ProceduralBackend())
+    [flyer] = service.generate(
+        FlyerRequest(details=DETAILS, seed=21, palette=("#ffcc00",), font_pairing="classic")
+    )
+    manifest = json.loads(json.dumps(flyer.manifest))  # as saved to disk
+    background = Image.open(io.BytesIO(flyer.source.background))
+    again = flyer_from_manifest(manifest, background)
+    png = Image.open(io.BytesIO(service.download(flyer.id, "png").data)).convert("RGB")
+    assert np.array_equal(np.asarray(png), np.asarray(again.image))
+    assert again.manifest["elements"] == manifest["elements"]
+    with pytest.raises(InvalidRequest, match="manifest"):
+        flyer_from_manifest({"layout": "auto"}, background)

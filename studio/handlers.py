@@ -170,6 +170,12 @@ class StudioHandlers:
         manifest = next((f.manifest for f in live if f.id == chosen), None)
         return BatchView(kept, chosen, gallery, manifest, status)
 
+    @staticmethod
+    def warnings(flyers: Sequence[StoredFlyer]) -> str:
+        """The composer's warnings (e.g. emoji it had to leave out), once each, for the status."""
+        found = dict.fromkeys(str(w) for f in flyers for w in f.manifest.get("warnings", []))
+        return "".join(f"\n\n⚠️ {w}" for w in found)
+
     def describe(self, flyer: StoredFlyer) -> str:
         fmt = self._format_labels.get(flyer.format, flyer.format)
         return f"{fmt} · {flyer.width}×{flyer.height} px"
@@ -190,6 +196,7 @@ class StudioHandlers:
         took = time.monotonic() - started
         noun = "flyer" if len(flyers) == 1 else "flyers"
         status = f"**{len(flyers)} {noun}** · {self.describe(flyers[0])} · {took:.1f} s"
+        status += self.warnings(flyers)
         return self._view([f.id for f in flyers], flyers[0].id, session, status)
 
     def rerender(self, values: Mapping[str, Any], ids: Sequence[str], selected: str | None,
@@ -214,6 +221,7 @@ class StudioHandlers:
                 font_pairing=_text(values, "font_pairing") or None,
             )
         status = f"**Re-rendered** without repainting · {self.describe(flyer)}"
+        status += self.warnings([flyer])
         return self._view([*ids, flyer.id], flyer.id, session, status)
 
     def select(self, ids: Sequence[str], index: int | None, session: str | None) -> BatchView:

@@ -58,3 +58,24 @@ def test_session_files_are_separate_and_pruned(tmp_path: Path) -> None:
     assert not a.exists() and b.exists()
     files.cleanup()
     assert not files.root.exists()
+
+
+def test_composer_warnings_reach_the_status_once() -> None:
+    from pipeline.backends.procedural import ProceduralBackend
+    from pipeline.models import EventDetails, FlyerRequest
+    from pipeline.service import FlyerService
+    from pipeline.settings import load_settings
+    from pipeline.store import FlyerStore
+    from studio.handlers import StudioHandlers
+
+    service = FlyerService(
+        load_settings({}, env_file=None), ProceduralBackend(), FlyerStore(10, 10**8, 60)
+    )
+    flyers = service.generate(
+        FlyerRequest(details=EventDetails(title="Party 🎉 time"), batch_size=2)
+    )
+    status = StudioHandlers.warnings(flyers)
+    assert status.count("🎉") == 1 and "title" in status
+    assert StudioHandlers.warnings(
+        service.generate(FlyerRequest(details=EventDetails(title="Calm")))
+    ) == ""

@@ -97,7 +97,7 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) 
         else:
             lay = get_layout(layout)
             reason = {"mode": "fixed", "chosen": lay.name, "why": "requested by name"}
-        work = _measure(spec, lay, fmt, pairing, warnings)
+        work = _measure(pool, spec, lay, fmt, pairing, warnings)
         canvas = pending()
     return _finish(canvas, spec, lay, reason, fmt, pairing, palette, work, warnings)
 
@@ -117,12 +117,17 @@ class _Work:
     logo: tuple[Image.Image, Image.Image, Box] | None
 
 
-def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
+def _measure(pool: Executor, spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
              warnings: list[str]) -> _Work:
     variant = lay.variant(fmt)
+    safe = fmt.safe_box
+    logo_job = None
+    if spec.logo is not None:  # resized on the pool too (Pillow drops the GIL)
+        original = to_rgba(spec.logo)
+        logo_job = pool.submit(fit_into, original, pixel_box(variant.logo.box, safe),
+                               variant.logo.align, variant.logo.valign)
     texts = _texts(spec, lay, warnings)
     short = min(fmt.width, fmt.height)
-    safe = fmt.safe_box
     pad = round(0.03 * short)
     metro_logo = to_rgba(spec.metro_logo) if spec.metro_logo is not None else None
 
@@ -154,10 +159,8 @@ def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
     if details.url:
         qr = place_qr(details.url, pixel_box(variant.qr.box, safe), variant.qr, fmt)
     logo = None
-    if spec.logo is not None:
-        original = to_rgba(spec.logo)
-        fitted_logo, box = fit_into(original, pixel_box(variant.logo.box, safe),
-                                    variant.logo.align, variant.logo.valign)
+    if logo_job is not None:
+        fitted_logo, box = logo_job.result()
         logo = (original, fitted_logo, box)
     return _Work(variant, texts, pad, metro_logo, placed, regions, stamps, qr, logo)
 

@@ -33,11 +33,19 @@ def _encode(url: str) -> segno.QRCode:
             from exc
 
 
+@lru_cache(maxsize=64)
+def _matrix(url: str) -> np.ndarray:
+    """The module matrix with its quiet zone (read-only, cached per link)."""
+    qr = _encode(url)
+    matrix = np.array(list(qr.matrix_iter(scale=1, border=QUIET_ZONE)), dtype=bool)
+    matrix.setflags(write=False)
+    return matrix
+
+
 def make_qr(url: str, size_px: int) -> Image.Image:
     """An RGB QR code at most ``size_px`` square, modules a whole number of pixels wide
     (nearest-neighbour, crisp), dark on white with a 4-module quiet zone."""
-    qr = _encode(url)
-    matrix = np.array(list(qr.matrix_iter(scale=1, border=QUIET_ZONE)), dtype=bool)
+    matrix = _matrix(url)
     modules = matrix.shape[0]
     scale = size_px // modules
     if scale < 1:

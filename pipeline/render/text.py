@@ -246,13 +246,21 @@ class FittedText:
                 cx = x
             for run in split_runs(line, self.primary, self.direction):
                 font = load_font(run.face.path, self.size)
-                start = (math.modf(cx)[0], math.modf(baseline)[0])
-                mask, offset = font.getmask2(run.text, "L", direction=run.direction,
-                                             anchor="ls", start=start)
+                mask, offset = _raster(run.text, run.face.path, self.size, run.direction,
+                                       math.modf(cx)[0], math.modf(baseline)[0])
                 out.append(Stamp(mask, int(cx) + offset[0], int(baseline) + offset[1]))
                 cx += font.getlength(run.text, direction=run.direction)
             baseline += self.line_gap
         return tuple(out)
+
+
+@lru_cache(maxsize=96)
+def _raster(text: str, path: str, size: int, direction: str, frac_x: float,
+            frac_y: float) -> tuple[Any, tuple[int, int]]:
+    """One run's coverage mask and offset (bounded LRU: re-renders of the same texts, e.g. a
+    new palette or background, skip FreeType; the masks are never written to)."""
+    return load_font(path, size).getmask2(text, "L", direction=direction, anchor="ls",
+                                          start=(frac_x, frac_y))
 
 
 @dataclass(frozen=True)

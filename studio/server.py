@@ -158,7 +158,7 @@ def serve(settings: Settings, out: TextIO | None = None) -> None:
         print(
             "No API_MASTER_KEY is configured; this run uses a generated key (shown once):\n"
             f"    {settings.api_master_key}\n"
-            "Keep it with `flyer-studio keygen` (writes one into .env).",
+            "For a key that lasts, run `flyer-studio keygen` (writes a fresh one into .env).",
             file=out,
             flush=True,
         )

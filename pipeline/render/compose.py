@@ -24,7 +24,14 @@ from .formats import Format
 from .layouts import TEXT_ROLES, Layout, Variant, get_layout, pixel_box
 from .legibility import LARGE_TEXT, NORMAL_TEXT, Surface, is_large_text, rgb
 from .logos import fit_into, to_rgba
-from .paint import dark_tint, overlay, place_logo, place_qr, resolve_block_colours
+from .paint import (
+    dark_tint,
+    draw_roundel,
+    overlay,
+    place_logo,
+    place_qr,
+    resolve_block_colours,
+)
 from .resample import start_resize, workers
 from .text import Stamp, clean_text, paint
 
@@ -110,6 +117,7 @@ class _Work:
     texts: dict[str, str]
     pad: int
     metro_logo: Image.Image | None
+    roundel: bool
     placed: dict[str, list[PlacedText]]
     regions: dict[str, Box]
     stamps: dict[str, tuple[Stamp, ...]]
@@ -130,6 +138,9 @@ def _measure(pool: Executor, spec: FlyerSpec, lay: Layout, fmt: Format, pairing:
     short = min(fmt.width, fmt.height)
     pad = round(0.03 * short)
     metro_logo = to_rgba(spec.metro_logo) if spec.metro_logo is not None else None
+    roundel = metro_logo is None and bool(texts.get("metro"))
+    if roundel:  # no metro logo configured: reserve a square box for a drawn roundel
+        metro_logo = Image.new("L", (1, 1))
 
     panel_of = {p.block: p for p in variant.panels if p.block}
     placed: dict[str, list[PlacedText]] = {}
@@ -162,7 +173,8 @@ def _measure(pool: Executor, spec: FlyerSpec, lay: Layout, fmt: Format, pairing:
     if logo_job is not None:
         fitted_logo, box = logo_job.result()
         logo = (original, fitted_logo, box)
-    return _Work(variant, texts, pad, metro_logo, placed, regions, stamps, qr, logo)
+    return _Work(variant, texts, pad, metro_logo, roundel, placed, regions, stamps, qr,
+                 logo)
 
 
 def _finish(canvas: Image.Image, spec: FlyerSpec, lay: Layout, reason: dict[str, Any],
@@ -239,7 +251,12 @@ def _finish(canvas: Image.Image, spec: FlyerSpec, lay: Layout, reason: dict[str,
     for items in placed.values():
         for item in items:
             paint(draw, work.stamps[item.role], colours[item.role])
-            if item.metro_logo_box is not None and work.metro_logo is not None:
+            if item.metro_logo_box is not None and work.roundel:
+                draw_roundel(canvas, item.metro_logo_box, colours[item.role],
+                             pairing.body_bold)
+                metro_el = elements[[e["role"] for e in elements].index("metro")]
+                metro_el.update(logo_contrast=metro_el["contrast"], logo_treatment="roundel")
+            elif item.metro_logo_box is not None and work.metro_logo is not None:
                 treatment, ratio = place_logo(canvas, work.metro_logo, item.metro_logo_box,
                                               surface)
                 elements[[e["role"] for e in elements].index("metro")].update(

@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 
 from ..errors import RenderError
 from .blocks import PlacedText
+from .fonts import FontFace, load_font
 from .formats import MM_PER_INCH, Format
 from .layouts import Placement
 from .legibility import (
@@ -29,6 +30,7 @@ __all__ = [
     "WHITE",
     "BlockColours",
     "dark_tint",
+    "draw_roundel",
     "overlay",
     "place_logo",
     "place_qr",
@@ -190,6 +192,24 @@ def place_logo(canvas: Image.Image, logo: Image.Image, box: Box, surface: Surfac
         treatment = "plate"
     canvas.paste(resized.convert("RGB"), box[:2], resized.getchannel("A"))
     return treatment, ratio
+
+
+def draw_roundel(canvas: Image.Image, box: Box, colour: RGB, font: FontFace) -> None:
+    """A filled circle in ``colour`` with a bold "M" knocked out of it (the background shows
+    through, so the letter reads exactly as well as the text beside it), inside ``box``."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    side = min(w, h)
+    if side < 4:
+        return
+    scale = 4  # supersampled, then reduced: a smooth edge at any size
+    big = Image.new("L", (side * scale, side * scale), 0)
+    draw = ImageDraw.Draw(big)
+    draw.ellipse((0, 0, side * scale - 1, side * scale - 1), fill=255)
+    letter = load_font(font.path, max(1, round(side * scale * 0.62)))
+    draw.text((side * scale / 2, side * scale / 2), "M", font=letter, fill=0, anchor="mm")
+    mask = big.reduce(scale)
+    x, y = box[0] + (w - side) // 2, box[1] + (h - side) // 2
+    canvas.paste(colour, (x, y, x + side, y + side), mask)
 
 
 def _grey(lum: float) -> RGB:

@@ -9,7 +9,7 @@ code and the logos, and describe all of it in the manifest.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,14 +97,20 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) 
     palette = normalise_palette(spec.palette)
     # The background resizes on other cores (Pillow drops the GIL) while this thread fits
     # and rasterises the text, which needs no pixels (only "auto" has to wait for them).
+    auto = (layout or "").strip().lower() == "auto"
+    lay = get_layout("centered_poster" if auto else layout)
     with ThreadPoolExecutor(max_workers=workers()) as pool:
+        logo_job = None
+        if spec.logo is not None and not auto:  # the logo first: it is needed last
+            logo_job = _start_logo(pool, spec.logo, lay, fmt)
         pending = _start_cover_fit(pool, background, fmt)
-        if (layout or "").strip().lower() == "auto":
+        if auto:
             lay, reason = choose_layout(pending(), fmt)
+            if spec.logo is not None:
+                logo_job = _start_logo(pool, spec.logo, lay, fmt)
         else:
-            lay = get_layout(layout)
             reason = {"mode": "fixed", "chosen": lay.name, "why": "requested by name"}
-        work = _measure(pool, spec, lay, fmt, pairing, warnings)
+        work = _measure(spec, lay, fmt, pairing, warnings, logo_job)
         canvas = pending()
     return _finish(canvas, spec, lay, reason, fmt, pairing, palette, work, warnings)
 
@@ -122,18 +128,29 @@ class _Work:
     regions: dict[str, Box]
     stamps: dict[str, tuple[Stamp, ...]]
     qr: tuple[Image.Image, Box] | None
-    logo: tuple[Image.Image, Image.Image, Box] | None
+    logo: Future[tuple[Image.Image, Image.Image, Box]] | None
 
 
-def _measure(pool: Executor, spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
-             warnings: list[str]) -> _Work:
+def _prepare_logo(logo: Image.Image, region: Box, align: str, valign: str
+                  ) -> tuple[Image.Image, Image.Image, Box]:
+    """The organiser logo fitted into its region (resized on the pool)."""
+    fitted, box = fit_into(logo, region, align, valign)
+    return logo, fitted, box
+
+
+def _start_logo(pool: Executor, logo: Image.Image, lay: Layout, fmt: Format
+                ) -> Future[tuple[Image.Image, Image.Image, Box]]:
+    """Resize the organiser logo on the pool (Pillow drops the GIL while resampling)."""
+    place = lay.variant(fmt).logo
+    return pool.submit(_prepare_logo, to_rgba(logo), pixel_box(place.box, fmt.safe_box),
+                       place.align, place.valign)
+
+
+def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
+             warnings: list[str],
+             logo_job: Future[tuple[Image.Image, Image.Image, Box]] | None) -> _Work:
     variant = lay.variant(fmt)
     safe = fmt.safe_box
-    logo_job = None
-    if spec.logo is not None:  # resized on the pool too (Pillow drops the GIL)
-        original = to_rgba(spec.logo)
-        logo_job = pool.submit(fit_into, original, pixel_box(variant.logo.box, safe),
-                               variant.logo.align, variant.logo.valign)
     texts = _texts(spec, lay, warnings)
     short = min(fmt.width, fmt.height)
     pad = round(0.03 * short)
@@ -169,12 +186,8 @@ def _measure(pool: Executor, spec: FlyerSpec, lay: Layout, fmt: Format, pairing:
     details = spec.details.validated()
     if details.url:
         qr = place_qr(details.url, pixel_box(variant.qr.box, safe), variant.qr, fmt)
-    logo = None
-    if logo_job is not None:
-        fitted_logo, box = logo_job.result()
-        logo = (original, fitted_logo, box)
     return _Work(variant, texts, pad, metro_logo, roundel, placed, regions, stamps, qr,
-                 logo)
+                 logo_job)
 
 
 def _finish(canvas: Image.Image, spec: FlyerSpec, lay: Layout, reason: dict[str, Any],
@@ -270,7 +283,7 @@ def _finish(canvas: Image.Image, spec: FlyerSpec, lay: Layout, reason: dict[str,
                          "threshold": LARGE_TEXT, "treatment": "plate",
                          "modules_px": qr_img.width})
     if work.logo is not None:
-        original, fitted_logo, box = work.logo
+        original, fitted_logo, box = work.logo.result()
         treatment, ratio = place_logo(canvas, original, box, surface, fitted_logo)
         elements.append({"role": "logo", "box": list(box), "colour": None,
                          "contrast": round(ratio, 2), "threshold": LARGE_TEXT,

@@ -50,6 +50,10 @@ def _linear(values: np.ndarray) -> np.ndarray:
 
 _LUT = _linear(np.arange(256, dtype=np.float64)).astype(np.float32)
 _LUT.setflags(write=False)
+_LUT_WEIGHTED = tuple(
+    (_LUT * np.float32(w)).astype(np.float32) for w in (0.2126, 0.7152, 0.0722))
+for _table in _LUT_WEIGHTED:
+    _table.setflags(write=False)
 
 
 def luminance(c: tuple[int, int, int]) -> float:
@@ -93,8 +97,11 @@ class Surface:
     def of(cls, image: Image.Image) -> Surface:
         factor = max(1, int(max(image.size) / WORK_SIDE))
         small = image.reduce(factor) if factor > 1 else image
-        arr = np.asarray(small.convert("RGB"), dtype=np.float32)
-        return cls(rgb=arr, scale=small.width / image.width, lum=_lum(arr))
+        raw = np.asarray(small if small.mode == "RGB" else small.convert("RGB"))
+        lum: np.ndarray = _LUT_WEIGHTED[0][raw[..., 0]]
+        lum += _LUT_WEIGHTED[1][raw[..., 1]]
+        lum += _LUT_WEIGHTED[2][raw[..., 2]]
+        return cls(rgb=raw.astype(np.float32), scale=small.width / image.width, lum=lum)
 
     def copy(self) -> Surface:
         return Surface(rgb=self.rgb.copy(), scale=self.scale, lum=self.lum.copy())

@@ -34,6 +34,7 @@ __all__ = [
     "overlay",
     "place_logo",
     "place_qr",
+    "plate_variant",
     "resolve_block_colours",
 ]
 
@@ -165,11 +166,26 @@ def place_qr(url: str, region: Box, placement: Placement,
     return img, (x, y, x + side, y + side)
 
 
+def _inset_size(w: int, h: int) -> tuple[int, int]:
+    """The logo's size inside a plate filling a ``w`` × ``h`` box."""
+    inset = max(1, round(0.12 * min(w, h)))
+    scale = min((w - 2 * inset) / w, (h - 2 * inset) / h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def plate_variant(logo: Image.Image, box: Box) -> Image.Image:
+    """The logo resized for a plate in ``box`` (prepared ahead when resizing is parallel)."""
+    size = _inset_size(box[2] - box[0], box[3] - box[1])
+    return logo.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
 def place_logo(canvas: Image.Image, logo: Image.Image, box: Box, surface: Surface,
-               resized: Image.Image | None = None) -> tuple[str, float]:
+               resized: Image.Image | None = None,
+               on_plate: Image.Image | None = None) -> tuple[str, float]:
     """Paste an RGBA logo into ``box`` (already aspect-fitted); add a light or dark plate
     when it does not stand out 3:1 from what is under it. Returns (treatment, ratio).
-    ``resized``: the logo already scaled to the box's size (saves resizing it again)."""
+    ``resized`` / ``on_plate``: the logo already scaled to the box / to ``plate_variant``'s
+    size (saves resizing it again)."""
     w, h = box[2] - box[0], box[3] - box[1]
     if resized is None or resized.size != (w, h):
         resized = logo.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
@@ -183,10 +199,10 @@ def place_logo(canvas: Image.Image, logo: Image.Image, box: Box, surface: Surfac
     if ratio < LARGE_TEXT:
         plate = WHITE if lum < 0.3 else NEAR_BLACK
         overlay(canvas, box, plate, 1.0, round(0.14 * min(w, h)))
-        inset = max(1, round(0.12 * min(w, h)))
-        scale = min((w - 2 * inset) / w, (h - 2 * inset) / h)
-        iw, ih = max(1, round(w * scale)), max(1, round(h * scale))
-        resized = logo.resize((iw, ih), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        iw, ih = _inset_size(w, h)
+        if on_plate is None or on_plate.size != (iw, ih):
+            on_plate = plate_variant(logo, box)
+        resized = on_plate
         box = (box[0] + (w - iw) // 2, box[1] + (h - ih) // 2, 0, 0)
         ratio = (max(lum, luminance(plate)) + 0.05) / (min(lum, luminance(plate)) + 0.05)
         treatment = "plate"

@@ -24,6 +24,7 @@ __all__ = [
     "Run",
     "Stamp",
     "clean_text",
+    "clear_caches",
     "fit_text",
     "is_cjk",
     "paint",
@@ -245,22 +246,24 @@ class FittedText:
             else:
                 cx = x
             for run in split_runs(line, self.primary, self.direction):
-                font = load_font(run.face.path, self.size)
-                mask, offset = _raster(run.text, run.face.path, self.size, run.direction,
-                                       math.modf(cx)[0], math.modf(baseline)[0])
+                mask, offset, advance = _raster(run.text, run.face.path, self.size,
+                                                run.direction, math.modf(cx)[0],
+                                                math.modf(baseline)[0])
                 out.append(Stamp(mask, int(cx) + offset[0], int(baseline) + offset[1]))
-                cx += font.getlength(run.text, direction=run.direction)
+                cx += advance
             baseline += self.line_gap
         return tuple(out)
 
 
 @lru_cache(maxsize=96)
 def _raster(text: str, path: str, size: int, direction: str, frac_x: float,
-            frac_y: float) -> tuple[Any, tuple[int, int]]:
-    """One run's coverage mask and offset (bounded LRU: re-renders of the same texts, e.g. a
-    new palette or background, skip FreeType; the masks are never written to)."""
-    return load_font(path, size).getmask2(text, "L", direction=direction, anchor="ls",
-                                          start=(frac_x, frac_y))
+            frac_y: float) -> tuple[Any, tuple[int, int], float]:
+    """One run's coverage mask, offset and advance (bounded LRU: re-renders of the same
+    texts, e.g. a new palette or background, skip FreeType; masks are never written to)."""
+    font = load_font(path, size)
+    mask, offset = font.getmask2(text, "L", direction=direction, anchor="ls",
+                                 start=(frac_x, frac_y))
+    return mask, offset, float(font.getlength(text, direction=direction))
 
 
 @dataclass(frozen=True)
@@ -422,3 +425,9 @@ def _finish(text: str, primary: FontFace, size: int, width: int,
         line_gap=max(1, round(size * leading)), ascent=ascent, descent=descent,
         width=max(widths) if widths else 0, line_widths=tuple(widths),
     )
+
+
+def clear_caches() -> None:
+    """Forget every memoised measurement and raster (benchmarks of the cold path)."""
+    for cached in (_fit_text, _finish, _prepare, _line_width, _split_runs, _ref_width, _raster):
+        cached.cache_clear()

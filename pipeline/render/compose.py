@@ -30,6 +30,7 @@ from .paint import (
     overlay,
     place_logo,
     place_qr,
+    plate_variant,
     resolve_block_colours,
 )
 from .resample import start_resize, workers
@@ -115,9 +116,17 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) 
                 logo_job = _start_logo(pool, spec.logo, lay, fmt)
         else:
             reason = {"mode": "fixed", "chosen": lay.name, "why": "requested by name"}
-        work = _measure(spec, lay, fmt, pairing, warnings, logo_job)
+        # Whether the logo needs a plate is known only with the canvas: size it for one
+        # anyway on a core that the background no longer needs.
+        plate_job = pool.submit(_plate_for, logo_job) if logo_job is not None else None
+        work = _measure(spec, lay, fmt, pairing, warnings, logo_job, plate_job)
         canvas = pending()
-    return _finish(canvas, spec, lay, reason, fmt, pairing, palette, work, warnings)
+        return _finish(canvas, spec, lay, reason, fmt, pairing, palette, work, warnings)
+
+
+def _plate_for(logo_job: Future[tuple[Image.Image, Image.Image, Box]]) -> Image.Image:
+    original, _, box = logo_job.result()
+    return plate_variant(original, box)
 
 
 @dataclass
@@ -134,6 +143,7 @@ class _Work:
     stamps: dict[str, tuple[Stamp, ...]]
     qr: tuple[Image.Image, Box] | None
     logo: Future[tuple[Image.Image, Image.Image, Box]] | None
+    plate: Future[Image.Image] | None
 
 
 def _prepare_logo(logo: Image.Image, region: Box, align: str, valign: str
@@ -153,7 +163,8 @@ def _start_logo(pool: Executor, logo: Image.Image, lay: Layout, fmt: Format
 
 def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
              warnings: list[str],
-             logo_job: Future[tuple[Image.Image, Image.Image, Box]] | None) -> _Work:
+             logo_job: Future[tuple[Image.Image, Image.Image, Box]] | None,
+             plate_job: Future[Image.Image] | None) -> _Work:
     variant = lay.variant(fmt)
     safe = fmt.safe_box
     texts = _texts(spec, lay, warnings)
@@ -192,7 +203,7 @@ def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
     if details.url:
         qr = place_qr(details.url, pixel_box(variant.qr.box, safe), variant.qr, fmt)
     return _Work(variant, texts, pad, metro_logo, roundel, placed, regions, stamps, qr,
-                 logo_job)
+                 logo_job, plate_job)
 
 
 def _finish(canvas: Image.Image, spec: FlyerSpec, lay: Layout, reason: dict[str, Any],
@@ -289,7 +300,8 @@ def _finish(canvas: Image.Image, spec: FlyerSpec, lay: Layout, reason: dict[str,
                          "modules_px": qr_img.width})
     if work.logo is not None:
         original, fitted_logo, box = work.logo.result()
-        treatment, ratio = place_logo(canvas, original, box, surface, fitted_logo)
+        treatment, ratio = place_logo(canvas, original, box, surface, fitted_logo,
+                                      work.plate.result if work.plate is not None else None)
         elements.append({"role": "logo", "box": list(box), "colour": None,
                          "contrast": round(ratio, 2), "threshold": LARGE_TEXT,
                          "treatment": treatment})

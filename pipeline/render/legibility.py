@@ -8,6 +8,7 @@ mirrored onto it so later measurements see them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -129,16 +130,25 @@ class Surface:
         """Mirror a (rounded) translucent rectangle drawn on the canvas."""
         ys, xs = self._slice(box)
         h, w = ys.stop - ys.start, xs.stop - xs.start
-        mask = Image.new("L", (w, h), 0)
-        r = max(0, int(radius * self.scale))
-        ImageDraw.Draw(mask).rounded_rectangle((0, 0, w - 1, h - 1), radius=r, fill=255)
-        m = np.asarray(mask, dtype=np.float32)[..., None] / 255.0 * opacity
+        m = _rounded_mask(w, h, max(0, int(radius * self.scale))) * np.float32(opacity)
         region = self.rgb[ys, xs]
         self.rgb[ys, xs] = region * (1 - m) + np.array(colour, dtype=np.float32) * m
         self.lum[ys, xs] = _lum(self.rgb[ys, xs])
 
 
+@lru_cache(maxsize=32)
+def _rounded_mask(w: int, h: int, radius: int) -> np.ndarray:
+    """A (h, w, 1) float mask, 1 inside a rounded rectangle (read-only, cached)."""
+    mask = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(mask).rounded_rectangle((0, 0, w - 1, h - 1), radius=radius, fill=255)
+    out: np.ndarray = np.asarray(mask, dtype=np.float32)[..., None] / 255.0
+    out.setflags(write=False)
+    return out
+
+
 def _lum(arr: np.ndarray) -> np.ndarray:
-    lin = _LUT[np.clip(arr + 0.5, 0, 255).astype(np.uint8)]
-    out: np.ndarray = lin @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    idx = np.clip(arr + 0.5, 0, 255).astype(np.uint8)
+    out: np.ndarray = _LUT_WEIGHTED[0][idx[..., 0]]
+    out += _LUT_WEIGHTED[1][idx[..., 1]]
+    out += _LUT_WEIGHTED[2][idx[..., 2]]
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -181,11 +182,11 @@ def plate_variant(logo: Image.Image, box: Box) -> Image.Image:
 
 def place_logo(canvas: Image.Image, logo: Image.Image, box: Box, surface: Surface,
                resized: Image.Image | None = None,
-               on_plate: Image.Image | None = None) -> tuple[str, float]:
+               on_plate: Callable[[], Image.Image] | None = None) -> tuple[str, float]:
     """Paste an RGBA logo into ``box`` (already aspect-fitted); add a light or dark plate
     when it does not stand out 3:1 from what is under it. Returns (treatment, ratio).
-    ``resized`` / ``on_plate``: the logo already scaled to the box / to ``plate_variant``'s
-    size (saves resizing it again)."""
+    ``resized``: the logo already scaled to the box; ``on_plate``: gives it at
+    ``plate_variant``'s size (saves resizing it again)."""
     w, h = box[2] - box[0], box[3] - box[1]
     if resized is None or resized.size != (w, h):
         resized = logo.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
@@ -200,9 +201,9 @@ def place_logo(canvas: Image.Image, logo: Image.Image, box: Box, surface: Surfac
         plate = WHITE if lum < 0.3 else NEAR_BLACK
         overlay(canvas, box, plate, 1.0, round(0.14 * min(w, h)))
         iw, ih = _inset_size(w, h)
-        if on_plate is None or on_plate.size != (iw, ih):
-            on_plate = plate_variant(logo, box)
-        resized = on_plate
+        resized = on_plate() if on_plate is not None else plate_variant(logo, box)
+        if resized.size != (iw, ih):
+            resized = plate_variant(logo, box)
         box = (box[0] + (w - iw) // 2, box[1] + (h - ih) // 2, 0, 0)
         ratio = (max(lum, luminance(plate)) + 0.05) / (min(lum, luminance(plate)) + 0.05)
         treatment = "plate"

@@ -107,12 +107,19 @@ def resolve_block_colours(items: list[PlacedText], surface: Surface, fmt: Format
                    max(i.box[2] for i in items), max(i.box[3] for i in items))
         box = (content[0] - pad, content[1] - pad, content[2] + pad, content[3] + pad)
         radius = round(0.02 * short)
-        for step in range(6):
-            opacity = min(1.0, 0.55 + 0.1 * step)
+        # The lightest of these opacities that makes white text pass (1.0 if none does).
+        # The scrim colour is dark, so contrast only grows with opacity: bisect.
+        steps = [min(1.0, 0.55 + 0.1 * step) for step in range(6)]
+        lo, hi = 0, len(steps) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
             trial = surface.copy()
-            trial.blend(box, scrim_colour, opacity, radius)
-            if margin(scores(trial, WHITE)) >= 1.0 or opacity >= 1.0:
-                break
+            trial.blend(box, scrim_colour, steps[mid], radius)
+            if margin(scores(trial, WHITE)) >= 1.0:
+                hi = mid
+            else:
+                lo = mid + 1
+        opacity = steps[lo]
         surface.blend(box, scrim_colour, opacity, radius)
         scrim = (box, opacity, radius)
     colours = {i.role: base for i in items}

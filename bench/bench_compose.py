@@ -189,17 +189,25 @@ def main(argv: list[str] | None = None) -> int:
     compose = find_compose()
     layout = args.layout or default_layout()
     social, a4 = get_format("instagram_post"), get_format("a4")
-    spec = FlyerSpec(
-        details=DETAILS.validated(),
-        logo=logo(),
-        provenance={"prompt": "neon jazz club at night", "seed": 7, "backend": "bench"},
-    )
+    upload = logo()
+
+    def spec_for(fmt: Format) -> FlyerSpec:
+        # as FlyerService does once per request (a batch, a re-render), not per flyer
+        from pipeline.render.compose import prepare_logo
+
+        return FlyerSpec(
+            details=DETAILS.validated(),
+            logo=prepare_logo(upload, fmt),
+            provenance={"prompt": "neon jazz club at night", "seed": 7, "backend": "bench"},
+        )
+
+    specs = {fmt.name: spec_for(fmt) for fmt in (social, a4)} if compose is not None else {}
     print(f"background: {bg.width}×{bg.height} {source}; layout: {layout}\n")
 
     def make(fmt: Format) -> Flyer:
         if compose is None:
             return synthetic(fmt, bg)
-        return compose(bg, spec, layout, fmt)
+        return compose(bg, specs[fmt.name], layout, fmt)
 
     def cold(fmt: Format) -> Flyer:
         from pipeline.render.text import clear_caches
@@ -223,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             ("compose alone, 1080×1350", timed(lambda: make(social), runs)),
             ("compose alone, 1080×1350, cold text caches", timed(lambda: cold(social), runs)),
             ("compose alone, A4 (2550×3578)", timed(lambda: make(a4), max(3, runs // 3))),
+            ("prepare 600×600 logo (once per request)", timed(lambda: spec_for(social), runs)),
         ]
     rows += [
         ("preview_jpeg alone, 1080×1350", timed(lambda: preview_jpeg(post), runs)),

@@ -22,7 +22,7 @@ from .backends.automatic1111 import native_size
 from .errors import InvalidRequest
 from .export import encode, extension, media_type, preview_jpeg
 from .models import EventDetails, Flyer, FlyerRequest, FlyerSpec, normalise_palette
-from .render.compose import compose
+from .render.compose import compose, prepare_logo
 from .render.fonts import get_pairing, list_pairings
 from .render.formats import Format, get_format, list_formats
 from .render.images import load_image
@@ -69,7 +69,7 @@ def compose_stored(
 ) -> Flyer:
     """Compose a flyer from what the store keeps (used for re-renders and downloads)."""
     background = load_image(source.background, field="background").convert("RGB")
-    logo = load_image(source.logo, field="logo") if source.logo else None
+    logo = prepare_logo(load_image(source.logo, field="logo"), fmt) if source.logo else None
     spec = FlyerSpec(
         details=source.details,
         palette=source.palette,
@@ -108,7 +108,7 @@ def flyer_from_manifest(
         details=details.validated(),
         palette=normalise_palette(palette),
         font_pairing=_check_pairing(pairing),
-        logo=logo,
+        logo=prepare_logo(logo, fmt) if logo is not None else None,
         metro_logo=metro_logo,
         provenance=provenance,
     )
@@ -230,7 +230,9 @@ class FlyerService:
         report = progress or _noop
         request = self._validate(request)
         fmt = get_format(request.format)
-        logo_image = load_image(request.logo, field="logo") if request.logo else None
+        logo_image = (
+            prepare_logo(load_image(request.logo, field="logo"), fmt) if request.logo else None
+        )
         self.store.ensure_room(request.batch_size)
         report(0.0, "Painting backgrounds")
         images, uploaded, info = self._paint(request, fmt, report)

@@ -21,9 +21,9 @@ from .autolayout import choose_layout
 from .blocks import METRO_LOGO_GAP, PlacedText, fit_block
 from .fonts import Pairing, get_pairing
 from .formats import Format
-from .layouts import TEXT_ROLES, Layout, Variant, get_layout, pixel_box
+from .layouts import LAYOUT_NAMES, TEXT_ROLES, Layout, Variant, get_layout, pixel_box
 from .legibility import LARGE_TEXT, NORMAL_TEXT, Surface, is_large_text, rgb
-from .logos import fit_into, to_rgba
+from .logos import fit_into, shrink_to_boxes, to_rgba
 from .paint import (
     dark_tint,
     draw_roundel,
@@ -36,7 +36,7 @@ from .paint import (
 from .resample import start_resize, workers
 from .text import Stamp, clean_text, paint
 
-__all__ = ["compose", "cover_fit"]
+__all__ = ["compose", "cover_fit", "prepare_logo"]
 
 Box = tuple[int, int, int, int]
 
@@ -124,9 +124,17 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) 
         return _finish(canvas, spec, lay, reason, fmt, pairing, palette, work, warnings)
 
 
+def prepare_logo(logo: Image.Image, fmt: Format) -> Image.Image:
+    """The organiser logo downsized once to the largest size any layout shows it at in
+    ``fmt``. Callers composing several flyers from one upload (a batch, re-renders) do this
+    once and then resize a small image per flyer instead of the whole upload."""
+    boxes = [pixel_box(get_layout(n).variant(fmt).logo.box, fmt.safe_box) for n in LAYOUT_NAMES]
+    return shrink_to_boxes(logo, boxes)
+
+
 def _plate_for(logo_job: Future[tuple[Image.Image, Image.Image, Box]]) -> Image.Image:
-    original, _, box = logo_job.result()
-    return plate_variant(original, box)
+    _, fitted, box = logo_job.result()
+    return plate_variant(fitted, box)  # the plate's inset is smaller: a cheap downscale
 
 
 @dataclass

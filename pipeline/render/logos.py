@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-__all__ = ["fit_into", "ink_luminance", "to_rgba"]
+__all__ = ["fit_into", "ink_luminance", "shrink_to_boxes", "to_rgba"]
 
 
 def to_rgba(img: Image.Image) -> Image.Image:
@@ -35,6 +35,20 @@ def fit_into(img: Image.Image, box: tuple[int, int, int, int], align: str,
     x = {"left": box[0], "center": box[0] + (bw - w) // 2, "right": box[2] - w}[align]
     y = {"top": box[1], "center": box[1] + (bh - h) // 2, "bottom": box[3] - h}[valign]
     return resized, (x, y, x + w, y + h)
+
+
+def shrink_to_boxes(img: Image.Image, boxes: list[tuple[int, int, int, int]]) -> Image.Image:
+    """``img`` as RGBA, downsized (never enlarged) to the largest size it can take in any of
+    ``boxes``: fitting it into any of them afterwards is a cheap, equally sharp downscale."""
+    rgba = to_rgba(img)
+    scale = max(
+        (min((b[2] - b[0]) / rgba.width, (b[3] - b[1]) / rgba.height) for b in boxes),
+        default=1.0,
+    )
+    if scale >= 1.0:
+        return rgba
+    size = (max(1, round(rgba.width * scale)), max(1, round(rgba.height * scale)))
+    return rgba.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 def ink_luminance(img: Image.Image) -> np.ndarray:

@@ -206,3 +206,26 @@ def test_png_bytes_are_a_real_png(client: Client) -> None:
     data = Path(pngs[0]).read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     Image.open(io.BytesIO(data)).verify()
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("oom", "memory"),
+        ("no_api", "--api"),
+        ("garbage", "Stable Diffusion"),
+        ("error500", "Stable Diffusion"),
+    ],
+)
+def test_a_failing_sd_server_is_a_clear_error_and_keeps_flyers(
+    sd_client: Client, fake_sd: FakeSDServer, mode: str, message: str
+) -> None:
+    [kept], [manifest] = sd_client.predict(title="Kept", api_name="/generate")
+    fake_sd.mode = mode
+    with pytest.raises(AppError) as caught:
+        sd_client.predict(title="Lost", batch_size=2, api_name="/generate")
+    assert message in str(caught.value) and "Traceback" not in str(caught.value)
+    fake_sd.mode = "ok"
+    again = sd_client.predict(flyer_id=manifest["id"], kind="png", api_name="/download")
+    assert Path(again).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert Path(kept).is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -36,3 +37,6 @@ def test_readme_gradio_client_script_runs(studio_server: RunningStudio, tmp_path
     assert Image.open(pngs[0]).size == (1080, 1350)
     pdf = (out / "flyer-1-a4.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
+    manifest = json.loads((out / "flyer-1-a4.json").read_text())
+    assert manifest["format"]["name"] == "a4" and manifest["rerendered_from"]
+    assert len(list(out.glob("flyer-?.json"))) == 3

@@ -13,10 +13,19 @@ __all__ = ["choose_layout", "edge_energy"]
 ENERGY_SIDE = 96
 
 
-def edge_energy(image: Image.Image) -> np.ndarray:
-    """Gradient magnitude of a small greyscale copy (values ~0 calm .. ~0.3 very busy)."""
-    small = image.convert("L")
-    small.thumbnail((ENERGY_SIDE, ENERGY_SIDE), Image.Resampling.BOX)
+def edge_energy(image: Image.Image,
+                box: tuple[float, float, float, float] | None = None) -> np.ndarray:
+    """Gradient magnitude of a small greyscale copy of ``image`` (or of its ``box``, the
+    region a canvas is cover-fitted from), values ~0 calm .. ~0.3 very busy."""
+    src = box if box is not None else (0.0, 0.0, float(image.width), float(image.height))
+    w, h = src[2] - src[0], src[3] - src[1]
+    scale = ENERGY_SIDE / max(w, h)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = image.convert("L") if image.mode != "L" else image
+    if scale < 1:
+        small = small.resize(size, Image.Resampling.BOX, box=src, reducing_gap=2.0)
+    elif box is not None:
+        small = small.crop((round(src[0]), round(src[1]), round(src[2]), round(src[3])))
     grey = np.asarray(small, dtype=np.float32) / 255.0
     gy, gx = np.gradient(grey)
     out: np.ndarray = np.hypot(gx, gy)
@@ -47,9 +56,12 @@ def _score(layout: Layout, energy: np.ndarray, fmt: Format) -> float:
     return total / max(weight, 1.0) + layout.auto_penalty
 
 
-def choose_layout(background: Image.Image, fmt: Format) -> tuple[Layout, dict[str, object]]:
-    """The calmest layout for this (already cover-fitted) background, and why."""
-    energy = edge_energy(background)
+def choose_layout(background: Image.Image, fmt: Format,
+                  box: tuple[float, float, float, float] | None = None
+                  ) -> tuple[Layout, dict[str, object]]:
+    """The calmest layout for this background (already cover-fitted, or the ``box`` of it
+    that will be cover-fitted), and why."""
+    energy = edge_energy(background, box)
     scores = {name: round(_score(get_layout(name), energy, fmt), 5) for name in LAYOUT_NAMES}
     best = min(LAYOUT_NAMES, key=lambda n: (scores[n], n))
     reason: dict[str, object] = {

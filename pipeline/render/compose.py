@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from ..errors import RenderError
 from ..models import Flyer, FlyerSpec, normalise_palette
@@ -21,20 +19,13 @@ from .autolayout import choose_layout
 from .blocks import METRO_LOGO_GAP, PlacedText, fit_block
 from .fonts import Pairing, get_pairing
 from .formats import Format
-from .layouts import LAYOUT_NAMES, TEXT_ROLES, Layout, Variant, get_layout, pixel_box
-from .legibility import LARGE_TEXT, NORMAL_TEXT, Surface, is_large_text, rgb
+from .layouts import LAYOUT_NAMES, TEXT_ROLES, Layout, get_layout, pixel_box
+from .legibility import Surface
 from .logos import fit_into, shrink_to_boxes, to_rgba
-from .paint import (
-    dark_tint,
-    draw_roundel,
-    overlay,
-    place_logo,
-    place_qr,
-    plate_variant,
-    resolve_block_colours,
-)
+from .paint import place_qr, plate_variant
+from .plan import Work, apply, manifest, plan
 from .resample import start_resize, workers
-from .text import Stamp, clean_text, paint
+from .text import Stamp, clean_text
 
 __all__ = ["compose", "cover_fit", "prepare_logo"]
 
@@ -54,10 +45,8 @@ def _cover_box(img: Image.Image, fmt: Format) -> tuple[float, float, float, floa
     return (left, top, left + crop_w, top + crop_h)
 
 
-def _start_cover_fit(pool: Executor, background: Image.Image,
+def _start_cover_fit(pool: Executor, img: Image.Image, box: tuple[float, float, float, float],
                      fmt: Format) -> Callable[[], Image.Image]:
-    img = background.convert("RGB") if background.mode != "RGB" else background
-    box = _cover_box(img, fmt)
     # Enlarging (the usual case: a 512-px painting on a 1080-px or print canvas), bicubic
     # looks the same as Lanczos (-0.5 dB PSNR on a detailed photo, no visible difference)
     # at 60% of the cost; shrinking keeps Lanczos, which is sharper there.
@@ -66,10 +55,15 @@ def _start_cover_fit(pool: Executor, background: Image.Image,
     return start_resize(pool, img, (fmt.width, fmt.height), method, box)
 
 
+def _rgb(background: Image.Image) -> Image.Image:
+    return background.convert("RGB") if background.mode != "RGB" else background
+
+
 def cover_fit(background: Image.Image, fmt: Format) -> Image.Image:
     """Scale to cover the whole canvas (bleed included), centre-crop; never distort."""
     with ThreadPoolExecutor(max_workers=workers()) as pool:
-        return _start_cover_fit(pool, background, fmt)()
+        img = _rgb(background)
+        return _start_cover_fit(pool, img, _cover_box(img, fmt), fmt)()
 
 
 def _texts(spec: FlyerSpec, lay: Layout, warnings: list[str]) -> dict[str, str]:
@@ -91,37 +85,36 @@ def _texts(spec: FlyerSpec, lay: Layout, warnings: list[str]) -> dict[str, str]:
     return out
 
 
-def _union(boxes: list[Box]) -> Box:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes))
-
-
 def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) -> Flyer:
     """Compose one flyer. ``layout`` is a layout name or ``"auto"``."""
     warnings: list[str] = []
     pairing = get_pairing(spec.font_pairing)
     palette = normalise_palette(spec.palette)
     # The background resizes on other cores (Pillow drops the GIL) while this thread fits
-    # and rasterises the text, which needs no pixels (only "auto" has to wait for them).
-    auto = (layout or "").strip().lower() == "auto"
-    lay = get_layout("centered_poster" if auto else layout)
+    # and rasterises the text and decides colours, scrims and plates on a measuring surface
+    # taken from the source: only the final ink waits for the canvas.
+    img = _rgb(background)
+    box = _cover_box(img, fmt)
+    if (layout or "").strip().lower() == "auto":
+        lay, reason = choose_layout(img, fmt, box)
+    else:
+        lay = get_layout(layout)
+        reason = {"mode": "fixed", "chosen": lay.name, "why": "requested by name"}
     with ThreadPoolExecutor(max_workers=workers()) as pool:
         logo_job = None
-        if spec.logo is not None and not auto:  # the logo first: it is needed last
+        if spec.logo is not None:  # the logo first: its plate is decided early
             logo_job = _start_logo(pool, spec.logo, lay, fmt)
-        pending = _start_cover_fit(pool, background, fmt)
-        if auto:
-            lay, reason = choose_layout(pending(), fmt)
-            if spec.logo is not None:
-                logo_job = _start_logo(pool, spec.logo, lay, fmt)
-        else:
-            reason = {"mode": "fixed", "chosen": lay.name, "why": "requested by name"}
-        # Whether the logo needs a plate is known only with the canvas: size it for one
-        # anyway on a core that the background no longer needs.
+        pending = _start_cover_fit(pool, img, box, fmt)
+        # Whether the logo needs a plate is known only late: size it for one anyway on a
+        # core that the background no longer needs.
         plate_job = pool.submit(_plate_for, logo_job) if logo_job is not None else None
         work = _measure(spec, lay, fmt, pairing, warnings, logo_job, plate_job)
+        surface = Surface.of_region(img, box, (fmt.width, fmt.height))
+        decided = plan(surface, spec, fmt, pairing, palette, work)
         canvas = pending()
-        return _finish(canvas, spec, lay, reason, fmt, pairing, palette, work, warnings)
+        apply(canvas, decided)
+        info = manifest(spec, lay, reason, fmt, pairing, palette, work, decided, warnings)
+    return Flyer(image=canvas, manifest=info, layout=lay.name, format=fmt.name)
 
 
 def prepare_logo(logo: Image.Image, fmt: Format) -> Image.Image:
@@ -135,23 +128,6 @@ def prepare_logo(logo: Image.Image, fmt: Format) -> Image.Image:
 def _plate_for(logo_job: Future[tuple[Image.Image, Image.Image, Box]]) -> Image.Image:
     _, fitted, box = logo_job.result()
     return plate_variant(fitted, box)  # the plate's inset is smaller: a cheap downscale
-
-
-@dataclass
-class _Work:
-    """Everything compose can do before the canvas exists."""
-
-    variant: Variant
-    texts: dict[str, str]
-    pad: int
-    metro_logo: Image.Image | None
-    roundel: bool
-    placed: dict[str, list[PlacedText]]
-    regions: dict[str, Box]
-    stamps: dict[str, tuple[Stamp, ...]]
-    qr: tuple[Image.Image, Box] | None
-    logo: Future[tuple[Image.Image, Image.Image, Box]] | None
-    plate: Future[Image.Image] | None
 
 
 def _prepare_logo(logo: Image.Image, region: Box, align: str, valign: str
@@ -172,7 +148,7 @@ def _start_logo(pool: Executor, logo: Image.Image, lay: Layout, fmt: Format
 def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
              warnings: list[str],
              logo_job: Future[tuple[Image.Image, Image.Image, Box]] | None,
-             plate_job: Future[Image.Image] | None) -> _Work:
+             plate_job: Future[Image.Image] | None) -> Work:
     variant = lay.variant(fmt)
     safe = fmt.safe_box
     texts = _texts(spec, lay, warnings)
@@ -210,122 +186,5 @@ def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
     details = spec.details.validated()
     if details.url:
         qr = place_qr(details.url, pixel_box(variant.qr.box, safe), variant.qr, fmt)
-    return _Work(variant, texts, pad, metro_logo, roundel, placed, regions, stamps, qr,
+    return Work(variant, texts, pad, metro_logo, roundel, placed, regions, stamps, qr,
                  logo_job, plate_job)
-
-
-def _finish(canvas: Image.Image, spec: FlyerSpec, lay: Layout, reason: dict[str, Any],
-            fmt: Format, pairing: Pairing, palette: tuple[str, ...], work: _Work,
-            warnings: list[str]) -> Flyer:
-    """Panels, legibility, then ink: everything that needs the canvas's pixels."""
-    variant, placed, pad = work.variant, work.placed, work.pad
-    short = min(fmt.width, fmt.height)
-    safe = fmt.safe_box
-    surface = Surface.of(canvas)
-    underlay = (min((rgb(c) for c in palette), key=sum) if palette
-                else dark_tint(surface.mean_colour((0, 0, fmt.width, fmt.height))))
-    qr_box = work.qr[1] if work.qr is not None else None
-
-    # Layout panels (underlays).
-    on_panel: set[str] = set()
-    draw_panels: list[tuple[Box, float, int]] = []
-    for p in variant.panels:
-        if p.style == "solid":
-            box = pixel_box(p.area, (0, 0, fmt.width, fmt.height))
-            draw_panels.append((box, p.opacity, 0))
-            on_panel.update(b.id for b in variant.blocks
-                            if all(pixel_box(b.box, safe)[i] >= box[i] for i in (0, 1))
-                            and all(pixel_box(b.box, safe)[i] <= box[i] for i in (2, 3)))
-            continue
-        items = placed.get(p.block or "", [])
-        if not items:
-            continue
-        content = _union([t.box for t in items])
-        if p.style == "card":
-            box = (content[0] - pad, content[1] - pad, content[2] + pad, content[3] + pad)
-            draw_panels.append((box, p.opacity, round(0.02 * short)))
-        else:
-            top = content[1]
-            if qr_box is not None and qr_box[3] > content[1]:
-                top = min(top, qr_box[1])
-            draw_panels.append(((0, top - pad, fmt.width, fmt.height),
-                                p.opacity, 0))
-        on_panel.add(p.block or "")
-    for box, opacity, radius in draw_panels:
-        overlay(canvas, box, underlay, opacity, radius)
-        surface.blend(box, underlay, opacity, radius)
-
-    # Legibility, block by block; scrims are drawn before any text.
-    elements: list[dict[str, Any]] = []
-    colours: dict[str, tuple[int, int, int]] = {}
-    for block in variant.blocks:
-        items = placed[block.id]
-        if not items:
-            continue
-        result = resolve_block_colours(items, surface, fmt, palette, underlay,
-                                       block.id in on_panel, pad, short)
-        if result.scrim is not None:
-            box, opacity, radius = result.scrim
-            overlay(canvas, box, result.scrim_colour, opacity, radius)
-        for item in items:
-            colours[item.role] = result.colours[item.role]
-            threshold = (LARGE_TEXT if is_large_text(item.fitted.size, item.bold, fmt)
-                         else NORMAL_TEXT)
-            el: dict[str, Any] = {
-                "role": item.role, "text": item.text, "box": list(item.box),
-                "colour": "#{:02x}{:02x}{:02x}".format(*result.colours[item.role]),
-                "font": item.fitted.primary.name, "fonts_used": item.fitted.faces(),
-                "size": item.fitted.size, "lines": list(item.fitted.lines),
-                "direction": item.fitted.direction, "align": item.align,
-                "contrast": round(result.contrast[item.role], 2), "threshold": threshold,
-                "treatment": result.treatment[item.role], "block": block.id,
-            }
-            if item.metro_logo_box is not None:
-                el["logo_box"] = list(item.metro_logo_box)
-            elements.append(el)
-
-    draw = ImageDraw.Draw(canvas)
-    for items in placed.values():
-        for item in items:
-            paint(draw, work.stamps[item.role], colours[item.role])
-            if item.metro_logo_box is not None and work.roundel:
-                draw_roundel(canvas, item.metro_logo_box, colours[item.role],
-                             pairing.body_bold)
-                metro_el = elements[[e["role"] for e in elements].index("metro")]
-                metro_el.update(logo_contrast=metro_el["contrast"], logo_treatment="roundel")
-            elif item.metro_logo_box is not None and work.metro_logo is not None:
-                treatment, ratio = place_logo(canvas, work.metro_logo, item.metro_logo_box,
-                                              surface)
-                elements[[e["role"] for e in elements].index("metro")].update(
-                    logo_contrast=round(ratio, 2), logo_treatment=treatment)
-
-    if work.qr is not None:
-        qr_img, qr_box = work.qr
-        canvas.paste(qr_img, qr_box[:2])
-        elements.append({"role": "qr", "text": spec.details.validated().url,
-                         "box": list(qr_box), "colour": "#000000", "contrast": 21.0,
-                         "threshold": LARGE_TEXT, "treatment": "plate",
-                         "modules_px": qr_img.width})
-    if work.logo is not None:
-        original, fitted_logo, box = work.logo.result()
-        treatment, ratio = place_logo(canvas, original, box, surface, fitted_logo,
-                                      work.plate.result if work.plate is not None else None)
-        elements.append({"role": "logo", "box": list(box), "colour": None,
-                         "contrast": round(ratio, 2), "threshold": LARGE_TEXT,
-                         "treatment": treatment})
-
-    manifest: dict[str, Any] = {
-        "layout": lay.name,
-        "layout_reason": reason,
-        "format": {"name": fmt.name, "width": fmt.width, "height": fmt.height, "dpi": fmt.dpi,
-                   "bleed": fmt.bleed, "print": fmt.print, "safe_box": list(fmt.safe_box)},
-        "palette": list(palette),
-        "underlay": "#{:02x}{:02x}{:02x}".format(*underlay),
-        "fonts": {"pairing": pairing.name, "title": pairing.title.name,
-                  "body": pairing.body.name, "body_bold": pairing.body_bold.name},
-        "regions": {k: list(v) for k, v in work.regions.items()},
-        "elements": elements,
-        "warnings": warnings,
-        "provenance": dict(spec.provenance),
-    }
-    return Flyer(image=canvas, manifest=manifest, layout=lay.name, format=fmt.name)

@@ -1,6 +1,7 @@
 """WCAG 2.x contrast measured against the actual pixels under an element, worst case.
 
-A :class:`Surface` keeps a downscaled copy of the canvas (as linear-light luminance) so that
+A :class:`Surface` keeps a downscaled copy of the canvas (or of the source region the canvas
+is cover-fitted from) (as linear-light luminance) so that
 measuring a box costs a numpy slice and a percentile, and panels drawn on the canvas are
 mirrored onto it so later measurements see them.
 """
@@ -98,11 +99,28 @@ class Surface:
     def of(cls, image: Image.Image) -> Surface:
         factor = max(1, int(max(image.size) / WORK_SIDE))
         small = image.reduce(factor) if factor > 1 else image
+        return cls._of_small(small, small.width / image.width)
+
+    @classmethod
+    def of_region(cls, source: Image.Image, box: tuple[float, float, float, float],
+                  canvas_size: tuple[int, int]) -> Surface:
+        """The surface of a canvas of ``canvas_size`` that ``box`` of ``source`` will be
+        resized to, measured straight from the source (an area average of the same pixels,
+        at the size ``of`` works at), so it is ready before the canvas is."""
+        factor = max(1, int(max(canvas_size) / WORK_SIDE))
+        size = (-(-canvas_size[0] // factor), -(-canvas_size[1] // factor))
+        shrink = size[0] <= box[2] - box[0] and size[1] <= box[3] - box[1]
+        method = Image.Resampling.BOX if shrink else Image.Resampling.BICUBIC
+        small = source.resize(size, method, box=box, reducing_gap=2.0 if shrink else None)
+        return cls._of_small(small, size[0] / canvas_size[0])
+
+    @classmethod
+    def _of_small(cls, small: Image.Image, scale: float) -> Surface:
         raw = np.asarray(small if small.mode == "RGB" else small.convert("RGB"))
         lum: np.ndarray = _LUT_WEIGHTED[0][raw[..., 0]]
         lum += _LUT_WEIGHTED[1][raw[..., 1]]
         lum += _LUT_WEIGHTED[2][raw[..., 2]]
-        return cls(rgb=raw.astype(np.float32), scale=small.width / image.width, lum=lum)
+        return cls(rgb=raw.astype(np.float32), scale=scale, lum=lum)
 
     def copy(self) -> Surface:
         return Surface(rgb=self.rgb.copy(), scale=self.scale, lum=self.lum.copy())

@@ -30,10 +30,12 @@ __all__ = [
     "NEAR_BLACK",
     "WHITE",
     "BlockColours",
+    "LogoOp",
+    "apply_logo",
     "dark_tint",
+    "decide_logo",
     "draw_roundel",
     "overlay",
-    "place_logo",
     "place_qr",
     "plate_variant",
     "resolve_block_colours",
@@ -187,35 +189,56 @@ def plate_variant(logo: Image.Image, box: Box) -> Image.Image:
     return logo.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def place_logo(canvas: Image.Image, logo: Image.Image, box: Box, surface: Surface,
-               resized: Image.Image | None = None,
-               on_plate: Callable[[], Image.Image] | None = None) -> tuple[str, float]:
-    """Paste an RGBA logo into ``box`` (already aspect-fitted); add a light or dark plate
-    when it does not stand out 3:1 from what is under it. Returns (treatment, ratio).
-    ``resized``: the logo already scaled to the box; ``on_plate``: gives it at
-    ``plate_variant``'s size (saves resizing it again)."""
+@dataclass(frozen=True)
+class LogoOp:
+    """A decided logo placement: ``apply_logo`` pastes it (after an optional plate)."""
+
+    box: Box
+    image: Image.Image
+    """The logo fitted to ``box``, or, with a plate, the source to resize for one."""
+    treatment: str
+    ratio: float
+    plate: RGB | None = None
+    on_plate: Callable[[], Image.Image] | None = None
+    visible: bool = True
+
+
+def decide_logo(logo: Image.Image, box: Box, surface: Surface,
+                resized: Image.Image | None = None,
+                on_plate: Callable[[], Image.Image] | None = None) -> LogoOp:
+    """How an RGBA logo goes into ``box`` (already aspect-fitted): as it is, or on a light or
+    dark plate when it does not stand out 3:1 from what is under it. Needs only the surface
+    (a logo with no visible ink is left out). ``resized``: the logo already scaled to the box;
+    ``on_plate``: gives it at ``plate_variant``'s size (saves resizing it again)."""
     w, h = box[2] - box[0], box[3] - box[1]
     if resized is None or resized.size != (w, h):
         resized = logo.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
     ink = ink_luminance(resized)
     if ink.size == 0:
-        return "none", 21.0
+        return LogoOp(box, resized, "none", 21.0, visible=False)
     lum = float(np.median(ink))
-    bg = surface.luminance(box)
-    ratio = worst_contrast(_grey(lum), bg)
-    treatment = "none"
-    if ratio < LARGE_TEXT:
-        plate = WHITE if lum < 0.3 else NEAR_BLACK
-        overlay(canvas, box, plate, 1.0, round(0.14 * min(w, h)))
+    ratio = worst_contrast(_grey(lum), surface.luminance(box))
+    if ratio >= LARGE_TEXT:
+        return LogoOp(box, resized, "none", ratio)
+    plate = WHITE if lum < 0.3 else NEAR_BLACK
+    ratio = (max(lum, luminance(plate)) + 0.05) / (min(lum, luminance(plate)) + 0.05)
+    return LogoOp(box, logo, "plate", ratio, plate, on_plate)
+
+
+def apply_logo(canvas: Image.Image, op: LogoOp) -> None:
+    """Draw a decided logo placement (its plate first) onto the canvas."""
+    box, image = op.box, op.image
+    if not op.visible:
+        return
+    if op.plate is not None:
+        w, h = box[2] - box[0], box[3] - box[1]
+        overlay(canvas, box, op.plate, 1.0, round(0.14 * min(w, h)))
         iw, ih = _inset_size(w, h)
-        resized = on_plate() if on_plate is not None else plate_variant(logo, box)
-        if resized.size != (iw, ih):
-            resized = plate_variant(logo, box)
+        image = op.on_plate() if op.on_plate is not None else plate_variant(op.image, box)
+        if image.size != (iw, ih):
+            image = plate_variant(op.image, box)
         box = (box[0] + (w - iw) // 2, box[1] + (h - ih) // 2, 0, 0)
-        ratio = (max(lum, luminance(plate)) + 0.05) / (min(lum, luminance(plate)) + 0.05)
-        treatment = "plate"
-    canvas.paste(resized.convert("RGB"), box[:2], resized.getchannel("A"))
-    return treatment, ratio
+    canvas.paste(image.convert("RGB"), box[:2], image.getchannel("A"))
 
 
 def draw_roundel(canvas: Image.Image, box: Box, colour: RGB, font: FontFace) -> None:

@@ -1,0 +1,245 @@
+"""The second half of compose: decide everything from a Surface, then ink the canvas.
+
+``plan`` needs only the measuring surface (built from the source background, so it runs while
+the canvas is still being resized): panels, text colours and scrims, the manifest's elements and
+whether each logo needs a plate. It records every drawing operation in order; ``apply`` replays
+them on the canvas once it exists. Nothing a later decision measures is drawn only on the
+canvas: panels and scrims are mirrored on the surface as they are decided, as before.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+from ..models import FlyerSpec
+from .blocks import PlacedText
+from .fonts import FontFace, Pairing
+from .formats import Format
+from .layouts import Layout, Variant, pixel_box
+from .legibility import LARGE_TEXT, NORMAL_TEXT, Surface, hex_colour, is_large_text, rgb
+from .paint import (
+    LogoOp,
+    apply_logo,
+    dark_tint,
+    decide_logo,
+    draw_roundel,
+    overlay,
+    resolve_block_colours,
+)
+from .text import Stamp, paint
+
+__all__ = ["Plan", "Work", "apply", "manifest", "plan"]
+
+Box = tuple[int, int, int, int]
+RGB = tuple[int, int, int]
+
+
+@dataclass
+class Work:
+    """Everything compose can do before any pixels exist."""
+
+    variant: Variant
+    texts: dict[str, str]
+    pad: int
+    metro_logo: Image.Image | None
+    roundel: bool
+    placed: dict[str, list[PlacedText]]
+    regions: dict[str, Box]
+    stamps: dict[str, tuple[Stamp, ...]]
+    qr: tuple[Image.Image, Box] | None
+    logo: Future[tuple[Image.Image, Image.Image, Box]] | None
+    plate: Future[Image.Image] | None
+
+
+@dataclass(frozen=True)
+class _Overlay:
+    box: Box
+    colour: RGB
+    opacity: float
+    radius: int
+
+
+@dataclass(frozen=True)
+class _Ink:
+    stamps: tuple[Stamp, ...]
+    colour: RGB
+
+
+@dataclass(frozen=True)
+class _Roundel:
+    box: Box
+    colour: RGB
+    font: FontFace
+
+
+@dataclass(frozen=True)
+class _Paste:
+    image: Image.Image
+    at: tuple[int, int]
+
+
+_Op = _Overlay | _Ink | _Roundel | _Paste | LogoOp
+
+
+@dataclass
+class Plan:
+    """The drawing operations in canvas order, the manifest's elements and the underlay."""
+
+    ops: list[_Op] = field(default_factory=list)
+    elements: list[dict[str, Any]] = field(default_factory=list)
+    underlay: RGB = (0, 0, 0)
+
+
+def _union(boxes: list[Box]) -> Box:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _panels(surface: Surface, fmt: Format, work: Work, underlay: RGB,
+            out: Plan) -> set[str]:
+    """Lay the layout's panels (underlays); returns the blocks that sit on one."""
+    variant, placed, pad = work.variant, work.placed, work.pad
+    short = min(fmt.width, fmt.height)
+    safe = fmt.safe_box
+    qr_box = work.qr[1] if work.qr is not None else None
+    on_panel: set[str] = set()
+    panels: list[_Overlay] = []
+    for p in variant.panels:
+        if p.style == "solid":
+            box = pixel_box(p.area, (0, 0, fmt.width, fmt.height))
+            panels.append(_Overlay(box, underlay, p.opacity, 0))
+            on_panel.update(b.id for b in variant.blocks
+                            if all(pixel_box(b.box, safe)[i] >= box[i] for i in (0, 1))
+                            and all(pixel_box(b.box, safe)[i] <= box[i] for i in (2, 3)))
+            continue
+        items = placed.get(p.block or "", [])
+        if not items:
+            continue
+        content = _union([t.box for t in items])
+        if p.style == "card":
+            box = (content[0] - pad, content[1] - pad, content[2] + pad, content[3] + pad)
+            panels.append(_Overlay(box, underlay, p.opacity, round(0.02 * short)))
+        else:
+            top = content[1]
+            if qr_box is not None and qr_box[3] > content[1]:
+                top = min(top, qr_box[1])
+            panels.append(_Overlay((0, top - pad, fmt.width, fmt.height), underlay,
+                                   p.opacity, 0))
+        on_panel.add(p.block or "")
+    for op in panels:
+        surface.blend(op.box, op.colour, op.opacity, op.radius)
+    out.ops.extend(panels)
+    return on_panel
+
+
+def plan(surface: Surface, spec: FlyerSpec, fmt: Format, pairing: Pairing,
+         palette: tuple[str, ...], work: Work) -> Plan:
+    """Panels, legibility and logo plates, decided on ``surface`` (which gains the panels
+    and scrims); the ink is recorded in the order ``apply`` must draw it."""
+    variant, placed = work.variant, work.placed
+    short = min(fmt.width, fmt.height)
+    underlay = (min((rgb(c) for c in palette), key=sum) if palette
+                else dark_tint(surface.mean_colour((0, 0, fmt.width, fmt.height))))
+    out = Plan(underlay=underlay)
+    on_panel = _panels(surface, fmt, work, underlay, out)
+
+    # Legibility, block by block; scrims are drawn before any text.
+    elements = out.elements
+    colours: dict[str, RGB] = {}
+    for block in variant.blocks:
+        items = placed[block.id]
+        if not items:
+            continue
+        result = resolve_block_colours(items, surface, fmt, palette, underlay,
+                                       block.id in on_panel, work.pad, short)
+        if result.scrim is not None:
+            box, opacity, radius = result.scrim
+            out.ops.append(_Overlay(box, result.scrim_colour, opacity, radius))
+        for item in items:
+            colours[item.role] = result.colours[item.role]
+            threshold = (LARGE_TEXT if is_large_text(item.fitted.size, item.bold, fmt)
+                         else NORMAL_TEXT)
+            el: dict[str, Any] = {
+                "role": item.role, "text": item.text, "box": list(item.box),
+                "colour": hex_colour(result.colours[item.role]),
+                "font": item.fitted.primary.name, "fonts_used": item.fitted.faces(),
+                "size": item.fitted.size, "lines": list(item.fitted.lines),
+                "direction": item.fitted.direction, "align": item.align,
+                "contrast": round(result.contrast[item.role], 2), "threshold": threshold,
+                "treatment": result.treatment[item.role], "block": block.id,
+            }
+            if item.metro_logo_box is not None:
+                el["logo_box"] = list(item.metro_logo_box)
+            elements.append(el)
+
+    for items in placed.values():
+        for item in items:
+            out.ops.append(_Ink(work.stamps[item.role], colours[item.role]))
+            if item.metro_logo_box is None:
+                continue
+            metro_el = elements[[e["role"] for e in elements].index("metro")]
+            if work.roundel:
+                out.ops.append(_Roundel(item.metro_logo_box, colours[item.role],
+                                        pairing.body_bold))
+                metro_el.update(logo_contrast=metro_el["contrast"], logo_treatment="roundel")
+            elif work.metro_logo is not None:
+                op = decide_logo(work.metro_logo, item.metro_logo_box, surface)
+                out.ops.append(op)
+                metro_el.update(logo_contrast=round(op.ratio, 2), logo_treatment=op.treatment)
+
+    if work.qr is not None:
+        qr_img, qr_box = work.qr
+        out.ops.append(_Paste(qr_img, (qr_box[0], qr_box[1])))
+        elements.append({"role": "qr", "text": spec.details.validated().url,
+                         "box": list(qr_box), "colour": "#000000", "contrast": 21.0,
+                         "threshold": LARGE_TEXT, "treatment": "plate",
+                         "modules_px": qr_img.width})
+    if work.logo is not None:
+        original, fitted_logo, box = work.logo.result()
+        op = decide_logo(original, box, surface, fitted_logo,
+                         work.plate.result if work.plate is not None else None)
+        out.ops.append(op)
+        elements.append({"role": "logo", "box": list(box), "colour": None,
+                         "contrast": round(op.ratio, 2), "threshold": LARGE_TEXT,
+                         "treatment": op.treatment})
+    return out
+
+
+def apply(canvas: Image.Image, decided: Plan) -> None:
+    """Draw the planned operations onto the canvas, in order, in place."""
+    draw = ImageDraw.Draw(canvas)
+    for op in decided.ops:
+        if isinstance(op, _Overlay):
+            overlay(canvas, op.box, op.colour, op.opacity, op.radius)
+        elif isinstance(op, _Ink):
+            paint(draw, op.stamps, op.colour)
+        elif isinstance(op, _Roundel):
+            draw_roundel(canvas, op.box, op.colour, op.font)
+        elif isinstance(op, _Paste):
+            canvas.paste(op.image, op.at)
+        else:
+            apply_logo(canvas, op)
+
+
+def manifest(spec: FlyerSpec, lay: Layout, reason: dict[str, Any], fmt: Format,
+             pairing: Pairing, palette: tuple[str, ...], work: Work, decided: Plan,
+             warnings: list[str]) -> dict[str, Any]:
+    """The flyer's manifest: what was drawn where, and why."""
+    return {
+        "layout": lay.name,
+        "layout_reason": reason,
+        "format": {"name": fmt.name, "width": fmt.width, "height": fmt.height, "dpi": fmt.dpi,
+                   "bleed": fmt.bleed, "print": fmt.print, "safe_box": list(fmt.safe_box)},
+        "palette": list(palette),
+        "underlay": hex_colour(decided.underlay),
+        "fonts": {"pairing": pairing.name, "title": pairing.title.name,
+                  "body": pairing.body.name, "body_bold": pairing.body_bold.name},
+        "regions": {k: list(v) for k, v in work.regions.items()},
+        "elements": decided.elements,
+        "warnings": warnings,
+        "provenance": dict(spec.provenance),
+    }

@@ -31,14 +31,15 @@ __all__ = [
     "WHITE",
     "BlockColours",
     "LogoOp",
+    "Tint",
     "apply_logo",
     "dark_tint",
     "decide_logo",
-    "draw_roundel",
-    "overlay",
+    "overlay_tint",
     "place_qr",
     "plate_variant",
     "resolve_block_colours",
+    "roundel_tint",
 ]
 
 Box = tuple[int, int, int, int]
@@ -59,16 +60,37 @@ def dark_tint(c: RGB) -> RGB:
     return (round(c[0] * k), round(c[1] * k), round(c[2] * k))
 
 
-def overlay(canvas: Image.Image, box: Box, colour: RGB, opacity: float, radius: int) -> None:
-    """Blend a (rounded) rectangle of ``colour`` at ``opacity`` onto the canvas, in place."""
+@dataclass(frozen=True)
+class Tint:
+    """``colour`` inked through a coverage ``mask`` whose top-left is at (x, y): a panel, a
+    scrim, a logo plate or a roundel, prepared before the canvas exists."""
+
+    x: int
+    y: int
+    mask: Image.Image | None
+    colour: RGB
+
+    def draw(self, canvas: Image.Image, dy: int = 0) -> None:
+        """Ink onto ``canvas``, which holds the flyer's rows from ``dy`` down (a strip)."""
+        if self.mask is None:
+            return
+        w, h = self.mask.size
+        top = self.y - dy
+        if top < canvas.height and top + h > 0:
+            canvas.paste(self.colour, (self.x, top, self.x + w, top + h), self.mask)
+
+
+def overlay_tint(size: tuple[int, int], box: Box, colour: RGB, opacity: float,
+                 radius: int) -> Tint:
+    """A (rounded) rectangle of ``colour`` at ``opacity``, clipped to a canvas of ``size``."""
     left, top = max(0, box[0]), max(0, box[1])
-    right, bottom = min(canvas.width, box[2]), min(canvas.height, box[3])
+    right, bottom = min(size[0], box[2]), min(size[1], box[3])
     if right <= left or bottom <= top:
-        return
+        return Tint(left, top, None, colour)
     mask = Image.new("L", (right - left, bottom - top), 0)
     ImageDraw.Draw(mask).rounded_rectangle((0, 0, right - left - 1, bottom - top - 1),
                                            radius=radius, fill=round(255 * opacity))
-    canvas.paste(colour, (left, top, right, bottom), mask)
+    return Tint(left, top, mask, colour)
 
 
 @dataclass
@@ -191,25 +213,26 @@ def plate_variant(logo: Image.Image, box: Box) -> Image.Image:
 
 @dataclass(frozen=True)
 class LogoOp:
-    """A decided logo placement: ``apply_logo`` pastes it (after an optional plate)."""
+    """A decided logo placement: ``apply_logo`` pastes it (after its plate, if any)."""
 
     box: Box
     image: Image.Image
     """The logo fitted to ``box``, or, with a plate, the source to resize for one."""
     treatment: str
     ratio: float
-    plate: RGB | None = None
+    plate: Tint | None = None
     on_plate: Callable[[], Image.Image] | None = None
     visible: bool = True
 
 
-def decide_logo(logo: Image.Image, box: Box, surface: Surface,
+def decide_logo(logo: Image.Image, box: Box, surface: Surface, size: tuple[int, int],
                 resized: Image.Image | None = None,
                 on_plate: Callable[[], Image.Image] | None = None) -> LogoOp:
     """How an RGBA logo goes into ``box`` (already aspect-fitted): as it is, or on a light or
     dark plate when it does not stand out 3:1 from what is under it. Needs only the surface
-    (a logo with no visible ink is left out). ``resized``: the logo already scaled to the box;
-    ``on_plate``: gives it at ``plate_variant``'s size (saves resizing it again)."""
+    and the canvas's ``size`` (a logo with no visible ink is left out). ``resized``: the
+    logo already scaled to the box; ``on_plate``: gives it at ``plate_variant``'s size
+    (saves resizing it again)."""
     w, h = box[2] - box[0], box[3] - box[1]
     if resized is None or resized.size != (w, h):
         resized = logo.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
@@ -220,43 +243,44 @@ def decide_logo(logo: Image.Image, box: Box, surface: Surface,
     ratio = worst_contrast(_grey(lum), surface.luminance(box))
     if ratio >= LARGE_TEXT:
         return LogoOp(box, resized, "none", ratio)
-    plate = WHITE if lum < 0.3 else NEAR_BLACK
-    ratio = (max(lum, luminance(plate)) + 0.05) / (min(lum, luminance(plate)) + 0.05)
+    colour = WHITE if lum < 0.3 else NEAR_BLACK
+    ratio = (max(lum, luminance(colour)) + 0.05) / (min(lum, luminance(colour)) + 0.05)
+    plate = overlay_tint(size, box, colour, 1.0, round(0.14 * min(w, h)))
     return LogoOp(box, logo, "plate", ratio, plate, on_plate)
 
 
-def apply_logo(canvas: Image.Image, op: LogoOp) -> None:
-    """Draw a decided logo placement (its plate first) onto the canvas."""
+def apply_logo(canvas: Image.Image, op: LogoOp, dy: int = 0) -> None:
+    """Draw a decided logo placement (its plate first) onto ``canvas``, which holds the
+    flyer's rows from ``dy`` down."""
     box, image = op.box, op.image
     if not op.visible:
         return
     if op.plate is not None:
+        op.plate.draw(canvas, dy)
         w, h = box[2] - box[0], box[3] - box[1]
-        overlay(canvas, box, op.plate, 1.0, round(0.14 * min(w, h)))
         iw, ih = _inset_size(w, h)
         image = op.on_plate() if op.on_plate is not None else plate_variant(op.image, box)
         if image.size != (iw, ih):
             image = plate_variant(op.image, box)
         box = (box[0] + (w - iw) // 2, box[1] + (h - ih) // 2, 0, 0)
-    canvas.paste(image.convert("RGB"), box[:2], image.getchannel("A"))
+    if box[1] - dy < canvas.height and box[1] - dy + image.height > 0:
+        canvas.paste(image.convert("RGB"), (box[0], box[1] - dy), image.getchannel("A"))
 
 
-def draw_roundel(canvas: Image.Image, box: Box, colour: RGB, font: FontFace) -> None:
+def roundel_tint(box: Box, colour: RGB, font: FontFace) -> Tint:
     """A filled circle in ``colour`` with a bold "M" knocked out of it (the background shows
     through, so the letter reads exactly as well as the text beside it), inside ``box``."""
     w, h = box[2] - box[0], box[3] - box[1]
     side = min(w, h)
     if side < 4:
-        return
+        return Tint(box[0], box[1], None, colour)
     scale = 4  # supersampled, then reduced: a smooth edge at any size
     big = Image.new("L", (side * scale, side * scale), 0)
     draw = ImageDraw.Draw(big)
     draw.ellipse((0, 0, side * scale - 1, side * scale - 1), fill=255)
     letter = load_font(font.path, max(1, round(side * scale * 0.62)))
     draw.text((side * scale / 2, side * scale / 2), "M", font=letter, fill=0, anchor="mm")
-    mask = big.reduce(scale)
-    x, y = box[0] + (w - side) // 2, box[1] + (h - side) // 2
-    canvas.paste(colour, (x, y, x + side, y + side), mask)
+    return Tint(box[0] + (w - side) // 2, box[1] + (h - side) // 2, big.reduce(scale), colour)
 
 
 def _grey(lum: float) -> RGB:

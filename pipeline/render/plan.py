@@ -17,18 +17,19 @@ from PIL import Image, ImageDraw
 
 from ..models import FlyerSpec
 from .blocks import PlacedText
-from .fonts import FontFace, Pairing
+from .fonts import Pairing
 from .formats import Format
 from .layouts import Layout, Variant, pixel_box
 from .legibility import LARGE_TEXT, NORMAL_TEXT, Surface, hex_colour, is_large_text, rgb
 from .paint import (
     LogoOp,
+    Tint,
     apply_logo,
     dark_tint,
     decide_logo,
-    draw_roundel,
-    overlay,
+    overlay_tint,
     resolve_block_colours,
+    roundel_tint,
 )
 from .text import Stamp, paint
 
@@ -56,24 +57,9 @@ class Work:
 
 
 @dataclass(frozen=True)
-class _Overlay:
-    box: Box
-    colour: RGB
-    opacity: float
-    radius: int
-
-
-@dataclass(frozen=True)
 class _Ink:
     stamps: tuple[Stamp, ...]
     colour: RGB
-
-
-@dataclass(frozen=True)
-class _Roundel:
-    box: Box
-    colour: RGB
-    font: FontFace
 
 
 @dataclass(frozen=True)
@@ -82,7 +68,7 @@ class _Paste:
     at: tuple[int, int]
 
 
-_Op = _Overlay | _Ink | _Roundel | _Paste | LogoOp
+_Op = Tint | _Ink | _Paste | LogoOp
 
 
 @dataclass
@@ -107,11 +93,11 @@ def _panels(surface: Surface, fmt: Format, work: Work, underlay: RGB,
     safe = fmt.safe_box
     qr_box = work.qr[1] if work.qr is not None else None
     on_panel: set[str] = set()
-    panels: list[_Overlay] = []
+    panels: list[tuple[Box, float, int]] = []
     for p in variant.panels:
         if p.style == "solid":
             box = pixel_box(p.area, (0, 0, fmt.width, fmt.height))
-            panels.append(_Overlay(box, underlay, p.opacity, 0))
+            panels.append((box, p.opacity, 0))
             on_panel.update(b.id for b in variant.blocks
                             if all(pixel_box(b.box, safe)[i] >= box[i] for i in (0, 1))
                             and all(pixel_box(b.box, safe)[i] <= box[i] for i in (2, 3)))
@@ -122,17 +108,17 @@ def _panels(surface: Surface, fmt: Format, work: Work, underlay: RGB,
         content = _union([t.box for t in items])
         if p.style == "card":
             box = (content[0] - pad, content[1] - pad, content[2] + pad, content[3] + pad)
-            panels.append(_Overlay(box, underlay, p.opacity, round(0.02 * short)))
+            panels.append((box, p.opacity, round(0.02 * short)))
         else:
             top = content[1]
             if qr_box is not None and qr_box[3] > content[1]:
                 top = min(top, qr_box[1])
-            panels.append(_Overlay((0, top - pad, fmt.width, fmt.height), underlay,
-                                   p.opacity, 0))
+            panels.append(((0, top - pad, fmt.width, fmt.height), p.opacity, 0))
         on_panel.add(p.block or "")
-    for op in panels:
-        surface.blend(op.box, op.colour, op.opacity, op.radius)
-    out.ops.extend(panels)
+    size = (fmt.width, fmt.height)
+    for box, opacity, radius in panels:
+        surface.blend(box, underlay, opacity, radius)
+        out.ops.append(overlay_tint(size, box, underlay, opacity, radius))
     return on_panel
 
 
@@ -158,7 +144,8 @@ def plan(surface: Surface, spec: FlyerSpec, fmt: Format, pairing: Pairing,
                                        block.id in on_panel, work.pad, short)
         if result.scrim is not None:
             box, opacity, radius = result.scrim
-            out.ops.append(_Overlay(box, result.scrim_colour, opacity, radius))
+            out.ops.append(overlay_tint((fmt.width, fmt.height), box, result.scrim_colour,
+                                        opacity, radius))
         for item in items:
             colours[item.role] = result.colours[item.role]
             threshold = (LARGE_TEXT if is_large_text(item.fitted.size, item.bold, fmt)
@@ -183,11 +170,12 @@ def plan(surface: Surface, spec: FlyerSpec, fmt: Format, pairing: Pairing,
                 continue
             metro_el = elements[[e["role"] for e in elements].index("metro")]
             if work.roundel:
-                out.ops.append(_Roundel(item.metro_logo_box, colours[item.role],
-                                        pairing.body_bold))
+                out.ops.append(roundel_tint(item.metro_logo_box, colours[item.role],
+                                            pairing.body_bold))
                 metro_el.update(logo_contrast=metro_el["contrast"], logo_treatment="roundel")
             elif work.metro_logo is not None:
-                op = decide_logo(work.metro_logo, item.metro_logo_box, surface)
+                op = decide_logo(work.metro_logo, item.metro_logo_box, surface,
+                                 (fmt.width, fmt.height))
                 out.ops.append(op)
                 metro_el.update(logo_contrast=round(op.ratio, 2), logo_treatment=op.treatment)
 
@@ -200,7 +188,7 @@ def plan(surface: Surface, spec: FlyerSpec, fmt: Format, pairing: Pairing,
                          "modules_px": qr_img.width})
     if work.logo is not None:
         original, fitted_logo, box = work.logo.result()
-        op = decide_logo(original, box, surface, fitted_logo,
+        op = decide_logo(original, box, surface, (fmt.width, fmt.height), fitted_logo,
                          work.plate.result if work.plate is not None else None)
         out.ops.append(op)
         elements.append({"role": "logo", "box": list(box), "colour": None,
@@ -209,20 +197,22 @@ def plan(surface: Surface, spec: FlyerSpec, fmt: Format, pairing: Pairing,
     return out
 
 
-def apply(canvas: Image.Image, decided: Plan) -> None:
-    """Draw the planned operations onto the canvas, in order, in place."""
+def apply(canvas: Image.Image, decided: Plan, dy: int = 0) -> None:
+    """Draw the planned operations onto ``canvas``, in order, in place. ``canvas`` holds the
+    flyer's rows from ``dy`` down: a horizontal strip gets exactly the pixels it would have
+    in the whole canvas (each operation blends pixel by pixel; Pillow clips at the edges)."""
     draw = ImageDraw.Draw(canvas)
     for op in decided.ops:
-        if isinstance(op, _Overlay):
-            overlay(canvas, op.box, op.colour, op.opacity, op.radius)
+        if isinstance(op, Tint):
+            op.draw(canvas, dy)
         elif isinstance(op, _Ink):
-            paint(draw, op.stamps, op.colour)
-        elif isinstance(op, _Roundel):
-            draw_roundel(canvas, op.box, op.colour, op.font)
+            paint(draw, op.stamps, op.colour, dy)
         elif isinstance(op, _Paste):
-            canvas.paste(op.image, op.at)
+            x, y = op.at
+            if y - dy < canvas.height and y - dy + op.image.height > 0:
+                canvas.paste(op.image, (x, y - dy))
         else:
-            apply_logo(canvas, op)
+            apply_logo(canvas, op, dy)
 
 
 def manifest(spec: FlyerSpec, lay: Layout, reason: dict[str, Any], fmt: Format,

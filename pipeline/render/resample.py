@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 from PIL import Image
 
-__all__ = ["STRIPS", "resize", "start_resize", "workers"]
+__all__ = ["STRIPS", "resize", "start_resize", "start_strips", "workers"]
 
 STRIPS = 4
 """Output strips per resize (constant: the pixels must not depend on the machine)."""
@@ -37,18 +37,19 @@ def resize(image: Image.Image, size: tuple[int, int], method: Image.Resampling,
         return start_resize(pool, image, size, method, box)()
 
 
-def start_resize(pool: Executor, image: Image.Image, size: tuple[int, int],
+def start_strips(pool: Executor, image: Image.Image, size: tuple[int, int],
                  method: Image.Resampling,
                  box: tuple[float, float, float, float] | None = None
-                 ) -> Callable[[], Image.Image]:
-    """Start resizing on ``pool`` and return a function that waits for the result, so the
-    caller can do other (GIL-bound) work meanwhile. Same pixels as ``resize``."""
+                 ) -> list[tuple[int, Future[Image.Image]]]:
+    """Start resizing on ``pool`` in horizontal strips: (first row, strip) pairs, top to
+    bottom, that together are ``image.resize(size, method, box=box)`` (one strip for a
+    small output). The caller can do other (GIL-bound) work meanwhile, or work on each
+    strip as it arrives."""
     width, height = size
     src = box if box is not None else (0.0, 0.0, float(image.width), float(image.height))
     image.load()
     if width * height < MIN_PARALLEL_PIXELS or height < 2 * STRIPS:
-        whole = pool.submit(image.resize, size, method, src)
-        return whole.result
+        return [(0, pool.submit(image.resize, size, method, src))]
     cuts = [round(height * i / STRIPS) for i in range(STRIPS + 1)]
     step = (src[3] - src[1]) / height
 
@@ -57,12 +58,23 @@ def start_resize(pool: Executor, image: Image.Image, size: tuple[int, int],
         part = (src[0], src[1] + top * step, src[2], src[1] + bottom * step)
         return image.resize((width, bottom - top), method, box=part)
 
-    parts = [pool.submit(strip, i) for i in range(STRIPS)]
+    return [(cuts[i], pool.submit(strip, i)) for i in range(STRIPS)]
+
+
+def start_resize(pool: Executor, image: Image.Image, size: tuple[int, int],
+                 method: Image.Resampling,
+                 box: tuple[float, float, float, float] | None = None
+                 ) -> Callable[[], Image.Image]:
+    """Start resizing on ``pool`` and return a function that waits for the result, so the
+    caller can do other (GIL-bound) work meanwhile. Same pixels as ``resize``."""
+    parts = start_strips(pool, image, size, method, box)
+    if len(parts) == 1:
+        return parts[0][1].result
 
     def join() -> Image.Image:
         out = Image.new(image.mode, size)
-        for i, part in enumerate(parts):
-            out.paste(part.result(), (0, cuts[i]))
+        for top, part in parts:
+            out.paste(part.result(), (0, top))
         return out
 
     return join

@@ -276,11 +276,15 @@ class Stamp:
 
 
 def paint(draw: ImageDraw.ImageDraw, stamps: Sequence[Stamp],
-          fill: tuple[int, int, int]) -> None:
-    """Ink rasterised runs onto ``draw``'s image in ``fill`` (as ``ImageDraw.text`` does)."""
+          fill: tuple[int, int, int], dy: int = 0) -> None:
+    """Ink rasterised runs onto ``draw``'s image in ``fill`` (as ``ImageDraw.text`` does);
+    the image holds the flyer's rows from ``dy`` down (a strip: Pillow clips the rest)."""
     ink = draw.draw.draw_ink(fill)
+    height = draw.im.size[1]
     for st in stamps:
-        draw.draw.draw_bitmap((st.x, st.y), st.mask, ink)
+        top = st.y - dy
+        if top < height and top + st.mask.size[1] > 0:
+            draw.draw.draw_bitmap((st.x, top), st.mask, ink)
 
 
 def _wrap(tokens: Sequence[tuple[str, str]], widths: Sequence[float], space: float,

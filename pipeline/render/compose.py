@@ -21,7 +21,7 @@ from .formats import Format
 from .layouts import LAYOUT_NAMES, TEXT_ROLES, Layout, get_layout, pixel_box
 from .legibility import Surface
 from .logos import fit_into, shrink_to_boxes, to_rgba
-from .paint import place_qr, plate_variant
+from .paint import place_qr
 from .plan import Plan, Work, apply, manifest, plan
 from .resample import start_strips, workers
 from .text import Stamp, clean_text
@@ -122,10 +122,7 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) 
         if spec.logo is not None:  # the logo first: its plate is decided early
             logo_job = _start_logo(pool, spec.logo, lay, fmt)
         strips = _start_cover_fit(pool, img, box, fmt)
-        # Whether the logo needs a plate is known only late: size it for one anyway on a
-        # core that the background no longer needs.
-        plate_job = pool.submit(_plate_for, logo_job) if logo_job is not None else None
-        work = _measure(spec, lay, fmt, pairing, warnings, logo_job, plate_job)
+        work = _measure(spec, lay, fmt, pairing, warnings, logo_job)
         surface = Surface.of_region(img, box, (fmt.width, fmt.height))
         decided = plan(surface, spec, fmt, pairing, palette, work)
         canvas = _assemble(strips, fmt, decided)
@@ -139,11 +136,6 @@ def prepare_logo(logo: Image.Image, fmt: Format) -> Image.Image:
     once and then resize a small image per flyer instead of the whole upload."""
     boxes = [pixel_box(get_layout(n).variant(fmt).logo.box, fmt.safe_box) for n in LAYOUT_NAMES]
     return shrink_to_boxes(logo, boxes)
-
-
-def _plate_for(logo_job: Future[tuple[Image.Image, Image.Image, Box]]) -> Image.Image:
-    _, fitted, box = logo_job.result()
-    return plate_variant(fitted, box)  # the plate's inset is smaller: a cheap downscale
 
 
 def _prepare_logo(logo: Image.Image, region: Box, align: str, valign: str
@@ -163,8 +155,7 @@ def _start_logo(pool: Executor, logo: Image.Image, lay: Layout, fmt: Format
 
 def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
              warnings: list[str],
-             logo_job: Future[tuple[Image.Image, Image.Image, Box]] | None,
-             plate_job: Future[Image.Image] | None) -> Work:
+             logo_job: Future[tuple[Image.Image, Image.Image, Box]] | None) -> Work:
     variant = lay.variant(fmt)
     safe = fmt.safe_box
     texts = _texts(spec, lay, warnings)
@@ -203,4 +194,4 @@ def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
     if details.url:
         qr = place_qr(details.url, pixel_box(variant.qr.box, safe), variant.qr, fmt)
     return Work(variant, texts, pad, metro_logo, roundel, placed, regions, stamps, qr,
-                 logo_job, plate_job)
+                 logo_job)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from .legibility import pixel_luminance
+
 __all__ = ["fit_into", "ink_luminance", "shrink_to_boxes", "to_rgba"]
 
 
@@ -53,10 +55,8 @@ def shrink_to_boxes(img: Image.Image, boxes: list[tuple[int, int, int, int]]) ->
 
 def ink_luminance(img: Image.Image) -> np.ndarray:
     """Relative luminance of the logo's visible (alpha > 50%) pixels."""
-    arr = np.asarray(img, dtype=np.float32)
-    visible = arr[arr[..., 3] > 127][:, :3] / 255.0
+    arr = np.asarray(img)
+    visible = arr[arr[..., 3] > 127]
     if visible.size == 0:
         return np.zeros(0, dtype=np.float32)
-    lin = np.where(visible <= 0.04045, visible / 12.92, ((visible + 0.055) / 1.055) ** 2.4)
-    out: np.ndarray = lin @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-    return out
+    return pixel_luminance(visible)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -213,58 +212,55 @@ def plate_variant(logo: Image.Image, box: Box) -> Image.Image:
 
 @dataclass(frozen=True)
 class LogoOp:
-    """A decided logo placement: ``apply_logo`` pastes it (after its plate, if any)."""
+    """A decided logo placement: ``apply_logo`` pastes ``image`` at (x, y), after its
+    plate if it has one."""
 
     box: Box
-    image: Image.Image
-    """The logo fitted to ``box``, or, with a plate, the source to resize for one."""
+    image: Image.Image | None
+    x: int
+    y: int
     treatment: str
     ratio: float
     plate: Tint | None = None
-    on_plate: Callable[[], Image.Image] | None = None
-    visible: bool = True
 
 
 def decide_logo(logo: Image.Image, box: Box, surface: Surface, size: tuple[int, int],
                 resized: Image.Image | None = None,
-                on_plate: Callable[[], Image.Image] | None = None) -> LogoOp:
+                plate_source: Image.Image | None = None) -> LogoOp:
     """How an RGBA logo goes into ``box`` (already aspect-fitted): as it is, or on a light or
     dark plate when it does not stand out 3:1 from what is under it. Needs only the surface
     and the canvas's ``size`` (a logo with no visible ink is left out). ``resized``: the
-    logo already scaled to the box; ``on_plate``: gives it at ``plate_variant``'s size
-    (saves resizing it again)."""
+    logo already scaled to the box; ``plate_source``: what to shrink for a plate (default
+    ``logo``)."""
     w, h = box[2] - box[0], box[3] - box[1]
     if resized is None or resized.size != (w, h):
         resized = logo.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
     ink = ink_luminance(resized)
     if ink.size == 0:
-        return LogoOp(box, resized, "none", 21.0, visible=False)
+        return LogoOp(box, None, box[0], box[1], "none", 21.0)
     lum = float(np.median(ink))
     ratio = worst_contrast(_grey(lum), surface.luminance(box))
     if ratio >= LARGE_TEXT:
-        return LogoOp(box, resized, "none", ratio)
+        return LogoOp(box, resized, box[0], box[1], "none", ratio)
     colour = WHITE if lum < 0.3 else NEAR_BLACK
     ratio = (max(lum, luminance(colour)) + 0.05) / (min(lum, luminance(colour)) + 0.05)
     plate = overlay_tint(size, box, colour, 1.0, round(0.14 * min(w, h)))
-    return LogoOp(box, logo, "plate", ratio, plate, on_plate)
+    small = plate_variant(plate_source if plate_source is not None else logo, box)
+    iw, ih = small.size
+    return LogoOp(box, small, box[0] + (w - iw) // 2, box[1] + (h - ih) // 2, "plate", ratio,
+                  plate)
 
 
 def apply_logo(canvas: Image.Image, op: LogoOp, dy: int = 0) -> None:
     """Draw a decided logo placement (its plate first) onto ``canvas``, which holds the
     flyer's rows from ``dy`` down."""
-    box, image = op.box, op.image
-    if not op.visible:
+    if op.image is None:
         return
     if op.plate is not None:
         op.plate.draw(canvas, dy)
-        w, h = box[2] - box[0], box[3] - box[1]
-        iw, ih = _inset_size(w, h)
-        image = op.on_plate() if op.on_plate is not None else plate_variant(op.image, box)
-        if image.size != (iw, ih):
-            image = plate_variant(op.image, box)
-        box = (box[0] + (w - iw) // 2, box[1] + (h - ih) // 2, 0, 0)
-    if box[1] - dy < canvas.height and box[1] - dy + image.height > 0:
-        canvas.paste(image.convert("RGB"), (box[0], box[1] - dy), image.getchannel("A"))
+    y = op.y - dy
+    if y < canvas.height and y + op.image.height > 0:
+        canvas.paste(op.image.convert("RGB"), (op.x, y), op.image.getchannel("A"))
 
 
 def roundel_tint(box: Box, colour: RGB, font: FontFace) -> Tint:

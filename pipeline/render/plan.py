@@ -53,7 +53,6 @@ class Work:
     stamps: dict[str, tuple[Stamp, ...]]
     qr: tuple[Image.Image, Box] | None
     logo: Future[tuple[Image.Image, Image.Image, Box]] | None
-    plate: Future[Image.Image] | None
 
 
 @dataclass(frozen=True)
@@ -189,7 +188,7 @@ def plan(surface: Surface, spec: FlyerSpec, fmt: Format, pairing: Pairing,
     if work.logo is not None:
         original, fitted_logo, box = work.logo.result()
         op = decide_logo(original, box, surface, (fmt.width, fmt.height), fitted_logo,
-                         work.plate.result if work.plate is not None else None)
+                         fitted_logo)  # the plate's inset is smaller: a cheap downscale
         out.ops.append(op)
         elements.append({"role": "logo", "box": list(box), "colour": None,
                          "contrast": round(op.ratio, 2), "threshold": LARGE_TEXT,

@@ -21,11 +21,12 @@ def edge_energy(image: Image.Image,
     w, h = src[2] - src[0], src[3] - src[1]
     scale = ENERGY_SIDE / max(w, h)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = image.convert("L") if image.mode != "L" else image
-    if scale < 1:
+    small = image
+    if scale < 1:  # area average first: a big upload is never converted whole
         small = small.resize(size, Image.Resampling.BOX, box=src, reducing_gap=2.0)
     elif box is not None:
         small = small.crop((round(src[0]), round(src[1]), round(src[2]), round(src[3])))
+    small = small.convert("L") if small.mode != "L" else small
     grey = np.asarray(small, dtype=np.float32) / 255.0
     gy, gx = np.gradient(grey)
     out: np.ndarray = np.hypot(gx, gy)

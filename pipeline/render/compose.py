@@ -1,9 +1,11 @@
 """compose(background, spec, layout, fmt) -> Flyer: the whole flyer, pure and deterministic.
 
-Order of work: cover-fit the background to the full canvas (bleed included), pick the layout
-(``auto``: calmest text regions), fit every text block, lay the panels, make every element
-legible against the pixels actually under it (recolour, then scrim), then draw text, the QR
-code and the logos, and describe all of it in the manifest.
+Order of work: start cover-fitting the background to the full canvas (bleed included) in
+strips on other cores; meanwhile pick the layout (``auto``: calmest text regions of the source
+region), fit every text block, and plan (``plan.py``) the panels, the colour or scrim that makes
+every element legible and the logo plates on a measuring surface taken from the same source
+region; then ink each strip as it arrives (text, QR code, logos) and describe it all in the
+manifest. The pixels never depend on the core count or on which strip finishes first.
 """
 
 from __future__ import annotations

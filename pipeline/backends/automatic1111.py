@@ -2,41 +2,30 @@
 
 One batch is one ``POST /sdapi/v1/txt2img`` (``batch_size`` images, ``n_iter`` 1). While it
 runs in a worker thread, ``GET /sdapi/v1/progress`` is polled and reported. ``cancel()`` posts
-``/sdapi/v1/interrupt``. Every failure is translated here, once, into a ``BackendError``
-subclass whose message says what to do and never carries the password or a traceback.
+``/sdapi/v1/interrupt``. Every failure is translated, once, into a ``BackendError`` subclass
+whose message says what to do and never carries the password or a traceback (the messages
+live in :mod:`._a1111_errors`; decoding the answer in :mod:`._a1111_decode`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import io
-import json
 import math
 import threading
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
-from PIL import Image
 
-from ..errors import (
-    BackendAuthError,
-    BackendCancelled,
-    BackendError,
-    BackendResponseError,
-    BackendTimeout,
-    BackendUnavailable,
-    InvalidRequest,
-)
+from ..errors import BackendCancelled, BackendError, BackendUnavailable, InvalidRequest
 from ..settings import Settings
+from ._a1111_decode import decode_images
+from ._a1111_errors import public_url, status_error, transport_error
 from .base import GeneratedImage, GenerationParams, ProgressCallback
 
 __all__ = ["Automatic1111Backend", "native_size"]
 
 _CANCEL_GRACE_SECONDS = 5.0
-_DETAIL_LIMIT = 200
 
 
 def native_size(target_w: int, target_h: int, native_side: int) -> tuple[int, int]:
@@ -59,37 +48,6 @@ def native_size(target_w: int, target_h: int, native_side: int) -> tuple[int, in
     return best[1], best[2]
 
 
-def _public_url(url: str) -> str:
-    """``url`` without any user:password part, safe to show."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-
-
-def _detail(response: httpx.Response) -> str:
-    """The server's own short explanation of an error, on one line."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    if not isinstance(body, dict):
-        return ""
-    parts = []
-    for key in ("detail", "errors", "error"):
-        value = body.get(key)
-        if isinstance(value, str) and value.strip():
-            parts.append(value.strip())
-        elif isinstance(value, list) and value:
-            parts.append("; ".join(str(item.get("msg", item)) if isinstance(item, dict)
-                                   else str(item) for item in value))
-    text = " ".join(" — ".join(parts).split())
-    return text[:_DETAIL_LIMIT]
-
-
 class Automatic1111Backend:
     """Paints backgrounds on an AUTOMATIC1111-compatible server. One job at a time."""
 
@@ -106,7 +64,7 @@ class Automatic1111Backend:
         poll_interval: float = 0.5,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.public_url = _public_url(self.base_url)
+        self.public_url = public_url(self.base_url)
         self._client = client if client is not None else httpx.Client()
         self._auth = httpx.BasicAuth(*auth) if auth else None
         self._password = auth[1] if auth else (urlsplit(self.base_url).password or None)
@@ -180,7 +138,7 @@ class Automatic1111Backend:
             try:
                 report(0.0, "sent to the Stable Diffusion server")
                 response = self._post_with_progress(payload, params.batch_size, report)
-                images = self._decode(response, params)
+                images = decode_images(response, params, self.public_url)
             finally:
                 with self._state_lock:
                     self._running = False
@@ -265,73 +223,6 @@ class Automatic1111Backend:
         report(fraction, message)
         return fraction
 
-    # --- decoding -----------------------------------------------------------------------------
-    def _decode(self, response: httpx.Response, params: GenerationParams) -> list[GeneratedImage]:
-        where = self.public_url
-        try:
-            body = response.json()
-        except ValueError:
-            raise BackendResponseError(
-                f"The Stable Diffusion server at {where} did not answer with JSON; "
-                "is the URL really an AUTOMATIC1111/Forge/SD.Next server?"
-            ) from None
-        images = body.get("images") if isinstance(body, dict) else None
-        if not isinstance(images, list):
-            raise BackendResponseError(
-                f"The Stable Diffusion server at {where} answered without images."
-            )
-        if len(images) < params.batch_size:
-            raise BackendResponseError(
-                f"The Stable Diffusion server at {where} returned {len(images)} image(s) "
-                f"instead of {params.batch_size}; try again or lower the batch size."
-            )
-        seeds = self._seeds(body.get("info"), params)
-        result = []
-        for index, encoded in enumerate(images[: params.batch_size]):
-            image = self._decode_image(encoded, index)
-            if image.size != (params.width, params.height):
-                image = image.resize((params.width, params.height), Image.Resampling.LANCZOS)
-            result.append(GeneratedImage(image=image, seed=seeds[index]))
-        return result
-
-    def _decode_image(self, encoded: object, index: int) -> Image.Image:
-        problem = f"image {index + 1} from the Stable Diffusion server at {self.public_url}"
-        if not isinstance(encoded, str):
-            raise BackendResponseError(f"The {problem} is not base64 text.")
-        if encoded.startswith("data:"):
-            encoded = encoded.partition(",")[2]
-        try:
-            raw = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raise BackendResponseError(f"The {problem} is not valid base64.") from None
-        try:
-            with Image.open(io.BytesIO(raw)) as opened:
-                opened.load()
-                return opened.convert("RGB")
-        except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
-            raise BackendResponseError(f"The {problem} could not be decoded as an image.") from None
-
-    @staticmethod
-    def _seeds(info: object, params: GenerationParams) -> list[int]:
-        count = params.batch_size
-        fallback = [params.seed + i if params.seed >= 0 else -1 for i in range(count)]
-        try:
-            parsed = json.loads(info) if isinstance(info, str) else info
-        except ValueError:
-            return fallback
-        if not isinstance(parsed, dict):
-            return fallback
-        all_seeds = parsed.get("all_seeds")
-        if isinstance(all_seeds, list) and len(all_seeds) >= count:
-            try:
-                return [int(seed) for seed in all_seeds[:count]]
-            except (TypeError, ValueError):
-                return fallback
-        seed = parsed.get("seed")
-        if isinstance(seed, int) and seed >= 0:
-            return [seed + i for i in range(count)]
-        return fallback
-
     # --- HTTP -----------------------------------------------------------------------------------
     def _request(
         self,
@@ -354,54 +245,10 @@ class Automatic1111Backend:
                 auth=self._auth or httpx.USE_CLIENT_DEFAULT,
                 timeout=timeout,
             )
-        except httpx.ConnectTimeout:
-            raise BackendTimeout(self._scrub(
-                f"The Stable Diffusion server at {where} did not accept a connection within "
-                f"{self._connect_timeout:g} s; is it running and reachable from here?"
-            )) from None
-        except httpx.TimeoutException:
-            raise BackendTimeout(self._scrub(
-                f"The Stable Diffusion server at {where} did not answer within "
-                f"{read_timeout:g} s; try a smaller batch or raise FLYER_SD_READ_TIMEOUT."
-            )) from None
-        except (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise BackendUnavailable(self._scrub(
-                f"Stable Diffusion server not reachable at {where}; is it running? "
-                f"({type(exc).__name__})"
-            )) from None
-        except httpx.HTTPError as exc:
-            raise BackendUnavailable(self._scrub(
-                f"The connection to the Stable Diffusion server at {where} failed "
-                f"({type(exc).__name__}); is it running?"
-            )) from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise transport_error(
+                exc, where, self._connect_timeout, read_timeout, self._password
+            ) from None
         if response.is_success:
             return response
-        raise self._status_error(response, path)
-
-    def _status_error(self, response: httpx.Response, path: str) -> BackendError:
-        where, status = self.public_url, response.status_code
-        detail = _detail(response)
-        if status in (401, 403):
-            return BackendAuthError(self._scrub(
-                f"The Stable Diffusion server at {where} refused our credentials (HTTP {status}); "
-                "check FLYER_SD_AUTH matches the server's --api-auth user:password."
-            ))
-        if status == 404 and path.startswith("/sdapi") and detail in ("", "Not Found"):
-            return BackendUnavailable(self._scrub(
-                f"The server at {where} has no Stable Diffusion API (HTTP 404 on {path}); "
-                "start it with --api."
-            ))
-        if status >= 500 and "OutOfMemoryError" in response.text:
-            return BackendResponseError(
-                "The Stable Diffusion server ran out of GPU memory: try a smaller batch or size."
-            )
-        suffix = f": {detail}" if detail else ""
-        return BackendResponseError(self._scrub(
-            f"The Stable Diffusion server at {where} answered HTTP {status}{suffix}."
-        ))
-
-    def _scrub(self, message: str) -> str:
-        """Belt and braces: the password never leaves in a message."""
-        if self._password:
-            message = message.replace(self._password, "***")
-        return message
+        raise status_error(response, path, where, self._password)

@@ -36,26 +36,22 @@ _CONFIG_MESSAGE = "The studio is misconfigured; the operator should check the se
 _UNEXPECTED_MESSAGE = "Something went wrong while making the flyer; please try again."
 
 
+# Most specific first: the first class the error is an instance of gives the toast's title.
+_TITLES: tuple[tuple[type[FlyerError], str], ...] = (
+    (InvalidRequest, "Check your input"),
+    (RenderError, "Could not compose the flyer"),
+    (BackendCancelled, "Cancelled"),
+    (BackendAuthError, "Stable Diffusion refused the credentials"),
+    (BackendTimeout, "Stable Diffusion is too slow"),
+    (BackendUnavailable, "Stable Diffusion is unreachable"),
+    (BackendError, "Stable Diffusion failed"),
+    (StoreFull, "The studio is full"),
+    (NotFound, "Flyer not found"),
+)
+
+
 def _title(exc: FlyerError) -> str:
-    if isinstance(exc, InvalidRequest):
-        return "Check your input"
-    if isinstance(exc, RenderError):
-        return "Could not compose the flyer"
-    if isinstance(exc, BackendCancelled):
-        return "Cancelled"
-    if isinstance(exc, BackendAuthError):
-        return "Stable Diffusion refused the credentials"
-    if isinstance(exc, BackendTimeout):
-        return "Stable Diffusion is too slow"
-    if isinstance(exc, BackendUnavailable):
-        return "Stable Diffusion is unreachable"
-    if isinstance(exc, BackendError):
-        return "Stable Diffusion failed"
-    if isinstance(exc, StoreFull):
-        return "The studio is full"
-    if isinstance(exc, NotFound):
-        return "Flyer not found"
-    return "Error"
+    return next((title for kind, title in _TITLES if isinstance(exc, kind)), "Error")
 
 
 def user_message(exc: FlyerError) -> str:

@@ -193,9 +193,8 @@ class FlyerService:
             }
             return [GeneratedImage(image, seed=0)] * request.batch_size, request.background, upload
         info: dict[str, Any]
-        width, height = native_size(
-            fmt.width - 2 * fmt.bleed, fmt.height - 2 * fmt.bleed, self.settings.sd_native_size
-        )
+        left, top, right, bottom = fmt.trim_box  # paint the trimmed page's aspect ratio
+        width, height = native_size(right - left, bottom - top, self.settings.sd_native_size)
         params = GenerationParams(
             prompt=request.prompt or request.details.title,
             negative_prompt=request.negative_prompt or self.settings.sd_negative_prompt,

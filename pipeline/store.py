@@ -107,11 +107,6 @@ class FlyerStore:
             self._bytes -= self._entries.pop(key).nbytes
         return len(dead)
 
-    def sweep(self) -> int:
-        """Drop expired entries; return how many went."""
-        with self._lock:
-            return self._sweep_locked()
-
     def _full_message(self) -> str:
         return (
             f"The studio is full ({len(self._entries)} flyers kept, limit {self.max_items}): "

@@ -38,32 +38,6 @@ MAX_UPLOAD = "25mb"
 AUTH_MESSAGE = "User name: any name. Password: the studio's API_MASTER_KEY."
 
 
-def _configure_queue(blocks: gr.Blocks, settings: Settings) -> None:
-    """Call ``.queue()`` unless ``build_app`` already did with a size limit.
-
-    ``gr.Blocks.__init__`` always installs an unbounded default queue, so a queue with
-    ``max_size`` set is the sign that ``build_app`` configured it itself.
-    """
-    queue = getattr(blocks, "_queue", None)
-    if queue is None or getattr(queue, "max_size", None) is None:
-        blocks.queue(
-            max_size=settings.queue_size,
-            default_concurrency_limit=settings.sd_concurrency,
-        )
-
-
-def _configure_cache(blocks: gr.Blocks, settings: Settings) -> None:
-    """Make Gradio delete the files it caches (previews, downloads, uploads).
-
-    ``delete_cache=(frequency, age)`` runs in the mounted app's lifespan: every ``frequency``
-    seconds files older than ``age`` go, and all of them go at shutdown. Files live as long as
-    the flyers they show.
-    """
-    if getattr(blocks, "delete_cache", None) is None:
-        age = settings.store_ttl_seconds
-        blocks.delete_cache = (max(60, min(3600, age // 2)), age)
-
-
 def create_server(settings: Settings, service: FlyerService | None = None) -> FastAPI:
     """The whole studio as an ASGI app: nothing is started until a server runs it."""
     from .app import build_app  # the UI pulls in the most; import it when a server is built
@@ -92,9 +66,8 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
     app.include_router(create_rest_router(service, settings))
     app.add_middleware(LoginThrottleMiddleware, throttle=throttle)
 
-    blocks = build_app(service, settings)
-    _configure_queue(blocks, settings)
-    _configure_cache(blocks, settings)
+    blocks = build_app(service, settings)  # sets delete_cache; leaves the queue to us
+    blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.sd_concurrency)
     options: dict[str, Any] = {**mount_options()}  # theme and CSS
     options.update(
         auth=checker,

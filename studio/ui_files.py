@@ -59,11 +59,6 @@ class SessionFiles:
                     raise
         raise AssertionError("unreachable")
 
-    def remove_session(self, session: str | None) -> None:
-        """Delete a session's folder (when its browser tab goes away)."""
-        if session:
-            shutil.rmtree(self.root / _safe_name(session, "anonymous"), ignore_errors=True)
-
     def prune(self, now: float | None = None) -> int:
         """Delete files older than ``max_age_seconds`` and empty folders; return how many."""
         cutoff = (time.time() if now is None else now) - self.max_age_seconds

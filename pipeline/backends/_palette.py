@@ -21,7 +21,6 @@ __all__ = [
     "KEYWORD_PALETTES",
     "Palette",
     "PaletteRoles",
-    "derive_palette",
     "hex_to_rgb",
     "palette_for",
     "prompt_words",
@@ -120,11 +119,6 @@ class PaletteRoles:
     def array(self, role: str) -> np.ndarray:
         return np.asarray(getattr(self, role), dtype=np.float32)
 
-    @property
-    def is_light(self) -> bool:
-        """True when the background roles are light (dark text reads best on top)."""
-        return _luma(self.base) > 0.55
-
 
 def hex_to_rgb(value: str) -> RGB:
     match = _HEX.match(value.strip())
@@ -222,30 +216,3 @@ def stable_int(*parts: object) -> int:
     """A deterministic 64-bit integer from ``parts`` (unlike ``hash``, stable across runs)."""
     digest = hashlib.sha256(repr(parts).encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big")
-
-
-def _parse_hex(value: str) -> RGB:
-    match = _HEX.match(value.strip())
-    if not match:
-        raise ValueError(f"{value!r} is not a hex colour like #1a2b3c")
-    digits = match.group(1)
-    r, g, b = (int(digits[i : i + 2], 16) / 255.0 for i in (0, 2, 4))
-    return (r, g, b)
-
-
-def derive_palette(prompt: str, seed: int, brand: tuple[str, ...] = ()) -> Palette:
-    """Five colours, darkest first, for ``prompt`` (or from ``brand``, which wins).
-
-    Raises ValueError for a brand colour that is not ``#rrggbb``. Brand colours appear
-    unchanged in the result; the others are tints and shades of them. ``seed`` swaps the two
-    accents on odd seeds, so neighbouring variants do not share every colour role.
-    """
-    if brand:
-        for colour in brand:
-            _parse_hex(colour)
-    roles = palette_for(prompt, tuple(brand))
-    accents = [roles.accent, roles.accent2]
-    if seed % 2 and not brand:
-        accents.reverse()
-    colours = [roles.base, roles.base2, *accents, roles.glow]
-    return sorted(colours, key=_luma)

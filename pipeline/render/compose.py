@@ -28,7 +28,7 @@ from .plan import Plan, Work, apply, manifest, plan
 from .resample import start_strips, workers
 from .text import Stamp, clean_text
 
-__all__ = ["compose", "cover_fit", "prepare_logo"]
+__all__ = ["compose", "prepare_logo"]
 
 Box = tuple[int, int, int, int]
 
@@ -76,13 +76,6 @@ def _assemble(strips: list[tuple[int, Future[Image.Image]]], fmt: Format,
 
 def _rgb(background: Image.Image) -> Image.Image:
     return background.convert("RGB") if background.mode != "RGB" else background
-
-
-def cover_fit(background: Image.Image, fmt: Format) -> Image.Image:
-    """Scale to cover the whole canvas (bleed included), centre-crop; never distort."""
-    with ThreadPoolExecutor(max_workers=workers()) as pool:
-        img = _rgb(background)
-        return _assemble(_start_cover_fit(pool, img, _cover_box(img, fmt), fmt), fmt, None)
 
 
 def _texts(spec: FlyerSpec, lay: Layout, warnings: list[str]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from .theme import HEADER_CSS, header_html
 from .ui_api import COMPOSE_CONCURRENCY, COMPOSE_CONCURRENCY_ID, SD_CONCURRENCY_ID, register_api
 from .ui_files import SessionFiles
 from .ui_layout import Controls, Results, build_controls, build_results
+from .uploads import GuardedBlocks
 
 __all__ = ["build_app", "delete_cache_for"]
 
@@ -48,7 +49,7 @@ def build_app(service: FlyerService, settings: Settings) -> gr.Blocks:
     handlers = StudioHandlers(service, files)
     layouts, formats = service.list_layouts(), service.list_formats()
 
-    with gr.Blocks(title="Flyer Studio", delete_cache=delete_cache_for(settings)) as demo:
+    with GuardedBlocks(title="Flyer Studio", delete_cache=delete_cache_for(settings)) as demo:
         ids = gr.State([])
         selected = gr.State(None)
         gr.HTML(header_html(settings.backend, settings.max_batch_size), css_template=HEADER_CSS,

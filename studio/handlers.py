@@ -22,6 +22,7 @@ from pipeline.store import StoredFlyer
 
 from .errors import to_gr_error
 from .ui_files import SessionFiles
+from .uploads import read_upload
 
 __all__ = [
     "CUSTOM_FORMAT",
@@ -32,7 +33,6 @@ __all__ = [
     "format_from",
     "mapped_errors",
     "palette_from",
-    "read_upload",
     "request_from",
     "whole_number",
 ]
@@ -82,18 +82,6 @@ def format_from(values: Mapping[str, Any], key: str = "format",
     if not size:
         raise InvalidRequest("Custom size: type a size like 1200x628.", field="format")
     return size
-
-
-def read_upload(path: object, field: str) -> bytes | None:
-    """The bytes of an uploaded file (Gradio hands us a path in its upload cache)."""
-    if path is None or path == "":
-        return None
-    try:
-        return Path(str(path)).read_bytes()
-    except OSError as exc:
-        label = "Logo" if field == "logo" else "Background"
-        raise InvalidRequest(f"{label}: the upload could not be read; upload it again.",
-                             field=field) from exc
 
 
 def whole_number(value: object, field: str, label: str) -> int:

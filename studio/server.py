@@ -27,6 +27,7 @@ from pipeline.settings import Settings
 from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
 from .rest import create_rest_router
 from .theme import mount_options
+from .uploads import FileRouteGuard, restore_file_guard
 
 __all__ = ["MAX_UPLOAD", "StudioServer", "create_server", "login_hint", "serve", "server_url"]
 
@@ -65,6 +66,7 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
     # Routes before the mount: Gradio, mounted at "/", answers every path not matched earlier.
     app.include_router(create_rest_router(service, settings))
     app.add_middleware(LoginThrottleMiddleware, throttle=throttle)
+    app.add_middleware(FileRouteGuard)
 
     blocks = build_app(service, settings)  # sets delete_cache; leaves the queue to us
     blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.sd_concurrency)
@@ -81,7 +83,9 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
         # Gradio's own FastAPI would publish its route schema at /openapi.json to anyone
         app_kwargs={"docs_url": None, "redoc_url": None, "openapi_url": None},
     )
-    return gr.mount_gradio_app(app, blocks, path="/", **options)
+    mounted = gr.mount_gradio_app(app, blocks, path="/", **options)
+    restore_file_guard(blocks)
+    return mounted
 
 
 class StudioServer(uvicorn.Server):

@@ -28,6 +28,7 @@ from pipeline.settings import Settings
 
 from .handlers import DETAIL_FIELDS, mapped_errors, whole_number
 from .ui_files import SessionFiles
+from .uploads import read_upload
 
 __all__ = ["COMPOSE_CONCURRENCY_ID", "SD_CONCURRENCY_ID", "register_api"]
 
@@ -42,17 +43,12 @@ def _upload(value: object, field: str) -> bytes | None:
     upload its file, it cannot name one on the server."""
     if value is None or value == "":
         return None
-    label = "Logo" if field == "logo" else "Background"
-    path = value.get("path") if isinstance(value, dict) else getattr(value, "path", None)
-    if not isinstance(path, str) or not path:
+    if isinstance(value, str):
+        label = "Logo" if field == "logo" else "Background"
         raise InvalidRequest(
             f"{label}: send the file with gradio_client.handle_file(path).", field=field
         )
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise InvalidRequest(f"{label}: the upload could not be read.", field=field) from exc
+    return read_upload(value, field)
 
 
 def _file(files: SessionFiles, session: str | None, filename: str, data: bytes) -> FileData:

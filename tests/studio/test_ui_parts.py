@@ -11,10 +11,13 @@ import pytest
 from pipeline.errors import InvalidRequest
 from studio.handlers import format_from, palette_from, request_from
 from studio.ui_files import SessionFiles
+from studio.uploads import upload_root
 
 
-def test_request_from_form_values(tmp_path: Path) -> None:
-    logo = tmp_path / "logo.png"
+def test_request_from_form_values() -> None:
+    root = upload_root()  # handlers read only files Gradio stored from an upload
+    root.mkdir(parents=True, exist_ok=True)
+    logo = root / f"test-logo-{os.getpid()}.png"
     logo.write_bytes(b"not checked here")
     request = request_from({
         "title": " Jazz ", "venue": "Cave", "prompt": "neon", "random_seed": False,
@@ -27,6 +30,7 @@ def test_request_from_form_values(tmp_path: Path) -> None:
     assert (request.seed, request.batch_size, request.format) == (42, 3, "1200x628")
     assert request.palette == ("#aabbcc", "#112233")  # duplicates dropped, normalised
     assert request.logo == b"not checked here" and request.background is None
+    logo.unlink()
 
 
 def test_random_seed_and_defaults() -> None:

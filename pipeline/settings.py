@@ -7,6 +7,7 @@ the variable. The seed's variable names are kept verbatim, misspelling included.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -59,6 +60,10 @@ class Settings:
     login_max_failures: int = 5
     login_window_seconds: int = 60
     login_lockout_seconds: int = 300
+    login_global_max_failures: int = 60
+    """Failed key checks per minute across all addresses before every attempt gets 429."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses/networks whose X-Forwarded-For is believed; empty: none."""
     # --- serving ----------------------------------------------------------------------------
     server_name: str = "127.0.0.1"
     server_port: int = 7860
@@ -91,6 +96,8 @@ ENV_VARIABLES: dict[str, str] = {
     "FLYER_LOGIN_MAX_FAILURES": "Failed logins per address allowed within the window",
     "FLYER_LOGIN_WINDOW": "Seconds over which failed logins are counted",
     "FLYER_LOGIN_LOCKOUT": "Seconds an address is refused after too many failures",
+    "FLYER_LOGIN_GLOBAL_MAX_FAILURES": "Failed key checks per minute from all addresses together",
+    "FLYER_TRUSTED_PROXIES": "Reverse proxies (IPs/networks) whose X-Forwarded-For is trusted",
     "GRADIO_SERVER_NAME": "Address to listen on (Hugging Face Spaces sets it)",
     "GRADIO_SERVER_PORT": "Port to listen on (Hugging Face Spaces sets it)",
     "FLYER_SSL_CERTFILE": "TLS certificate (PEM) to serve HTTPS directly",
@@ -171,6 +178,20 @@ def _port(name: str, raw: str) -> int:
     return value
 
 
+def _networks(name: str, raw: str) -> tuple[str, ...]:
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    for item in items:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item)
+        except ValueError:
+            raise ConfigError(
+                name, f"{item!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
+            ) from None
+    return items
+
+
 def _text(name: str, raw: str) -> str:
     return raw.strip()
 
@@ -217,6 +238,8 @@ def load_settings(
     take("FLYER_LOGIN_MAX_FAILURES", "login_max_failures", _positive_int)
     take("FLYER_LOGIN_WINDOW", "login_window_seconds", _positive_int)
     take("FLYER_LOGIN_LOCKOUT", "login_lockout_seconds", _positive_int)
+    take("FLYER_LOGIN_GLOBAL_MAX_FAILURES", "login_global_max_failures", _positive_int)
+    take("FLYER_TRUSTED_PROXIES", "trusted_proxies", _networks)
     take("GRADIO_SERVER_NAME", "server_name", _text)
     take("GRADIO_SERVER_PORT", "server_port", _port)
     take("FLYER_SSL_CERTFILE", "ssl_certfile", _readable_file)

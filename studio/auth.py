@@ -92,7 +92,14 @@ class _Entry:
 
 
 class LoginThrottle:
-    """Counts failed attempts per client address; thread-safe, bounded memory."""
+    """Counts failed attempts per client address, and across all addresses; thread-safe,
+    bounded memory.
+
+    An address with ``max_failures`` failures within ``window_s`` is locked out for
+    ``lockout_s``. Independently, ``global_max_failures`` failures from all addresses together
+    within ``global_window_s`` lock *every* attempt out until the oldest of them leaves the
+    window, so that rotating addresses cannot brute-force the key faster than that.
+    """
 
     def __init__(
         self,
@@ -101,16 +108,23 @@ class LoginThrottle:
         lockout_s: float,
         clock: Callable[[], float] = time.monotonic,
         max_addresses: int = 10_000,
+        global_max_failures: int | None = None,
+        global_window_s: float = 60.0,
     ) -> None:
         if max_failures < 1 or window_s <= 0 or lockout_s <= 0 or max_addresses < 1:
             raise ValueError("max_failures, window_s, lockout_s and max_addresses must be > 0")
+        if global_max_failures is not None and (global_max_failures < 1 or global_window_s <= 0):
+            raise ValueError("global_max_failures and global_window_s must be > 0")
         self.max_failures = max_failures
         self.window_s = float(window_s)
         self.lockout_s = float(lockout_s)
         self.max_addresses = max_addresses
+        self.global_max_failures = global_max_failures
+        self.global_window_s = float(global_window_s)
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._recent: deque[float] = deque()  # every address's failures, newest last
 
     def __len__(self) -> int:
         with self._lock:
@@ -127,13 +141,25 @@ class LoginThrottle:
         while len(self._entries) >= self.max_addresses:
             self._entries.popitem(last=False)  # the least recently failing address
 
+    def _global_locked_for(self, now: float) -> float:
+        limit = self.global_max_failures
+        if limit is None:
+            return 0.0
+        while self._recent and self._recent[0] <= now - self.global_window_s:
+            self._recent.popleft()
+        if len(self._recent) < limit:
+            return 0.0
+        return max(0.0, self._recent[-limit] + self.global_window_s - now)
+
     def locked_for(self, address: str) -> float:
-        """Seconds ``address`` stays locked out; 0 when it may try."""
+        """Seconds ``address`` stays locked out (by its own failures or by the global
+        ceiling); 0 when it may try."""
         with self._lock:
+            now = self._clock()
+            everyone = self._global_locked_for(now)
             entry = self._entries.get(address)
-            if entry is None:
-                return 0.0
-            return max(0.0, entry.locked_until - self._clock())
+            mine = 0.0 if entry is None else max(0.0, entry.locked_until - now)
+            return max(mine, everyone)
 
     def record_failure(self, address: str) -> bool:
         """Count one failed attempt; True when it locks ``address`` out."""
@@ -148,6 +174,10 @@ class LoginThrottle:
                 self._entries.move_to_end(address)
             self._live(entry, now)
             entry.failures.append(now)
+            if self.global_max_failures is not None:
+                self._recent.append(now)
+                while len(self._recent) > self.global_max_failures:
+                    self._recent.popleft()
             if len(entry.failures) >= self.max_failures:
                 entry.failures.clear()
                 entry.locked_until = now + self.lockout_s
@@ -163,7 +193,7 @@ class LoginThrottle:
 def lockout_message(seconds: float) -> str:
     minutes = max(1, math.ceil(seconds / 60))
     unit = "minute" if minutes == 1 else "minutes"
-    return f"Too many failed logins from your address; try again in {minutes} {unit}."
+    return f"Too many failed logins; try again in {minutes} {unit}."
 
 
 def _client_address(scope: Scope) -> str:

@@ -25,16 +25,29 @@ from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
 from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
+from .login_page import LoginPageScript
 from .rest import create_rest_router
 from .theme import mount_options
 from .uploads import FileRouteGuard, restore_file_guard
 
-__all__ = ["MAX_UPLOAD", "StudioServer", "create_server", "login_hint", "serve", "server_url"]
+__all__ = [
+    "MAX_UPLOAD",
+    "MIN_KEY_LENGTH",
+    "StudioServer",
+    "create_server",
+    "login_hint",
+    "serve",
+    "server_url",
+    "uvicorn_config",
+]
 
 logger = logging.getLogger(__name__)
 
 MAX_UPLOAD = "25mb"
 """Largest file Gradio accepts (logos, own backgrounds)."""
+
+MIN_KEY_LENGTH = 16
+"""Shortest master key the studio starts with."""
 
 AUTH_MESSAGE = "User name: any name. Password: the studio's API_MASTER_KEY."
 
@@ -45,12 +58,19 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
 
     if not settings.api_master_key:
         raise ConfigError("API_MASTER_KEY", "the studio needs a master key to protect it")
+    if len(settings.api_master_key) < MIN_KEY_LENGTH:
+        raise ConfigError(
+            "API_MASTER_KEY",
+            f"the key is {len(settings.api_master_key)} characters; use at least "
+            f"{MIN_KEY_LENGTH} (`flyer-studio keygen` writes 32 random bytes into .env)",
+        )
     service = service if service is not None else FlyerService.from_settings(settings)
     checker = KeyChecker(settings.api_master_key)
     throttle = LoginThrottle(
         max_failures=settings.login_max_failures,
         window_s=settings.login_window_seconds,
         lockout_s=settings.login_lockout_seconds,
+        global_max_failures=settings.login_global_max_failures,
     )
 
     app = FastAPI(title="Flyer Studio", docs_url=None, redoc_url=None, openapi_url=None)
@@ -67,6 +87,7 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
     app.include_router(create_rest_router(service, settings))
     app.add_middleware(LoginThrottleMiddleware, throttle=throttle)
     app.add_middleware(FileRouteGuard)
+    app.add_middleware(LoginPageScript)
 
     blocks = build_app(service, settings)  # sets delete_cache; leaves the queue to us
     blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.sd_concurrency)
@@ -147,13 +168,26 @@ def serve(settings: Settings, out: TextIO | None = None) -> None:
         file=out,
         flush=True,
     )
-    config = uvicorn.Config(
-        app,
-        host=settings.server_name,
-        port=settings.server_port,
-        ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
-        ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
-        log_level="info",
-        timeout_graceful_shutdown=5,
-    )
-    StudioServer(config).run()
+    StudioServer(uvicorn_config(app, settings)).run()
+
+
+def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    """How uvicorn runs the studio (``serve`` and the tests share it).
+
+    ``X-Forwarded-For``/``-Proto`` are believed only from ``FLYER_TRUSTED_PROXIES``: with none
+    listed, uvicorn's proxy handling is off (its default trusts 127.0.0.1, so any local
+    process, or a proxy that appends to the header, could pick the address the login
+    throttle counts)."""
+    trusted = list(settings.trusted_proxies)
+    options: dict[str, Any] = {
+        "host": settings.server_name,
+        "port": settings.server_port,
+        "ssl_certfile": str(settings.ssl_certfile) if settings.ssl_certfile else None,
+        "ssl_keyfile": str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or [],
+        "log_level": "info",
+        "timeout_graceful_shutdown": 5,
+    }
+    options.update(overrides)
+    return uvicorn.Config(app, **options)

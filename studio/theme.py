@@ -11,7 +11,14 @@ from typing import Any
 
 import gradio as gr
 
-__all__ = ["HEADER_CSS", "STUDIO_CSS", "header_html", "mount_options", "studio_theme"]
+__all__ = [
+    "HEADER_CSS",
+    "STUDIO_CSS",
+    "header_html",
+    "mount_options",
+    "studio_theme",
+]
+
 
 HEADER_CSS = """
 #fs-header { display: flex; align-items: center; justify-content: space-between;

@@ -25,12 +25,11 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from pipeline.service import FlyerService
 from pipeline.settings import Settings, load_settings
-from studio.server import StudioServer, create_server
+from studio.server import StudioServer, create_server, uvicorn_config
 from tests.fake_sd import FakeSDServer
 
 __all__ = ["RunningStudio", "run_studio", "studio_settings"]
@@ -91,7 +90,8 @@ def run_studio(
     app = create_server(settings, service)
     sock = _bound_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    config = uvicorn_config(app, settings, log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=2)
     server = StudioServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

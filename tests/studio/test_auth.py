@@ -120,7 +120,7 @@ def test_throttle_is_thread_safe() -> None:
 
 def test_lockout_message_says_when_to_retry() -> None:
     assert lockout_message(300) == (
-        "Too many failed logins from your address; try again in 5 minutes."
+        "Too many failed logins; try again in 5 minutes."
     )
     assert "1 minute." in lockout_message(10)
 
@@ -244,7 +244,7 @@ def test_failed_logins_lock_out_only_that_address(make_studio: MakeStudio) -> No
             locked = await attacker.post("/login", data=right)  # even the right key: locked out
             assert locked.status_code == 429
             assert locked.json()["detail"] == (
-                "Too many failed logins from your address; try again in 2 minutes."
+                "Too many failed logins; try again in 2 minutes."
             )
             assert int(locked.headers["retry-after"]) > 100
             rest = await attacker.get("/flyer/x", headers={"X-API-Key": studio.key})

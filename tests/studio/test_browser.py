@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.fake_sd import FakeSDServer
 
-from .conftest import RunningStudio
+from .conftest import MakeStudio, RunningStudio
 
 pytestmark = pytest.mark.browser
 
@@ -183,3 +183,24 @@ def test_errors_show_as_clear_messages(browser: Browser, studio_server: RunningS
         assert page.get_by_text("Traceback").count() == 0
     finally:
         context.close()
+
+
+def test_login_page_says_when_the_address_is_locked_out(
+    browser: Browser, make_studio: MakeStudio
+) -> None:
+    studio = make_studio(FLYER_LOGIN_MAX_FAILURES="2", FLYER_LOGIN_LOCKOUT="300")
+    page = browser.new_page()
+    try:
+        page.goto(studio.url + "/")
+        for password in ("wrong-1", "wrong-2", studio.key):  # the right key, too late
+            page.get_by_label("username").fill("organiser")
+            page.get_by_label("password").fill(password)
+            page.get_by_role("button", name="Login").click()
+            page.wait_for_timeout(500)
+        alert = page.locator("#fs-login-error")
+        alert.wait_for(timeout=10_000)
+        assert alert.inner_text() == "Too many failed logins; try again in 5 minutes."
+        assert alert.get_attribute("role") == "alert"
+        assert page.locator("#fs-generate").count() == 0
+    finally:
+        page.close()

@@ -25,6 +25,7 @@ from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
 from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
+from .gate import SessionGate
 from .login_page import LoginPageScript
 from .rest import create_rest_router
 from .theme import mount_options
@@ -87,6 +88,7 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
     app.include_router(create_rest_router(service, settings))
     app.add_middleware(LoginThrottleMiddleware, throttle=throttle)
     app.add_middleware(FileRouteGuard)
+    app.add_middleware(SessionGate, app_state=app.state)  # outside FileRouteGuard: no probing
     app.add_middleware(LoginPageScript)
 
     blocks = build_app(service, settings)  # sets delete_cache; leaves the queue to us
@@ -106,6 +108,10 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
     )
     mounted = gr.mount_gradio_app(app, blocks, path="/", **options)
     restore_file_guard(blocks)
+    app.state.gradio_app = next(
+        route.app for route in mounted.routes
+        if isinstance(route, Mount) and hasattr(route.app, "get_blocks")
+    )
     return mounted
 
 

@@ -34,6 +34,8 @@ __all__ = ["Download", "FlyerService", "Progress", "compose_stored", "flyer_from
 
 Progress = Callable[[float, str], None]
 DOWNLOAD_KINDS = ("png", "jpeg", "webp", "pdf")
+MAX_ZIP_FLYERS = 100
+"""Most flyers in one ZIP (ids repeated in a request count once)."""
 _BACKEND_SHARE = 0.8  # fraction of the progress bar given to painting
 
 
@@ -359,6 +361,12 @@ class FlyerService:
         """Several flyers (and their manifests) in one ZIP archive."""
         if not flyer_ids:
             raise InvalidRequest("There is nothing to download yet: generate flyers first.")
+        flyer_ids = list(dict.fromkeys(str(i) for i in flyer_ids))
+        if len(flyer_ids) > MAX_ZIP_FLYERS:
+            raise InvalidRequest(
+                f"A ZIP holds at most {MAX_ZIP_FLYERS} flyers; you asked for {len(flyer_ids)}. "
+                "Download them in several parts.", field="flyer_ids"
+            )
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
             for number, flyer_id in enumerate(flyer_ids, start=1):

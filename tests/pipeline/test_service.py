@@ -120,6 +120,16 @@ def test_zip_holds_every_variant_and_manifest(a1111: FlyerService) -> None:
     assert json.loads(archive.read("flyer-2.json"))["id"] == flyers[1].id
 
 
+def test_zip_is_bounded_whatever_the_request(a1111: FlyerService) -> None:
+    """One request must not make the server build an archive of 100,000 copies."""
+    [flyer] = a1111.generate(FlyerRequest(details=DETAILS, seed=6))
+    repeated = zipfile.ZipFile(io.BytesIO(a1111.download_zip([flyer.id] * 100_000).data))
+    assert sorted(repeated.namelist()) == ["flyer-1.json", "flyer-1.png"]
+    with pytest.raises(InvalidRequest, match="at most 100 flyers") as raised:
+        a1111.download_zip([f"id-{n}" for n in range(101)])
+    assert raised.value.field == "flyer_ids"
+
+
 def test_full_store_refuses_before_painting_and_keeps_flyers(sd: FakeSDServer) -> None:
     sd.mode = "ok"
     service = make_service(Automatic1111Backend(sd.url, poll_interval=0.05), max_items=2)

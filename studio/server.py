@@ -27,6 +27,7 @@ from pipeline.settings import Settings
 from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
 from .rest import create_rest_router
 from .theme import mount_options
+from .web_guard import OriginGuardMiddleware, SecureTransportMiddleware, add_cors
 
 __all__ = ["MAX_UPLOAD", "StudioServer", "create_server", "login_hint", "serve", "server_url"]
 
@@ -64,7 +65,11 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
 
     # Routes before the mount: Gradio, mounted at "/", answers every path not matched earlier.
     app.include_router(create_rest_router(service, settings))
+    # Outermost last: HTTPS headers, origin check, CORS, login throttle.
     app.add_middleware(LoginThrottleMiddleware, throttle=throttle)
+    add_cors(app, settings.allowed_origins)  # Gradio's own CORS middleware then defers
+    app.add_middleware(OriginGuardMiddleware, allowed=settings.allowed_origins)
+    app.add_middleware(SecureTransportMiddleware)
 
     blocks = build_app(service, settings)  # sets delete_cache; leaves the queue to us
     blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.sd_concurrency)

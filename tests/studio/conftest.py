@@ -91,16 +91,21 @@ def run_studio(
     app = create_server(settings, service)
     sock = _bound_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    tls = bool(settings.ssl_certfile and settings.ssl_keyfile)
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2,
+        ssl_certfile=str(settings.ssl_certfile) if tls else None,
+        ssl_keyfile=str(settings.ssl_keyfile) if tls else None,
+    )
     server = StudioServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     try:
         while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+            try:  # a test's throwaway certificate: the health poll does not verify it
+                if httpx.get(f"{url}/healthz", timeout=2, verify=not tls).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

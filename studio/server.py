@@ -11,6 +11,8 @@ import logging
 import os
 import socket
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TextIO
 
@@ -26,6 +28,7 @@ from pipeline.settings import Settings
 
 from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
 from .rest import create_rest_router
+from .sessions import SessionMiddleware, Sessions, add_logout_routes
 from .theme import mount_options
 from .web_guard import OriginGuardMiddleware, SecureTransportMiddleware, add_cors
 
@@ -39,8 +42,13 @@ MAX_UPLOAD = "25mb"
 AUTH_MESSAGE = "User name: any name. Password: the studio's API_MASTER_KEY."
 
 
-def create_server(settings: Settings, service: FlyerService | None = None) -> FastAPI:
-    """The whole studio as an ASGI app: nothing is started until a server runs it."""
+def create_server(
+    settings: Settings,
+    service: FlyerService | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> FastAPI:
+    """The whole studio as an ASGI app: nothing is started until a server runs it. ``clock``
+    times login sessions (tests pass a fake one)."""
     from .app import build_app  # the UI pulls in the most; import it when a server is built
 
     if not settings.api_master_key:
@@ -58,6 +66,8 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
     app.state.service = service
     app.state.key_checker = checker
     app.state.login_throttle = throttle
+    sessions = Sessions(settings.session_idle_seconds, settings.session_max_seconds, clock)
+    app.state.sessions = sessions
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -65,7 +75,9 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
 
     # Routes before the mount: Gradio, mounted at "/", answers every path not matched earlier.
     app.include_router(create_rest_router(service, settings))
-    # Outermost last: HTTPS headers, origin check, CORS, login throttle.
+    add_logout_routes(app, sessions)
+    # Outermost last: HTTPS headers, origin check, CORS, login throttle, session expiry.
+    app.add_middleware(SessionMiddleware, sessions=sessions)
     app.add_middleware(LoginThrottleMiddleware, throttle=throttle)
     add_cors(app, settings.allowed_origins)  # Gradio's own CORS middleware then defers
     app.add_middleware(OriginGuardMiddleware, allowed=settings.allowed_origins)
@@ -86,7 +98,17 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
         # Gradio's own FastAPI would publish its route schema at /openapi.json to anyone
         app_kwargs={"docs_url": None, "redoc_url": None, "openapi_url": None},
     )
-    return gr.mount_gradio_app(app, blocks, path="/", **options)
+    app = gr.mount_gradio_app(app, blocks, path="/", **options)
+    sessions.attach(_gradio_app(app))
+    return app
+
+
+def _gradio_app(app: FastAPI) -> Any:
+    """The Gradio ``App`` mounted in ``app``."""
+    for route in app.routes:
+        if isinstance(route, Mount) and hasattr(route.app, "get_blocks"):
+            return route.app
+    raise RuntimeError("no Gradio app is mounted")
 
 
 class StudioServer(uvicorn.Server):

@@ -171,9 +171,14 @@ def test_tls_cookies_are_secure_and_httponly(
             assert {"secure", "httponly", "samesite=lax"} <= flags, cookie
         assert login.headers["strict-transport-security"] == HSTS_VALUE
         assert client.get("/config").status_code == 200  # Secure cookies travel over TLS
+        logout = client.post("/logout", headers={"Origin": tls_studio.url}, follow_redirects=False)
+        assert logout.status_code == 303
+        for cookie in logout.headers.get_list("set-cookie"):
+            assert "Max-Age=0" in cookie and "Secure" in cookie
+        assert client.get("/config").status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/", "/healthz", "/config", "/flyer/none"])
+@pytest.mark.parametrize("path", ["/", "/healthz", "/config", "/flyer/none", "/logout"])
 def test_tls_responses_carry_hsts(
     tls_studio: RunningStudio, certificate: tuple[Path, Path], path: str
 ) -> None:

@@ -19,7 +19,7 @@ from dotenv import dotenv_values
 
 from .errors import ConfigError
 
-__all__ = ["ENV_VARIABLES", "Settings", "load_settings"]
+__all__ = ["ENV_VARIABLES", "Settings", "canonical_origin", "load_settings"]
 
 T = TypeVar("T")
 
@@ -64,6 +64,13 @@ class Settings:
     """Failed key checks per minute across all addresses before every attempt gets 429."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses/networks whose X-Forwarded-For is believed; empty: none."""
+    # --- browser sessions ---------------------------------------------------------------------
+    session_idle_seconds: int = 7200
+    """A login ends after this long without a request."""
+    session_max_seconds: int = 43200
+    """A login ends this long after it began, however active."""
+    allowed_origins: tuple[str, ...] = ()
+    """Other web origins (``scheme://host[:port]``) allowed credentialed requests."""
     # --- serving ----------------------------------------------------------------------------
     server_name: str = "127.0.0.1"
     server_port: int = 7860
@@ -98,6 +105,9 @@ ENV_VARIABLES: dict[str, str] = {
     "FLYER_LOGIN_LOCKOUT": "Seconds an address is refused after too many failures",
     "FLYER_LOGIN_GLOBAL_MAX_FAILURES": "Failed key checks per minute from all addresses together",
     "FLYER_TRUSTED_PROXIES": "Reverse proxies (IPs/networks) whose X-Forwarded-For is trusted",
+    "FLYER_SESSION_IDLE": "Seconds a browser login lasts without a request",
+    "FLYER_SESSION_MAX": "Seconds a browser login lasts at most, however active",
+    "FLYER_ALLOWED_ORIGINS": "Comma-separated other origins (https://host[:port]) that may call in",
     "GRADIO_SERVER_NAME": "Address to listen on (Hugging Face Spaces sets it)",
     "GRADIO_SERVER_PORT": "Port to listen on (Hugging Face Spaces sets it)",
     "FLYER_SSL_CERTFILE": "TLS certificate (PEM) to serve HTTPS directly",
@@ -150,6 +160,48 @@ def _url(name: str, raw: str) -> str:
     except ValueError:
         raise ConfigError(name, f"the port in {value!r} is not a number from 1 to 65535") from None
     return value.rstrip("/")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_origin(value: str) -> str | None:
+    """``value`` as a web origin ``scheme://host[:port]`` (lower case, default port dropped), or
+    None when it is not an http(s) origin (a path, credentials, ``null``, a bad port...)."""
+    parts = urlsplit(value.strip())
+    scheme = parts.scheme.lower()
+    if (
+        scheme not in _DEFAULT_PORTS
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    origins: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        origin = canonical_origin(item)
+        if origin is None:
+            raise ConfigError(
+                name, f"expected origins like https://flyers.example.org[:port], got {item!r}"
+            )
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins)
 
 
 def _readable_file(name: str, raw: str) -> Path:
@@ -240,6 +292,9 @@ def load_settings(
     take("FLYER_LOGIN_LOCKOUT", "login_lockout_seconds", _positive_int)
     take("FLYER_LOGIN_GLOBAL_MAX_FAILURES", "login_global_max_failures", _positive_int)
     take("FLYER_TRUSTED_PROXIES", "trusted_proxies", _networks)
+    take("FLYER_SESSION_IDLE", "session_idle_seconds", _positive_int)
+    take("FLYER_SESSION_MAX", "session_max_seconds", _positive_int)
+    take("FLYER_ALLOWED_ORIGINS", "allowed_origins", _origins)
     take("GRADIO_SERVER_NAME", "server_name", _text)
     take("GRADIO_SERVER_PORT", "server_port", _port)
     take("FLYER_SSL_CERTFILE", "ssl_certfile", _readable_file)

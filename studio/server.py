@@ -11,6 +11,8 @@ import logging
 import os
 import socket
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TextIO
 
@@ -28,8 +30,10 @@ from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
 from .gate import SessionGate
 from .login_page import LoginPageScript
 from .rest import create_rest_router
+from .sessions import SessionMiddleware, Sessions, add_logout_routes
 from .theme import mount_options
 from .uploads import FileRouteGuard, restore_file_guard
+from .web_guard import OriginGuardMiddleware, SecureTransportMiddleware, add_cors
 
 __all__ = [
     "MAX_UPLOAD",
@@ -53,8 +57,13 @@ MIN_KEY_LENGTH = 16
 AUTH_MESSAGE = "User name: any name. Password: the studio's API_MASTER_KEY."
 
 
-def create_server(settings: Settings, service: FlyerService | None = None) -> FastAPI:
-    """The whole studio as an ASGI app: nothing is started until a server runs it."""
+def create_server(
+    settings: Settings,
+    service: FlyerService | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> FastAPI:
+    """The whole studio as an ASGI app: nothing is started until a server runs it. ``clock``
+    times login sessions (tests pass a fake one)."""
     from .app import build_app  # the UI pulls in the most; import it when a server is built
 
     if not settings.api_master_key:
@@ -79,6 +88,8 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
     app.state.service = service
     app.state.key_checker = checker
     app.state.login_throttle = throttle
+    sessions = Sessions(settings.session_idle_seconds, settings.session_max_seconds, clock)
+    app.state.sessions = sessions
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -86,10 +97,18 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
 
     # Routes before the mount: Gradio, mounted at "/", answers every path not matched earlier.
     app.include_router(create_rest_router(service, settings))
-    app.add_middleware(LoginThrottleMiddleware, throttle=throttle)
+    add_logout_routes(app, sessions)
+    # Innermost first. Outermost: HTTPS headers, origin check, CORS, the login page's script,
+    # login throttle, session expiry, default-deny gate, file-route guard (no probing by
+    # strangers: the gate answers first).
     app.add_middleware(FileRouteGuard)
-    app.add_middleware(SessionGate, app_state=app.state)  # outside FileRouteGuard: no probing
+    app.add_middleware(SessionGate, app_state=app.state)
+    app.add_middleware(SessionMiddleware, sessions=sessions)
+    app.add_middleware(LoginThrottleMiddleware, throttle=throttle)
     app.add_middleware(LoginPageScript)
+    add_cors(app, settings.allowed_origins)  # Gradio's own CORS middleware then defers
+    app.add_middleware(OriginGuardMiddleware, allowed=settings.allowed_origins)
+    app.add_middleware(SecureTransportMiddleware)
 
     blocks = build_app(service, settings)  # sets delete_cache; leaves the queue to us
     blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.sd_concurrency)
@@ -106,13 +125,19 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
         # Gradio's own FastAPI would publish its route schema at /openapi.json to anyone
         app_kwargs={"docs_url": None, "redoc_url": None, "openapi_url": None},
     )
-    mounted = gr.mount_gradio_app(app, blocks, path="/", **options)
+    app = gr.mount_gradio_app(app, blocks, path="/", **options)
     restore_file_guard(blocks)
-    app.state.gradio_app = next(
-        route.app for route in mounted.routes
-        if isinstance(route, Mount) and hasattr(route.app, "get_blocks")
-    )
-    return mounted
+    app.state.gradio_app = _gradio_app(app)
+    sessions.attach(app.state.gradio_app)
+    return app
+
+
+def _gradio_app(app: FastAPI) -> Any:
+    """The Gradio ``App`` mounted in ``app``."""
+    for route in app.routes:
+        if isinstance(route, Mount) and hasattr(route.app, "get_blocks"):
+            return route.app
+    raise RuntimeError("no Gradio app is mounted")
 
 
 class StudioServer(uvicorn.Server):

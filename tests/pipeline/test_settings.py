@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.settings import ENV_VARIABLES, Settings, load_settings
+from pipeline.settings import ENV_VARIABLES, Settings, canonical_origin, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,6 +58,12 @@ def test_seed_spelling_wins_over_correct_spelling() -> None:
         ("FLYER_SD_READ_TIMEOUT", "nan", "finite"),
         ("FLYER_SD_NATIVE_SIZE", "64", "between 256 and 2048"),
         ("GRADIO_SERVER_PORT", "70000", "port"),
+        ("FLYER_SESSION_IDLE", "0", "greater than zero"),
+        ("FLYER_SESSION_MAX", "a day", "whole number"),
+        ("FLYER_ALLOWED_ORIGINS", "*", "origins like"),
+        ("FLYER_ALLOWED_ORIGINS", "https://ok.example, intranet.example", "origins like"),
+        ("FLYER_ALLOWED_ORIGINS", "https://ok.example/app", "origins like"),
+        ("FLYER_ALLOWED_ORIGINS", "null", "origins like"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, fragment: str) -> None:
@@ -128,3 +134,35 @@ def test_every_variable_is_read() -> None:
     source = (ROOT / "pipeline" / "settings.py").read_text()
     for name in ENV_VARIABLES:
         assert f'"{name}"' in source.split("def load_settings", 1)[1], name
+
+
+def test_sessions_and_origins() -> None:
+    s = settings()
+    assert (s.session_idle_seconds, s.session_max_seconds, s.allowed_origins) == (7200, 43200, ())
+    s = settings(
+        FLYER_SESSION_IDLE="60",
+        FLYER_SESSION_MAX="600",
+        FLYER_ALLOWED_ORIGINS=(
+            "HTTPS://Intranet.Example:443/, http://[::1]:8080,,https://intranet.example"
+        ),
+    )
+    assert (s.session_idle_seconds, s.session_max_seconds) == (60, 600)
+    assert s.allowed_origins == ("https://intranet.example", "http://[::1]:8080")
+
+
+@pytest.mark.parametrize(
+    ("raw", "origin"),
+    [
+        ("http://Host.Example:80", "http://host.example"),
+        ("https://host.example:8443/", "https://host.example:8443"),
+        ("http://127.0.0.1:7860", "http://127.0.0.1:7860"),
+        ("null", None),
+        ("ftp://host.example", None),
+        ("https://user@host.example", None),
+        ("https://host.example:99999", None),
+        ("https://host.example/path", None),
+        ("https://", None),
+    ],
+)
+def test_canonical_origin(raw: str, origin: str | None) -> None:
+    assert canonical_origin(raw) == origin

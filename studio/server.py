@@ -25,6 +25,7 @@ from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
 from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
+from .bodylimit import BodyLimitMiddleware, studio_limits
 from .rest import create_rest_router
 from .theme import mount_options
 
@@ -65,6 +66,8 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
     # Routes before the mount: Gradio, mounted at "/", answers every path not matched earlier.
     app.include_router(create_rest_router(service, settings))
     app.add_middleware(LoginThrottleMiddleware, throttle=throttle)
+    app.add_middleware(BodyLimitMiddleware, checker=checker, throttle=throttle,
+                       limits=studio_limits(MAX_UPLOAD))
 
     blocks = build_app(service, settings)  # sets delete_cache; leaves the queue to us
     blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.sd_concurrency)

@@ -11,8 +11,11 @@ every body is capped.
 
 A body is refused with 413 when its ``Content-Length`` is over the cap, before it is read, and
 when a body sent without one (chunked) grows past the cap while it is read: the client gets the
-413 and the route sees a disconnected client. Early refusals close the connection, so the server
-does not read (or wait for) the rest of a large body.
+413 and the route sees a disconnected client. The route never reads a refused body. Of a body
+refused before it was read, up to ``DRAIN_MAX`` declared bytes are read by the server and thrown
+away, so that the client, still sending, reliably gets the answer; past that, and for chunked
+bodies, the answer closes the connection (a client still sending may then see a reset instead of
+the answer: the price of not reading 100 MB).
 
 (Starlette's ``RequestBodyLimitMiddleware`` refuses only once the route reads, and by raising
 from ``receive``, which a route may turn into another status; this answers before the route.)
@@ -40,6 +43,7 @@ from .auth import (
 
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "DRAIN_MAX",
     "MULTIPART_OVERHEAD",
     "REST_MAX_BODY",
     "BodyLimit",
@@ -59,6 +63,10 @@ DEFAULT_MAX_BODY = 1 * MB
 """Gradio's JSON routes (queue/join, call/*) carry form values and file references only."""
 MULTIPART_OVERHEAD = 64 * KB
 """Boundaries, part headers and form fields around one uploaded file."""
+DRAIN_MAX = 4 * MB
+"""A refused body of at most this many declared bytes is read and discarded (by uvicorn, after
+the answer) instead of closing the connection under a client still sending, whose kernel would
+then answer with a reset that can swallow the answer."""
 
 _UNITS = {"b": 1, "kb": KB, "mb": MB, "gb": 1024 * MB}
 
@@ -141,15 +149,23 @@ def _address(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-async def _answer(send: Send, status: int, detail: str,
+def _body_size(scope: Scope) -> int | None:
+    """The declared body size: Content-Length, 0 without a body, None when chunked."""
+    declared = _header(scope, b"content-length")
+    if declared is not None:
+        return int(declared) if declared.strip().isdigit() else None
+    return None if _header(scope, b"transfer-encoding") is not None else 0
+
+
+async def _answer(send: Send, status: int, detail: str, *, close: bool,
                   extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
-    """A JSON ``{"detail": ...}`` answer that also closes the connection: whatever is left of
-    the request body is never read."""
+    """A JSON ``{"detail": ...}`` answer; ``close`` ends the connection, so that nothing more
+    of the request body is read."""
     body = json.dumps({"detail": detail}).encode("utf-8")
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode("ascii")),
-        (b"connection", b"close"),
+        *([(b"connection", b"close")] if close else []),
         *extra,
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -183,21 +199,21 @@ class BodyLimitMiddleware:
         if limit is None:
             await self.app(scope, receive, send)
             return
-        if limit.needs_key and not await self._key_ok(scope, path, send):
+        size = _body_size(scope)
+        close = size is None or size > DRAIN_MAX  # see DRAIN_MAX
+        if limit.needs_key and not await self._key_ok(scope, path, send, close):
             return
-        declared = _header(scope, b"content-length")
-        if declared is not None:
-            if not declared.strip().isdigit():
-                await _answer(send, 400, "Content-Length must be a number of bytes.")
-                return
-            if int(declared) > limit.max_bytes:
-                logger.info("%s %r refused for %s: body of %s bytes over %d",
-                            scope.get("method"), path, _address(scope), declared, limit.max_bytes)
-                await _answer(send, 413, limit.message())
-                return
+        if size is None and _header(scope, b"content-length") is not None:
+            await _answer(send, 400, "Content-Length must be a number of bytes.", close=True)
+            return
+        if size is not None and size > limit.max_bytes:
+            logger.info("%s %r refused for %s: body of %d bytes over %d",
+                        scope.get("method"), path, _address(scope), size, limit.max_bytes)
+            await _answer(send, 413, limit.message(), close=close)
+            return
         await self._capped(scope, receive, send, limit)
 
-    async def _key_ok(self, scope: Scope, path: str, send: Send) -> bool:
+    async def _key_ok(self, scope: Scope, path: str, send: Send, close: bool) -> bool:
         """The REST key check of :func:`studio.auth.require_api_key`, done before the body."""
         address = _address(scope)
         method = scope.get("method")
@@ -206,7 +222,8 @@ class BodyLimitMiddleware:
             if remaining > 0:
                 logger.warning("REST %s %r refused for %s: locked out", method, path, address)
                 retry = str(math.ceil(remaining)).encode("ascii")
-                await _answer(send, 429, lockout_message(remaining), [(b"retry-after", retry)])
+                await _answer(send, 429, lockout_message(remaining), close=close,
+                              extra=[(b"retry-after", retry)])
                 return False
         # Decoded as latin-1, as Starlette's request.headers does for require_api_key.
         supplied = _header(scope, API_KEY_HEADER.lower().encode("ascii"))
@@ -215,13 +232,13 @@ class BodyLimitMiddleware:
         if supplied is None:
             logger.info("REST %s %r refused for %s: no %s", method, path, address,
                         API_KEY_HEADER)
-            await _answer(send, 403, f"Missing {API_KEY_HEADER} header.")
+            await _answer(send, 403, f"Missing {API_KEY_HEADER} header.", close=close)
             return False
         logger.warning("REST %s %r refused for %s: wrong %s", method, path, address,
                        API_KEY_HEADER)
         if self.throttle is not None and self.throttle.record_failure(address):
             logger.warning("too many wrong keys from %s: locked out", address)
-        await _answer(send, 403, f"Wrong {API_KEY_HEADER}.")
+        await _answer(send, 403, f"Wrong {API_KEY_HEADER}.", close=close)
         return False
 
     async def _capped(self, scope: Scope, receive: Receive, send: Send, limit: BodyLimit) -> None:
@@ -245,7 +262,7 @@ class BodyLimitMiddleware:
             logger.info("%s %r refused for %s: body over %d bytes", scope.get("method"),
                         _route_path(scope), _address(scope), limit.max_bytes)
             if not started:
-                await _answer(send, 413, limit.message())
+                await _answer(send, 413, limit.message(), close=True)  # the rest is unbounded
             return {"type": "http.disconnect"}
 
         async def guarded_send(message: Message) -> None:

@@ -13,10 +13,13 @@ from .errors import InvalidRequest
 
 __all__ = [
     "FIELD_LIMITS",
+    "LINK_SCHEMES",
     "EventDetails",
     "Flyer",
     "FlyerRequest",
     "FlyerSpec",
+    "check_link",
+    "check_text",
     "normalise_palette",
 ]
 
@@ -33,8 +36,67 @@ FIELD_LIMITS: dict[str, tuple[str, int]] = {
     "organiser": ("Organiser", 120),
 }
 
+LINK_SCHEMES = ("http", "https", "mailto", "tel")
+"""What a flyer's link (its QR code) may be; a link without a scheme is a web address."""
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LINE_CONTROL = re.compile(r"[\t\n\r]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NAMED = {"\t": "a tab", "\n": "a line break", "\r": "a carriage return"}
+# Browsers and QR scanners skip ASCII whitespace and controls inside a URL's scheme, so
+# "java\tscript:" and " JaVaScRiPt:" are javascript: links; read the scheme the same way.
+_URL_IGNORED = re.compile(r"[\x00-\x20\x7f]")
+_SCHEME = re.compile(r"^([^/?#]*?):")
+_WEB = re.compile(r"^(?:https?://)?[^/?#@]*\.[^/?#]", re.IGNORECASE)
+_MAILTO = re.compile(r"^mailto:[^@]+@[^@]+\.[^@]+$", re.IGNORECASE)
+_TEL = re.compile(r"^tel:\+?[0-9().\-]*[0-9][0-9().\-]*$", re.IGNORECASE)
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
+
+
+def check_text(text: str, field: str, label: str, *, multiline: bool = False) -> None:
+    """Raise InvalidRequest naming ``field`` when ``text`` holds a lone surrogate (half of a
+    UTF-16 pair: it cannot be stored, encoded or sent back) or a control character. Line breaks
+    and tabs are allowed only when ``multiline``. Nothing is removed: the user fixes the text."""
+    bad = _SURROGATE.search(text)
+    if bad:
+        raise InvalidRequest(
+            f"{label} contains a broken character (U+{ord(bad.group()):04X}, half of a UTF-16 "
+            "surrogate pair); retype the text and try again.",
+            field=field,
+        )
+    bad = _CONTROL.search(text) or (None if multiline else _LINE_CONTROL.search(text))
+    if bad:
+        char = bad.group()
+        what = _NAMED.get(char, f"a control character (U+{ord(char):04X})")
+        raise InvalidRequest(f"{label} contains {what}; remove it and try again.", field=field)
+
+
+def check_link(url: str, field: str = "url", label: str = "Link") -> None:
+    """Raise InvalidRequest naming ``field`` unless ``url`` is an http(s), mailto: or tel:
+    link, or a web address without a scheme (``example.org/jazz``). ``javascript:``, ``data:``
+    and every other scheme are refused however they are spelled."""
+    match = _SCHEME.match(_URL_IGNORED.sub("", url))
+    scheme = match.group(1).lower() if match else ""
+    if match and scheme not in LINK_SCHEMES:
+        raise InvalidRequest(
+            f"{label}: use an http(s), mailto: or tel: address (e.g. https://example.org).",
+            field=field,
+        )
+    if " " in url:
+        raise InvalidRequest(f"{label}: a link cannot contain spaces.", field=field)
+    if scheme == "mailto" and not _MAILTO.match(url):
+        raise InvalidRequest(
+            f"{label}: a mailto: link needs an email address, e.g. mailto:hello@example.org.",
+            field=field,
+        )
+    if scheme == "tel" and not _TEL.match(url):
+        raise InvalidRequest(
+            f"{label}: a tel: link needs a phone number, e.g. tel:+33123456789.", field=field
+        )
+    if scheme in ("", "http", "https") and not _WEB.match(url):
+        raise InvalidRequest(
+            f"{label} does not look like a web address (e.g. https://example.org).", field=field
+        )
 
 
 @dataclass(frozen=True)
@@ -52,8 +114,11 @@ class EventDetails:
     organiser: str = ""
 
     def validated(self) -> EventDetails:
-        """Return a cleaned copy (NFC, trimmed, unified newlines) or raise InvalidRequest
-        naming the field: empty title, over-long field, control characters, bad link."""
+        """Return a cleaned copy (NFC, trimmed, unified newlines; line breaks in fields other
+        than the description become spaces, tabs in the description too) or raise
+        InvalidRequest naming the field: empty title, over-long field, lone surrogates, control
+        characters (tabs and line breaks are allowed in the description only), a link that is
+        not http(s), mailto: or tel:."""
         cleaned: dict[str, str] = {}
         for f in fields(self):
             label, limit = FIELD_LIMITS[f.name]
@@ -66,11 +131,10 @@ class EventDetails:
             text = "\n".join(line.strip() for line in text.strip().split("\n"))
             if f.name != "description" and "\n" in text:
                 text = " ".join(part for part in text.split("\n") if part)
-            if _CONTROL.search(text) or "\t" in text:
-                raise InvalidRequest(
-                    f"{label} contains control characters; remove them and try again.",
-                    field=f.name,
-                )
+            if f.name == "url" and text:
+                check_link(text, f.name, label)
+            check_text(text, f.name, label, multiline=f.name == "description")
+            text = text.replace("\t", " ")  # the fonts have no tab: it is a space on a flyer
             if len(text) > limit:
                 raise InvalidRequest(
                     f"{label} is {len(text)} characters long; the limit is {limit}.",
@@ -79,12 +143,6 @@ class EventDetails:
             cleaned[f.name] = text
         if not cleaned["title"]:
             raise InvalidRequest("Title is required: give the event a name.", field="title")
-        url = cleaned["url"]
-        if url and (" " in url or "." not in url):
-            raise InvalidRequest(
-                f"Link {url!r} does not look like a web address (e.g. https://example.org).",
-                field="url",
-            )
         return replace(self, **cleaned)
 
 

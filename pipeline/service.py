@@ -21,7 +21,14 @@ from .backends import GeneratedImage, GenerationParams, ImageBackend, create_bac
 from .backends.automatic1111 import native_size
 from .errors import InvalidRequest
 from .export import encode, extension, media_type, preview_jpeg
-from .models import EventDetails, Flyer, FlyerRequest, FlyerSpec, normalise_palette
+from .models import (
+    EventDetails,
+    Flyer,
+    FlyerRequest,
+    FlyerSpec,
+    check_text,
+    normalise_palette,
+)
 from .render.compose import compose, prepare_logo
 from .render.fonts import get_pairing, list_pairings
 from .render.formats import Format, get_format, list_formats
@@ -169,6 +176,8 @@ class FlyerService:
         if len(request.prompt) > 2000 or len(request.negative_prompt) > 2000:
             raise InvalidRequest("The prompt is too long: keep it under 2000 characters.",
                                  field="prompt")
+        check_text(request.prompt, "prompt", "Prompt", multiline=True)
+        check_text(request.negative_prompt, "negative_prompt", "Negative prompt", multiline=True)
         seed = request.seed
         if not isinstance(seed, int) or not -1 <= seed < 2**32:
             raise InvalidRequest(

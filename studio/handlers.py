@@ -7,6 +7,7 @@ components. Pipeline errors become ``gr.Error`` only through :func:`studio.error
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -85,11 +86,15 @@ def format_from(values: Mapping[str, Any], key: str = "format",
 
 
 def whole_number(value: object, field: str, label: str) -> int:
+    """``value`` (a number or its text) as an int; anything else, fractions, NaN and the
+    infinities raise InvalidRequest naming the field."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value  # exact, however large (the service checks the range)
     try:
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidRequest(f"{label} must be a whole number.", field=field) from None
-    if number != int(number):
+    if not math.isfinite(number) or not number.is_integer():
         raise InvalidRequest(f"{label} must be a whole number, not {number}.", field=field)
     return int(number)
 

@@ -6,23 +6,27 @@
      "details": {"title": "...", "subtitle": "...", "date": "...", "timeframe": "...",
                  "place": "...", "metro": "..."}}
 
-answers ``{"form": <the body as received>, "flyers_uris": ["/flyer/<id>", ...]}``; each
+answers ``{"form": <the validated body>, "flyers_uris": ["/flyer/<id>", ...]}``: ``form``
+holds the contract's fields the client sent, never other keys of the body. Each
 ``GET /flyer/<id>`` answers the flyer as ``image/jpeg`` (as often as wanted until it expires).
 
 Status codes: 400 batch size out of range, 403 missing or wrong key, 404 unknown or expired
-flyer, 422 unusable body, 429 address locked out after failed keys, 503 ``Service Unavailable``
-(Stable Diffusion failed) or ``Service Overload`` (store full, or too many REST generations
-waiting).
+flyer, 413 body over 64 KB (``studio.bodylimit`` answers it and the 403/429 before reading the
+body), 422 unusable body (not JSON, wrong types, NaN or Infinity, text the pipeline refuses;
+the detail names the field), 429 address locked out after failed keys, 503 ``Service
+Unavailable`` (Stable Diffusion failed) or ``Service Overload`` (store full, or too many REST
+generations waiting).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.errors import FlyerError
@@ -34,7 +38,13 @@ from pipeline.settings import Settings
 from .auth import require_api_key
 from .errors import SERVICE_OVERLOAD, http_status
 
-__all__ = ["FlyerBody", "FlyerDetailsBody", "create_rest_router", "format_for_size"]
+__all__ = [
+    "FlyerBody",
+    "FlyerDetailsBody",
+    "create_rest_router",
+    "format_for_size",
+    "parse_flyer_body",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +105,36 @@ def _to_request(body: FlyerBody) -> FlyerRequest:
     )
 
 
+def _unreadable(message: str) -> HTTPException:
+    return HTTPException(
+        status_code=422, detail=[{"type": "json_invalid", "loc": ["body"], "msg": message}]
+    )
+
+
+def parse_flyer_body(raw: bytes) -> FlyerBody:
+    """The body of ``POST /flyer``, or a 422 whose ``detail`` lists ``{type, loc, msg}`` per
+    problem (FastAPI's shape).
+
+    Parsed here rather than by FastAPI because FastAPI's 422 echoes each offending ``input``:
+    a NaN or a lone surrogate there makes the error answer itself fail with a 500.
+    """
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise _unreadable(f"The body is not JSON: {exc.msg} at character {exc.pos}.") from None
+    except (ValueError, RecursionError):  # not UTF-8, a number too long, nested too deeply
+        raise _unreadable("The body is not JSON this service reads (UTF-8, not deeply nested, "
+                          "numbers of at most a few thousand digits).") from None
+    try:
+        return FlyerBody.model_validate(data)
+    except ValidationError as exc:
+        detail = [
+            {"type": e["type"], "loc": ["body", *e["loc"]], "msg": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        raise HTTPException(status_code=422, detail=detail) from None
+
+
 def _fail(exc: FlyerError, what: str) -> HTTPException:
     status, detail = http_status(exc)
     log = logger.warning if status >= 500 else logger.info
@@ -124,7 +164,8 @@ def create_rest_router(
             slots.release()
 
     @router.post("/flyer")
-    async def post_flyer(body: FlyerBody, request: Request) -> dict[str, Any]:
+    async def post_flyer(request: Request) -> dict[str, Any]:
+        body = parse_flyer_body(await request.body())
         limit = settings.max_batch_size
         if not 1 <= body.batch_size <= limit:
             raise HTTPException(
@@ -137,7 +178,8 @@ def create_rest_router(
         except FlyerError as exc:
             raise _fail(exc, "POST /flyer") from None
         logger.info("REST POST /flyer: %d flyer(s)", len(ids))
-        return {"form": await request.json(), "flyers_uris": [f"/flyer/{i}" for i in ids]}
+        form = body.model_dump(mode="json", exclude_unset=True)  # the contract's fields only
+        return {"form": form, "flyers_uris": [f"/flyer/{i}" for i in ids]}
 
     @router.get("/flyer/{flyer_id}", response_class=Response)
     async def get_flyer(flyer_id: str) -> Response:

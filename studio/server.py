@@ -27,6 +27,7 @@ from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
 from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
+from .bodylimit import BodyLimitMiddleware, studio_limits
 from .gate import SessionGate
 from .login_page import LoginPageScript
 from .rest import create_rest_router
@@ -98,13 +99,16 @@ def create_server(
     # Routes before the mount: Gradio, mounted at "/", answers every path not matched earlier.
     app.include_router(create_rest_router(service, settings))
     add_logout_routes(app, sessions)
-    # Innermost first. Outermost: HTTPS headers, origin check, CORS, the login page's script,
-    # login throttle, session expiry, default-deny gate, file-route guard (no probing by
-    # strangers: the gate answers first).
+    # Added innermost first; a request meets them outermost first: HTTPS headers, origin
+    # check, CORS, the login page's script, body limits (and the REST key check before any
+    # body byte), login throttle, session expiry, the default-deny gate, the file-route guard
+    # (after the gate, so strangers cannot probe which files exist).
     app.add_middleware(FileRouteGuard)
     app.add_middleware(SessionGate, app_state=app.state)
     app.add_middleware(SessionMiddleware, sessions=sessions)
     app.add_middleware(LoginThrottleMiddleware, throttle=throttle)
+    app.add_middleware(BodyLimitMiddleware, checker=checker, throttle=throttle,
+                       limits=studio_limits(MAX_UPLOAD))
     app.add_middleware(LoginPageScript)
     add_cors(app, settings.allowed_origins)  # Gradio's own CORS middleware then defers
     app.add_middleware(OriginGuardMiddleware, allowed=settings.allowed_origins)

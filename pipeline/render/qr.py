@@ -9,6 +9,7 @@ import segno
 from PIL import Image
 
 from ..errors import InvalidRequest
+from ..models import check_link
 
 __all__ = ["QUIET_ZONE", "make_qr", "qr_modules"]
 
@@ -25,7 +26,9 @@ def qr_modules(url: str) -> int:
 
 @lru_cache(maxsize=64)
 def _encode(url: str) -> segno.QRCode:
-    """Encoding (segno tries all 8 masks in Python, ~40 ms) is cached per link."""
+    """Encoding (segno tries all 8 masks in Python, ~40 ms) is cached per link. Only
+    http(s), mailto: and tel: links are encoded, whoever calls."""
+    check_link(url)
     try:
         return segno.make_qr(url, error="l", boost_error=True)
     except (segno.DataOverflowError, ValueError) as exc:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -180,6 +182,70 @@ def test_errors_reach_the_client_clearly(
         client.predict(**kwargs, api_name="/generate")
     assert message in str(caught.value)
     assert "Traceback" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"seed": "nan"}, "Seed must be a whole number, not nan"),
+        ({"seed": "inf"}, "Seed must be a whole number, not inf"),
+        ({"seed": "-Infinity"}, "Seed must be a whole number, not -inf"),
+        ({"seed": "1e999"}, "Seed must be a whole number, not inf"),
+        ({"batch_size": "NaN"}, "Batch size must be a whole number, not nan"),
+        ({"batch_size": "Infinity"}, "Batch size must be a whole number, not inf"),
+    ],
+)
+def test_nan_and_infinity_are_clear_errors(
+    client: Client, studio_server: RunningStudio, kwargs: dict[str, Any], message: str
+) -> None:
+    # gradio_client (httpx) will not write a float NaN into JSON; their text gets through.
+    before = len(studio_server.service.store)
+    with pytest.raises(AppError) as caught:
+        client.predict(title="Jazz", **kwargs, api_name="/generate")
+    assert message in str(caught.value)
+    assert len(studio_server.service.store) == before
+    pngs, _ = client.predict(title="Still serving", api_name="/generate")
+    assert len(pngs) == 1
+
+
+GENERATE_DEFAULTS: dict[str, Any] = {
+    "title": "Jazz", "subtitle": "", "date": "", "time": "", "venue": "", "metro": "",
+    "description": "", "url": "", "organiser": "", "prompt": "", "negative_prompt": "",
+    "seed": -1, "batch_size": 1, "layout": "auto", "format": "instagram_post", "palette": "",
+    "font_pairing": "default", "logo": None, "background": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"title": "Jazz \ud800"}, "Title contains a broken character"),
+        ({"subtitle": "Live \udfff quartet"}, "Subtitle contains a broken character"),
+        ({"prompt": "neon \ud800"}, "Prompt contains a broken character"),
+        ({"url": "javascript:alert(1)//example.org"}, "Link: use an http(s)"),
+        ({"title": "Jazz\x07"}, "Title contains a control character (U+0007)"),
+    ],
+)
+def test_broken_text_through_gradio_api_is_a_clear_error(
+    studio_server: RunningStudio, given: dict[str, str], message: str
+) -> None:
+    """Lone surrogates cannot be sent with gradio_client (httpx refuses to encode them), so
+    this speaks Gradio's HTTP API with the JSON escapes a script in another language sends."""
+    data = list({**GENERATE_DEFAULTS, **given}.values())
+    before = len(studio_server.service.store)
+    with httpx.Client(base_url=studio_server.url, timeout=60) as http:
+        login = http.post("/login", data={"username": "me", "password": studio_server.key})
+        assert login.is_success
+        started = http.post(
+            "/gradio_api/call/generate",
+            content=json.dumps({"data": data}).encode("ascii"),  # "\ud800" as an escape
+            headers={"content-type": "application/json"},
+        )
+        assert started.status_code == 200, started.text
+        events = http.get(f"/gradio_api/call/generate/{started.json()['event_id']}").text
+    assert "event: error" in events, events
+    assert message in events, events
+    assert len(studio_server.service.store) == before
 
 
 def test_unknown_flyer(client: Client) -> None:

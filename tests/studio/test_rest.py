@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import socket
 import threading
 import time
@@ -10,9 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import HTTPException
 from PIL import Image
 
-from studio.rest import format_for_size
+from studio.rest import format_for_size, parse_flyer_body
 from tests.fake_sd import FakeSDServer
 from tests.studio.conftest import MakeStudio, RunningStudio
 
@@ -212,3 +214,119 @@ def test_generation_does_not_block_the_server(
     worker.join(timeout=30)
     assert health.status_code == 200 and waited < 0.5
     assert result and result[0].status_code == 200
+
+
+def post_raw(studio: RunningStudio, raw: str) -> httpx.Response:
+    """POST /flyer with ``raw`` sent as is (JSON that httpx would refuse to write)."""
+    return httpx.post(
+        studio.url + "/flyer",
+        content=raw.encode("ascii"),
+        headers={**studio.headers, "content-type": "application/json"},
+        timeout=60,
+    )
+
+
+def raw_body(prompt: str = '"neon"', size: str = "[1080, 1350]", batch_size: str = "1",
+             title: str = '"Jazz"', description: str = '""') -> str:
+    return (f'{{"prompt": {prompt}, "size": {size}, "batch_size": {batch_size}, '
+            f'"details": {{"title": {title}, "description": {description}}}}}')
+
+
+BROKEN_BODIES = [
+    (raw_body(batch_size="NaN"), "batch_size"),
+    (raw_body(batch_size="Infinity"), "batch_size"),
+    (raw_body(batch_size="-Infinity"), "batch_size"),
+    (raw_body(size="[NaN, 1350]"), "size"),
+    (raw_body(size="[1080, Infinity]"), "size"),
+    (raw_body(size='["\\ud800", 1350]'), "size"),
+    (raw_body(title='"Jazz \\ud800"'), "Title"),
+    (raw_body(title='"Jazz \\udfff night"'), "Title"),
+    (raw_body(description='"Free \\ud83d entry"'), "Description"),
+    (raw_body(prompt='"neon \\ud800"'), "Prompt"),
+    (raw_body(title='"Jazz\\u0000"'), "Title"),
+    (raw_body(title='"Jazz\\u001b[31m"'), "Title"),
+    ('{"prompt": "p", "details": "\\ud800", "size": NaN}', "details"),
+]
+
+
+@pytest.mark.parametrize(("raw", "field"), BROKEN_BODIES)
+def test_nan_infinity_and_broken_text_are_422_and_store_nothing(
+    studio_server: RunningStudio, raw: str, field: str
+) -> None:
+    before = len(studio_server.service.store)
+    response = post_raw(studio_server, raw)
+    assert response.status_code == 422, response.text
+    assert field.lower() in response.text.lower()
+    assert "Traceback" not in response.text
+    assert len(studio_server.service.store) == before
+    assert httpx.get(studio_server.url + "/healthz", timeout=5).status_code == 200
+
+
+def test_the_server_keeps_serving_after_broken_bodies(studio_server: RunningStudio) -> None:
+    for raw, _ in BROKEN_BODIES:
+        post_raw(studio_server, raw)
+    response = post(studio_server, body())
+    assert response.status_code == 200, response.text
+    jpeg(fetch(studio_server, response.json()["flyers_uris"][0]))
+
+
+def test_form_echoes_only_the_contract_fields(studio_server: RunningStudio) -> None:
+    payload = body(evil="<script>alert(1)</script>")  # an unknown field inside details
+    payload["evil"] = "<script>alert(2)</script>"  # and one at the top
+    payload["__proto__"] = {"admin": True}
+    response = post(studio_server, payload)
+    assert response.status_code == 200, response.text
+    form = response.json()["form"]
+    assert form == body()
+    assert "evil" not in form and "evil" not in form["details"] and "__proto__" not in form
+    assert "<script>" not in response.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)//example.org",
+        "JaVaScRiPt:alert(1)//example.org",
+        " javascript:alert(1)//example.org",
+        "java\tscript:alert(1)//example.org",
+        "data:text/html,<script>alert(1)</script>.org",
+    ],
+)
+def test_script_and_data_links_are_422(studio_server: RunningStudio, url: str) -> None:
+    before = len(studio_server.service.store)
+    response = post(studio_server, body(url=url))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith("Link: use an http(s), mailto: or tel: address")
+    assert len(studio_server.service.store) == before
+
+
+@pytest.mark.parametrize("url", ["https://example.org/jazz", "mailto:hi@example.org", "tel:+3312"])
+def test_web_mail_and_phone_links_make_a_flyer(studio_server: RunningStudio, url: str) -> None:
+    response = post(studio_server, body(url=url))
+    assert response.status_code == 200, response.text
+    assert response.json()["form"]["details"]["url"] == url
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 5000 + b"]" * 5000, b'{"batch_size": ' + b"9" * 5000 + b"}", b"\xff\xfe{", b"{nope"],
+)
+def test_unreadable_json_is_422_without_echo(raw: bytes) -> None:
+    with pytest.raises(HTTPException) as caught:
+        parse_flyer_body(raw)
+    assert caught.value.status_code == 422
+    [error] = caught.value.detail
+    assert error["loc"] == ["body"] and "not JSON" in error["msg"]
+    assert set(error) == {"type", "loc", "msg"}
+
+
+def test_validation_errors_never_echo_the_input() -> None:
+    with pytest.raises(HTTPException) as caught:
+        parse_flyer_body(b'{"prompt": "\\ud800", "size": [NaN, "\\udfff"], "batch_size": 1e999,'
+                         b' "details": {"title": ["<script>"]}}')
+    assert caught.value.status_code == 422
+    locs = {tuple(e["loc"]) for e in caught.value.detail}
+    assert locs == {("body", "size", 0), ("body", "size", 1), ("body", "batch_size"),
+                    ("body", "details", "title")}
+    assert all(set(e) == {"type", "loc", "msg"} for e in caught.value.detail)
+    json.dumps(caught.value.detail, allow_nan=False).encode("utf-8")  # answerable

@@ -83,3 +83,19 @@ def test_composer_warnings_reach_the_status_once() -> None:
     assert StudioHandlers.warnings(
         service.generate(FlyerRequest(details=EventDetails(title="Calm")))
     ) == ""
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), "nan", "Infinity",
+                                   "1e999", 2.5, "2.5", "three", None, [1]])
+def test_seed_and_batch_size_must_be_whole_finite_numbers(value: object) -> None:
+    for field, label in (("seed", "Seed"), ("batch_size", "Batch size")):
+        with pytest.raises(InvalidRequest) as caught:
+            request_from({"title": "x", "random_seed": False, "seed": 1, "batch_size": 1,
+                          field: value})
+        assert caught.value.field == field
+        assert str(caught.value).startswith(f"{label} must be a whole number")
+
+
+def test_whole_numbers_arrive_exactly() -> None:
+    request = request_from({"title": "x", "random_seed": False, "seed": 10**30, "batch_size": "2"})
+    assert (request.seed, request.batch_size) == (10**30, 2)  # the service checks the range

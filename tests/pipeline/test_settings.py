@@ -82,7 +82,7 @@ def test_unreadable_metro_path_is_a_config_error(tmp_path: Path) -> None:
 def test_temp_dir_must_be_a_folder(tmp_path: Path) -> None:
     afile = tmp_path / "not-a-folder"
     afile.write_text("x")
-    with pytest.raises(ConfigError, match="FLYER_TEMP_DIR.*not a folder"):
+    with pytest.raises(ConfigError, match=r"FLYER_TEMP_DIR.*not a folder"):
         settings(FLYER_TEMP_DIR=str(afile))
     later = tmp_path / "made" / "at-start"
     s = settings(FLYER_TEMP_DIR=str(later), FLYER_TEMP_MAX_BYTES="1048576",

@@ -42,9 +42,12 @@ def _session(request: gr.Request | None) -> str | None:
     return request.session_hash if request is not None else None
 
 
-def build_app(service: FlyerService, settings: Settings) -> gr.Blocks:
-    """The studio UI plus Gradio's API endpoints for scripts."""
-    files = SessionFiles(max_age_seconds=float(settings.store_ttl_seconds))
+def build_app(service: FlyerService, settings: Settings,
+              files: SessionFiles | None = None) -> gr.Blocks:
+    """The studio UI plus Gradio's API endpoints for scripts. Previews and downloads are
+    written with ``files`` (default: a fresh temporary folder)."""
+    if files is None:
+        files = SessionFiles(max_age_seconds=float(settings.store_ttl_seconds))
     handlers = StudioHandlers(service, files)
     layouts, formats = service.list_layouts(), service.list_formats()
 

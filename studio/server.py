@@ -7,11 +7,15 @@ runs it with uvicorn (HTTPS when a certificate is configured).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import socket
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TextIO
 
 import gradio as gr
@@ -26,7 +30,9 @@ from pipeline.settings import Settings
 
 from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
 from .rest import create_rest_router
+from .temp_space import TempSpace
 from .theme import mount_options
+from .ui_files import SessionFiles
 
 __all__ = ["MAX_UPLOAD", "StudioServer", "create_server", "login_hint", "serve", "server_url"]
 
@@ -36,6 +42,45 @@ MAX_UPLOAD = "25mb"
 """Largest file Gradio accepts (logos, own backgrounds)."""
 
 AUTH_MESSAGE = "User name: any name. Password: the studio's API_MASTER_KEY."
+SWEEP_SECONDS = 10.0
+"""How often the temporary folder's budget is enforced besides after each studio write."""
+
+
+def _use_folder(app: FastAPI, blocks: gr.Blocks, folder: Path) -> None:
+    """Make the mounted Blocks keep its uploads and file cache in ``folder``.
+
+    Gradio reads ``GRADIO_TEMP_DIR`` (default ``/tmp/gradio``) when each object is built: into
+    ``App.uploaded_file_dir`` (where uploads go and the only folder ``/gradio_api/file=``
+    serves) and into every component's ``GRADIO_CACHE`` (where returned files are copied unless
+    already inside it). Setting both per studio keeps several studios in one process apart
+    without touching the environment. Components Gradio re-creates for an update read the
+    global again, but files are always moved with the original component.
+    """
+    for block in (blocks, *blocks.blocks.values()):
+        block.GRADIO_CACHE = str(folder)
+    for route in app.routes:
+        if isinstance(route, Mount) and getattr(route.app, "blocks", None) is blocks:
+            gradio_app: Any = route.app
+            gradio_app.uploaded_file_dir = str(folder)
+
+
+def _lifespan(space: TempSpace) -> Any:
+    """Create the temporary folder at start, keep it under budget, delete it at the end."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        space.open()
+        sweeper = asyncio.create_task(space.enforce_every(SWEEP_SECONDS))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            space.cleanup()
+            logger.info("Deleted the temporary folder %s", space.root)
+
+    return lifespan
 
 
 def create_server(settings: Settings, service: FlyerService | None = None) -> FastAPI:
@@ -52,8 +97,13 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
         lockout_s=settings.login_lockout_seconds,
     )
 
-    app = FastAPI(title="Flyer Studio", docs_url=None, redoc_url=None, openapi_url=None)
+    space = TempSpace(settings.temp_dir, settings.temp_max_bytes)
+    files = SessionFiles(max_age_seconds=float(settings.store_ttl_seconds), space=space)
+
+    app = FastAPI(title="Flyer Studio", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=_lifespan(space))
     app.state.settings = settings
+    app.state.temp_space = space
     app.state.service = service
     app.state.key_checker = checker
     app.state.login_throttle = throttle
@@ -66,7 +116,7 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
     app.include_router(create_rest_router(service, settings))
     app.add_middleware(LoginThrottleMiddleware, throttle=throttle)
 
-    blocks = build_app(service, settings)  # sets delete_cache; leaves the queue to us
+    blocks = build_app(service, settings, files)  # sets delete_cache; leaves the queue to us
     blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.sd_concurrency)
     options: dict[str, Any] = {**mount_options()}  # theme and CSS
     options.update(
@@ -81,7 +131,9 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
         # Gradio's own FastAPI would publish its route schema at /openapi.json to anyone
         app_kwargs={"docs_url": None, "redoc_url": None, "openapi_url": None},
     )
-    return gr.mount_gradio_app(app, blocks, path="/", **options)
+    app = gr.mount_gradio_app(app, blocks, path="/", **options)
+    _use_folder(app, blocks, space.root)
+    return app
 
 
 class StudioServer(uvicorn.Server):

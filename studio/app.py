@@ -16,7 +16,8 @@ import gradio as gr
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
-from .handlers import CUSTOM_FORMAT, BatchView, StudioHandlers
+from .handlers import CUSTOM_FORMAT, BatchView, StudioHandlers, mapped_errors
+from .queue_wait import QueueWait
 from .theme import HEADER_CSS, header_html
 from .ui_api import COMPOSE_CONCURRENCY, COMPOSE_CONCURRENCY_ID, SD_CONCURRENCY_ID, register_api
 from .ui_files import SessionFiles
@@ -74,6 +75,13 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
     view_outputs = [results.gallery, results.status, results.manifest, ids, selected,
                     results.export_file]
 
+    wait = QueueWait(settings.queue_max_wait_seconds)
+
+    def admit(request: gr.Request) -> None:
+        """Refuse a job that waited in the queue longer than FLYER_QUEUE_MAX_WAIT."""
+        with mapped_errors():
+            wait.check(request)
+
     def values_of(data: dict[Any, Any]) -> dict[str, Any]:
         return {by_component[c]: v for c, v in data.items() if c in by_component}
 
@@ -84,12 +92,15 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
 
     def on_generate(data: dict[Any, Any], request: gr.Request,
                     progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        admit(request)
+
         def report(fraction: float, message: str) -> None:
             progress(fraction, desc=message)
 
         return show(handlers.generate(values_of(data), _session(request), report))
 
     def on_rerender(data: dict[Any, Any], request: gr.Request) -> tuple[Any, ...]:
+        admit(request)
         values = values_of(data)
         return show(handlers.rerender(values, data[ids], data[selected], _session(request)))
 
@@ -101,6 +112,7 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
     def exporter(kind: str) -> Any:
         def on_export(flyer_id: str | None, current: list[str], crop_marks: bool,
                       request: gr.Request) -> Any:
+            admit(request)
             if kind == "zip":
                 path = handlers.export_zip(current, _session(request))
             else:

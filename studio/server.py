@@ -29,6 +29,7 @@ from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
 from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
+from .queue_wait import QueueClock
 from .rest import create_rest_router
 from .temp_space import TempSpace
 from .theme import mount_options
@@ -115,6 +116,7 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
     # Routes before the mount: Gradio, mounted at "/", answers every path not matched earlier.
     app.include_router(create_rest_router(service, settings))
     app.add_middleware(LoginThrottleMiddleware, throttle=throttle)
+    app.add_middleware(QueueClock)  # when each job joined Gradio's queue (FLYER_QUEUE_MAX_WAIT)
 
     blocks = build_app(service, settings, files)  # sets delete_cache; leaves the queue to us
     blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.sd_concurrency)

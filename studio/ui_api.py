@@ -27,6 +27,7 @@ from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
 from .handlers import DETAIL_FIELDS, mapped_errors, whole_number
+from .queue_wait import QueueWait
 from .ui_files import SessionFiles
 
 __all__ = ["COMPOSE_CONCURRENCY_ID", "SD_CONCURRENCY_ID", "register_api"]
@@ -62,6 +63,7 @@ def _file(files: SessionFiles, session: str | None, filename: str, data: bytes) 
 def register_api(service: FlyerService, settings: Settings, files: SessionFiles) -> None:
     """Add /generate, /rerender, /download, /download_zip, /layouts, /formats, /pairings."""
     print_formats = {str(f["name"]) for f in service.list_formats() if f.get("print")}
+    wait = QueueWait(settings.queue_max_wait_seconds)  # refuses jobs that waited too long
 
     def png_of(flyer_id: str, session: str | None) -> dict[str, Any]:
         item = service.download(flyer_id, "png")
@@ -93,6 +95,7 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles)
         Returns the flyers as PNG files and their manifests (each with its "id")."""
         session = request.session_hash if request is not None else None
         with mapped_errors():
+            wait.check(request)
             flyer_request = FlyerRequest(
                 details=EventDetails(title, subtitle, date, time, venue, metro, description,
                                      url, organiser),
@@ -136,6 +139,7 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles)
         given = dict(zip(DETAIL_FIELDS, (title, subtitle, date, time, venue, metro,
                                          description, url, organiser), strict=True))
         with mapped_errors():
+            wait.check(request)
             if export not in ("auto", "png", "pdf"):
                 raise InvalidRequest(
                     f"Unknown export {export!r}; choose auto, png or pdf.", field="export"
@@ -162,6 +166,7 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles)
         """One flyer as png, jpeg, webp or pdf (crop_marks for print PDFs)."""
         session = request.session_hash if request is not None else None
         with mapped_errors():
+            wait.check(request)
             item = service.download(flyer_id, kind, crop_marks=bool(crop_marks))
         return _file(files, session, item.filename, item.data).model_dump()  # type: ignore[return-value]
 
@@ -171,6 +176,7 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles)
         """Several flyers and their manifests in one ZIP archive."""
         session = request.session_hash if request is not None else None
         with mapped_errors():
+            wait.check(request)
             item = service.download_zip(list(flyer_ids or []), kind)
         return _file(files, session, item.filename, item.data).model_dump()  # type: ignore[return-value]
 

@@ -53,9 +53,10 @@ def _use_folder(app: FastAPI, blocks: gr.Blocks, folder: Path) -> None:
     Gradio reads ``GRADIO_TEMP_DIR`` (default ``/tmp/gradio``) when each object is built: into
     ``App.uploaded_file_dir`` (where uploads go and the only folder ``/gradio_api/file=``
     serves) and into every component's ``GRADIO_CACHE`` (where returned files are copied unless
-    already inside it). Setting both per studio keeps several studios in one process apart
-    without touching the environment. Components Gradio re-creates for an update read the
-    global again, but files are always moved with the original component.
+    already inside it). Setting both per studio keeps several studios in one process apart.
+    Components Gradio re-creates for an update read the global again, but files are always moved
+    with the original component; the checks that only read the global are
+    :func:`_share_global_with_gradio`'s business.
     """
     for block in (blocks, *blocks.blocks.values()):
         block.GRADIO_CACHE = str(folder)
@@ -63,6 +64,22 @@ def _use_folder(app: FastAPI, blocks: gr.Blocks, folder: Path) -> None:
         if isinstance(route, Mount) and getattr(route.app, "blocks", None) is blocks:
             gradio_app: Any = route.app
             gradio_app.uploaded_file_dir = str(folder)
+
+
+def _share_global_with_gradio(shared: Path) -> None:
+    """Point Gradio's process-global ``GRADIO_TEMP_DIR`` at the folder holding every studio's
+    temporary folder.
+
+    Some of Gradio's checks read that variable on every call and offer nothing per app: the
+    files in a gallery's select event must lie under it, and so must uploads when Gradio's
+    launch-time path guard is on. It is set once per process; studios in one process should share
+    ``FLYER_TEMP_DIR`` (the last one built names the folder otherwise).
+    """
+    current = os.environ.get("GRADIO_TEMP_DIR")
+    if current != str(shared):
+        if current:
+            logger.info("GRADIO_TEMP_DIR %s replaced by the studio's %s", current, shared)
+        os.environ["GRADIO_TEMP_DIR"] = str(shared)
 
 
 def _lifespan(space: TempSpace) -> Any:
@@ -135,6 +152,7 @@ def create_server(settings: Settings, service: FlyerService | None = None) -> Fa
     )
     app = gr.mount_gradio_app(app, blocks, path="/", **options)
     _use_folder(app, blocks, space.root)
+    _share_global_with_gradio(space.shared)
     return app
 
 

@@ -1,11 +1,13 @@
 """One folder per server for every temporary file, kept under a byte budget.
 
 The studio's previews and downloads (:class:`studio.ui_files.SessionFiles`) and Gradio's uploads
-and file cache all live in ``<FLYER_TEMP_DIR>/flyer-studio-<random>/``::
+and file cache all live in one folder per server, inside a folder shared by the servers that use
+the same ``FLYER_TEMP_DIR`` (default: the system's temporary folder)::
 
-    flyer-studio-<random>/           Gradio's upload folder and every component's cache
-    ├── <sha256>/logo.png            an upload (Gradio names the folder after the content)
-    └── sessions/<session>/...       the studio's previews and downloads (served in place:
+    <FLYER_TEMP_DIR>/flyer-studio/   shared: what Gradio's process-global GRADIO_TEMP_DIR names
+    └── <random>/                    this server: Gradio's upload folder and component cache
+        ├── <sha256>/logo.png        an upload (Gradio names the folder after the content)
+        └── sessions/<session>/...   the studio's previews and downloads (served in place:
                                      Gradio does not copy files already inside its cache)
 
 :meth:`TempSpace.enforce` deletes the oldest files first until the folder holds at most
@@ -23,6 +25,7 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -32,10 +35,12 @@ from pathlib import Path
 
 from pipeline.errors import ConfigError
 
-__all__ = ["SESSIONS", "TempSpace"]
+__all__ = ["SESSIONS", "SHARED", "TempSpace"]
 
 logger = logging.getLogger(__name__)
 
+SHARED = "flyer-studio"
+"""Folder under FLYER_TEMP_DIR holding each server's own folder."""
 SESSIONS = "sessions"
 """Sub-folder holding the studio's own previews and downloads."""
 _UPLOAD_GRACE_SECONDS = 60.0
@@ -55,7 +60,8 @@ class TempSpace:
 
     def __init__(self, parent: Path | None, max_bytes: int) -> None:
         base = Path(parent) if parent is not None else Path(tempfile.gettempdir())
-        self.root = base.expanduser().resolve() / f"flyer-studio-{secrets.token_hex(8)}"
+        self.shared = base.expanduser().resolve() / SHARED
+        self.root = self.shared / secrets.token_hex(8)
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
 
@@ -66,18 +72,37 @@ class TempSpace:
     def open(self) -> None:
         """Create the folder (private to this user). Raises ConfigError naming FLYER_TEMP_DIR
         when it cannot be created."""
-        try:
-            self.root.parent.mkdir(parents=True, exist_ok=True)
-            self.root.mkdir(mode=0o700, exist_ok=True)
-        except OSError as exc:
+        for attempt in range(2):  # another server may remove the empty shared folder meanwhile
+            try:
+                self.shared.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self._check_owner()
+                self.root.mkdir(mode=0o700, exist_ok=True)
+                return
+            except OSError as exc:
+                if isinstance(exc, FileNotFoundError) and not attempt:
+                    continue
+                raise ConfigError(
+                    "FLYER_TEMP_DIR", f"cannot create {str(self.root)!r}: {exc.strerror}"
+                ) from exc
+
+    def _check_owner(self) -> None:
+        """The shared folder must be ours: not a link, not another user's (in /tmp, anyone
+        could have made it first)."""
+        info = os.lstat(self.shared)
+        foreign = hasattr(os, "getuid") and info.st_uid != os.getuid()
+        if stat.S_ISLNK(info.st_mode) or foreign:
             raise ConfigError(
-                "FLYER_TEMP_DIR", f"cannot create {str(self.root)!r}: {exc.strerror}"
-            ) from exc
+                "FLYER_TEMP_DIR", f"{str(self.shared)!r} belongs to another user or is a link; "
+                "set FLYER_TEMP_DIR to a folder of your own"
+            )
 
     def cleanup(self) -> None:
-        """Delete the folder and everything in it (when the server stops)."""
+        """Delete the folder and everything in it (when the server stops), and the shared
+        folder too when no other server uses it."""
         with self._lock:
             shutil.rmtree(self.root, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self.shared.rmdir()  # only succeeds when empty
 
     def usage(self) -> int:
         """Bytes of all the files in the folder now."""

@@ -4,10 +4,10 @@ deleted when the server stops."""
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
-from gradio.utils import get_upload_folder
 from gradio_client import Client, handle_file
 from PIL import Image
 
@@ -63,14 +63,15 @@ def test_many_generations_stay_under_budget_and_leave_nothing(tmp_path: Path) ->
     parent = tmp_path / "temp"
     logo = tmp_path / "logo.png"
     Image.new("RGBA", (300, 200), (220, 30, 60, 255)).save(logo)
-    gradio_global = Path(get_upload_folder())
-    global_before = set(_files(gradio_global))
+    gradio_default = Path(tempfile.gettempdir()) / "gradio"  # where Gradio's files went before
+    default_before = set(_files(gradio_default))
     settings = studio_settings(FLYER_TEMP_DIR=str(parent), FLYER_TEMP_MAX_BYTES=str(budget))
 
     peak, written, largest, received = 0, 0, 0, 0
     with run_studio(settings) as studio:
         root = studio.app.state.temp_space.root
-        assert root.parent == parent.resolve()
+        assert root.parent == parent.resolve() / "flyer-studio"
+        assert os.environ["GRADIO_TEMP_DIR"] == str(root.parent)  # Gradio's global checks
         client = Client(studio.url + "/", auth=studio.auth, verbose=False,
                         download_files=str(tmp_path / "client"))
         try:
@@ -98,4 +99,4 @@ def test_many_generations_stay_under_budget_and_leave_nothing(tmp_path: Path) ->
     assert received == 80 and written > 3 * budget  # the budget really had to evict
     assert 0 < peak <= budget + largest  # one in-flight file of tolerance
     assert list(parent.iterdir()) == []  # everything deleted when the studio stopped
-    assert set(_files(gradio_global)) - global_before == set()  # nothing in Gradio's global
+    assert set(_files(gradio_default)) - default_before == set()  # nothing left elsewhere

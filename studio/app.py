@@ -9,6 +9,7 @@ auth=..., **studio.theme.mount_options())``; the queue is configured by whoever 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import gradio as gr
@@ -63,7 +64,7 @@ def build_app(service: FlyerService, settings: Settings,
             with gr.Column(scale=7, min_width=420, elem_id="fs-results"):
                 results = build_results(layouts, formats)
         _wire(handlers, controls, results, ids, selected, settings)
-        register_api(service, settings, files)
+        register_api(service, settings, files, handlers.jobs)
     return demo
 
 
@@ -90,14 +91,18 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
         return (gr.Gallery(value=view.gallery, selected_index=index), view.status,
                 view.manifest, view.ids, view.selected, gr.File(value=None, visible=False))
 
-    def on_generate(data: dict[Any, Any], request: gr.Request,
-                    progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    async def on_generate(data: dict[Any, Any], request: gr.Request,
+                          progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         admit(request)
+        values, session = values_of(data), _session(request)
 
         def report(fraction: float, message: str) -> None:
             progress(fraction, desc=message)
 
-        return show(handlers.generate(values_of(data), _session(request), report))
+        def work(cancel: threading.Event) -> BatchView:
+            return handlers.generate(values, session, report, cancel)
+
+        return show(await handlers.jobs.run(session, work))  # Cancel stops this job only
 
     def on_rerender(data: dict[Any, Any], request: gr.Request) -> tuple[Any, ...]:
         admit(request)

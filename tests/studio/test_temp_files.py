@@ -69,9 +69,10 @@ def test_many_generations_stay_under_budget_and_leave_nothing(tmp_path: Path) ->
 
     peak, written, largest, received = 0, 0, 0, 0
     with run_studio(settings) as studio:
-        root = studio.app.state.temp_space.root
-        assert root.parent == parent.resolve() / "flyer-studio"
-        assert os.environ["GRADIO_TEMP_DIR"] == str(root.parent)  # Gradio's global checks
+        shared = parent / "flyer-studio"
+        assert shared.is_dir(), "the studio made no folder under FLYER_TEMP_DIR"
+        [root] = list(shared.iterdir())  # this server's own folder
+        assert os.environ["GRADIO_TEMP_DIR"] == str(shared.resolve())  # Gradio's global checks
         client = Client(studio.url + "/", auth=studio.auth, verbose=False,
                         download_files=str(tmp_path / "client"))
         try:

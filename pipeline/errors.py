@@ -13,6 +13,7 @@
     │   └── BackendCancelled        the user cancelled the job
     ├── RenderError                 composition failed (e.g. text cannot fit)
     ├── StoreFull                   the flyer store is full of live entries
+    ├── Busy                        a job waited too long for its turn (queue, REST slots)
     └── NotFound                    no such flyer (unknown or expired id)
 
 Third-party exceptions are translated once, where they happen, with ``raise ... from exc``.
@@ -29,6 +30,7 @@ __all__ = [
     "BackendResponseError",
     "BackendTimeout",
     "BackendUnavailable",
+    "Busy",
     "ConfigError",
     "FlyerError",
     "InvalidRequest",
@@ -93,6 +95,13 @@ class RenderError(FlyerError):
 
 class StoreFull(FlyerError):
     """The flyer store is full of live entries; nothing stored was touched."""
+
+
+class Busy(FlyerError):
+    """A job waited longer than FLYER_QUEUE_MAX_WAIT for its turn and was not started."""
+
+    def __init__(self, message: str = "The studio is busy; try again in a moment.") -> None:
+        super().__init__(message)
 
 
 class NotFound(FlyerError):

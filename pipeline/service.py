@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -19,7 +20,7 @@ from PIL import Image
 
 from .backends import GeneratedImage, GenerationParams, ImageBackend, create_backend
 from .backends.automatic1111 import native_size
-from .errors import InvalidRequest
+from .errors import BackendCancelled, InvalidRequest
 from .export import encode, extension, media_type, preview_jpeg
 from .models import (
     EventDetails,
@@ -55,6 +56,11 @@ class Download:
 
 def _noop(fraction: float, message: str) -> None:
     return None
+
+
+def _stop_if_cancelled(cancel: threading.Event) -> None:
+    if cancel.is_set():
+        raise BackendCancelled("Generation cancelled.")
 
 
 def _png(image: Image.Image) -> bytes:
@@ -194,7 +200,7 @@ class FlyerService:
         )
 
     def _paint(
-        self, request: FlyerRequest, fmt: Format, progress: Progress
+        self, request: FlyerRequest, fmt: Format, progress: Progress, cancel: threading.Event
     ) -> tuple[list[GeneratedImage], bytes | None, dict[str, Any]]:
         if request.background is not None:
             image = load_image(request.background, field="background").convert("RGB")
@@ -222,7 +228,7 @@ class FlyerService:
         def painting(fraction: float, message: str) -> None:
             progress(max(0.0, min(1.0, fraction)) * _BACKEND_SHARE, message)
 
-        images = self.backend.generate(params, painting)
+        images = self.backend.generate(params, painting, cancel)
         info = {
             "backend": self.backend.name,
             "model": self.backend.model,
@@ -234,21 +240,32 @@ class FlyerService:
         return images, None, info
 
     def generate(
-        self, request: FlyerRequest, progress: Progress | None = None
+        self,
+        request: FlyerRequest,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
     ) -> list[StoredFlyer]:
-        """Paint ``request.batch_size`` backgrounds in one backend call and compose each."""
+        """Paint ``request.batch_size`` backgrounds in one backend call and compose each.
+
+        Setting ``cancel`` (from any thread) stops this job: the backend stops painting it (a
+        Stable Diffusion server is interrupted only while it paints this job) and the service
+        stops between stages with BackendCancelled, storing nothing.
+        """
         report = progress or _noop
+        stop = cancel if cancel is not None else threading.Event()
         request = self._validate(request)
         fmt = get_format(request.format)
         logo_image = (
             prepare_logo(load_image(request.logo, field="logo"), fmt) if request.logo else None
         )
         self.store.ensure_room(request.batch_size)
+        _stop_if_cancelled(stop)
         report(0.0, "Painting backgrounds")
-        images, uploaded, info = self._paint(request, fmt, report)
+        images, uploaded, info = self._paint(request, fmt, report, stop)
         used: list[str] = []
         flyers: list[StoredFlyer] = []
         for index, generated in enumerate(images):
+            _stop_if_cancelled(stop)
             report(
                 _BACKEND_SHARE + (1 - _BACKEND_SHARE) * index / len(images),
                 f"Composing flyer {index + 1} of {len(images)}",
@@ -281,6 +298,7 @@ class FlyerService:
             flyer = compose(generated.image, spec, layout, fmt)
             used.append(flyer.layout)
             flyers.append(self._record(flyer, source, layout, generated.seed))
+        _stop_if_cancelled(stop)
         self.store.put(flyers)
         report(1.0, "Done")
         return flyers
@@ -385,7 +403,3 @@ class FlyerService:
                     f"flyer-{number}.json", json.dumps(self.get(flyer_id).manifest, indent=2)
                 )
         return Download(buffer.getvalue(), "flyers.zip", "application/zip")
-
-    def cancel(self) -> None:
-        """Ask the backend to stop the running job."""
-        self.backend.cancel()

@@ -57,6 +57,8 @@ class Settings:
     store_ttl_seconds: int = 3600
     store_max_bytes: int = 1024 * 1024 * 1024
     queue_size: int = 16
+    queue_max_wait_seconds: float = 300.0
+    """A job that waited longer than this for its turn is refused as busy (Gradio and REST)."""
     login_max_failures: int = 5
     login_window_seconds: int = 60
     login_lockout_seconds: int = 300
@@ -76,6 +78,10 @@ class Settings:
     server_port: int = 7860
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    # --- temporary files --------------------------------------------------------------------
+    temp_dir: Path | None = None
+    """Parent of each server's temporary folder (None: the system's temporary folder)."""
+    temp_max_bytes: int = 512 * 1024 * 1024
 
 
 # Every variable Settings reads: name -> one-line meaning. env.example is checked against it.
@@ -100,6 +106,7 @@ ENV_VARIABLES: dict[str, str] = {
     "FLYER_STORE_TTL": "Seconds a flyer stays downloadable",
     "FLYER_STORE_MAX_BYTES": "Most bytes the flyer store may hold",
     "FLYER_QUEUE_SIZE": "Most requests waiting in Gradio's queue before 'busy'",
+    "FLYER_QUEUE_MAX_WAIT": "Seconds a job may wait for its turn before it is refused as busy",
     "FLYER_LOGIN_MAX_FAILURES": "Failed logins per address allowed within the window",
     "FLYER_LOGIN_WINDOW": "Seconds over which failed logins are counted",
     "FLYER_LOGIN_LOCKOUT": "Seconds an address is refused after too many failures",
@@ -112,6 +119,8 @@ ENV_VARIABLES: dict[str, str] = {
     "GRADIO_SERVER_PORT": "Port to listen on (Hugging Face Spaces sets it)",
     "FLYER_SSL_CERTFILE": "TLS certificate (PEM) to serve HTTPS directly",
     "FLYER_SSL_KEYFILE": "TLS private key (PEM) matching FLYER_SSL_CERTFILE",
+    "FLYER_TEMP_DIR": "Folder under which each server keeps its temporary files",
+    "FLYER_TEMP_MAX_BYTES": "Most bytes of temporary files (previews, downloads, uploads)",
 }
 
 BACKEND_NAMES = ("automatic1111", "procedural")
@@ -216,6 +225,14 @@ def _readable_file(name: str, raw: str) -> Path:
     return path
 
 
+def _folder(name: str, raw: str) -> Path:
+    """A folder that exists or can be created later (it is created when a server starts)."""
+    path = Path(raw.strip()).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(name, f"{str(path)!r} is not a folder")
+    return path
+
+
 def _auth(name: str, raw: str) -> tuple[str, str]:
     user, sep, password = raw.partition(":")
     if not sep or not user or not password:
@@ -287,6 +304,7 @@ def load_settings(
     take("FLYER_STORE_TTL", "store_ttl_seconds", _positive_int)
     take("FLYER_STORE_MAX_BYTES", "store_max_bytes", _positive_int)
     take("FLYER_QUEUE_SIZE", "queue_size", _positive_int)
+    take("FLYER_QUEUE_MAX_WAIT", "queue_max_wait_seconds", _positive_float)
     take("FLYER_LOGIN_MAX_FAILURES", "login_max_failures", _positive_int)
     take("FLYER_LOGIN_WINDOW", "login_window_seconds", _positive_int)
     take("FLYER_LOGIN_LOCKOUT", "login_lockout_seconds", _positive_int)
@@ -299,6 +317,8 @@ def load_settings(
     take("GRADIO_SERVER_PORT", "server_port", _port)
     take("FLYER_SSL_CERTFILE", "ssl_certfile", _readable_file)
     take("FLYER_SSL_KEYFILE", "ssl_keyfile", _readable_file)
+    take("FLYER_TEMP_DIR", "temp_dir", _folder)
+    take("FLYER_TEMP_MAX_BYTES", "temp_max_bytes", _positive_int)
 
     native = values.get("sd_native_size")
     if isinstance(native, int) and not 256 <= native <= 2048:

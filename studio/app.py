@@ -9,6 +9,7 @@ auth=..., **studio.theme.mount_options())``; the queue is configured by whoever 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import gradio as gr
@@ -16,7 +17,8 @@ import gradio as gr
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
-from .handlers import CUSTOM_FORMAT, BatchView, StudioHandlers
+from .handlers import CUSTOM_FORMAT, BatchView, StudioHandlers, mapped_errors
+from .queue_wait import QueueWait
 from .theme import HEADER_CSS, header_html
 from .ui_api import COMPOSE_CONCURRENCY, COMPOSE_CONCURRENCY_ID, SD_CONCURRENCY_ID, register_api
 from .ui_files import SessionFiles
@@ -43,9 +45,12 @@ def _session(request: gr.Request | None) -> str | None:
     return request.session_hash if request is not None else None
 
 
-def build_app(service: FlyerService, settings: Settings) -> gr.Blocks:
-    """The studio UI plus Gradio's API endpoints for scripts."""
-    files = SessionFiles(max_age_seconds=float(settings.store_ttl_seconds))
+def build_app(service: FlyerService, settings: Settings,
+              files: SessionFiles | None = None) -> gr.Blocks:
+    """The studio UI plus Gradio's API endpoints for scripts. Previews and downloads are
+    written with ``files`` (default: a fresh temporary folder)."""
+    if files is None:
+        files = SessionFiles(max_age_seconds=float(settings.store_ttl_seconds))
     handlers = StudioHandlers(service, files)
     layouts, formats = service.list_layouts(), service.list_formats()
 
@@ -60,7 +65,7 @@ def build_app(service: FlyerService, settings: Settings) -> gr.Blocks:
             with gr.Column(scale=7, min_width=420, elem_id="fs-results"):
                 results = build_results(layouts, formats)
         _wire(handlers, controls, results, ids, selected, settings)
-        register_api(service, settings, files)
+        register_api(service, settings, files, handlers.jobs)
     return demo
 
 
@@ -72,6 +77,13 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
     view_outputs = [results.gallery, results.status, results.manifest, ids, selected,
                     results.export_file]
 
+    wait = QueueWait(settings.queue_max_wait_seconds)
+
+    def admit(request: gr.Request) -> None:
+        """Refuse a job that waited in the queue longer than FLYER_QUEUE_MAX_WAIT."""
+        with mapped_errors():
+            wait.check(request)
+
     def values_of(data: dict[Any, Any]) -> dict[str, Any]:
         return {by_component[c]: v for c, v in data.items() if c in by_component}
 
@@ -80,14 +92,21 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
         return (gr.Gallery(value=view.gallery, selected_index=index), view.status,
                 view.manifest, view.ids, view.selected, gr.File(value=None, visible=False))
 
-    def on_generate(data: dict[Any, Any], request: gr.Request,
-                    progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    async def on_generate(data: dict[Any, Any], request: gr.Request,
+                          progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        admit(request)
+        values, session = values_of(data), _session(request)
+
         def report(fraction: float, message: str) -> None:
             progress(fraction, desc=message)
 
-        return show(handlers.generate(values_of(data), _session(request), report))
+        def work(cancel: threading.Event) -> BatchView:
+            return handlers.generate(values, session, report, cancel)
+
+        return show(await handlers.jobs.run(session, work))  # Cancel stops this job only
 
     def on_rerender(data: dict[Any, Any], request: gr.Request) -> tuple[Any, ...]:
+        admit(request)
         values = values_of(data)
         return show(handlers.rerender(values, data[ids], data[selected], _session(request)))
 
@@ -99,6 +118,7 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
     def exporter(kind: str) -> Any:
         def on_export(flyer_id: str | None, current: list[str], crop_marks: bool,
                       request: gr.Request) -> Any:
+            admit(request)
             if kind == "zip":
                 path = handlers.export_zip(current, _session(request))
             else:

@@ -17,6 +17,7 @@ from pipeline.errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
+    Busy,
     ConfigError,
     FlyerError,
     InvalidRequest,
@@ -30,7 +31,7 @@ __all__ = ["SERVICE_OVERLOAD", "SERVICE_UNAVAILABLE", "http_status", "to_gr_erro
 SERVICE_UNAVAILABLE = "Service Unavailable"
 """REST ``detail`` when Stable Diffusion fails (the seed's wording)."""
 SERVICE_OVERLOAD = "Service Overload"
-"""REST ``detail`` when the flyer store is full (the seed's wording)."""
+"""REST ``detail`` when the flyer store is full or a job waited too long (the seed's wording)."""
 
 _CONFIG_MESSAGE = "The studio is misconfigured; the operator should check the server's log."
 _UNEXPECTED_MESSAGE = "Something went wrong while making the flyer; please try again."
@@ -46,6 +47,7 @@ _TITLES: tuple[tuple[type[FlyerError], str], ...] = (
     (BackendUnavailable, "Stable Diffusion is unreachable"),
     (BackendError, "Stable Diffusion failed"),
     (StoreFull, "The studio is full"),
+    (Busy, "The studio is busy"),
     (NotFound, "Flyer not found"),
 )
 
@@ -80,7 +82,7 @@ def http_status(exc: FlyerError) -> tuple[int, str]:
         return 422, user_message(exc)
     if isinstance(exc, BackendError):
         return 503, SERVICE_UNAVAILABLE
-    if isinstance(exc, StoreFull):
+    if isinstance(exc, (StoreFull, Busy)):
         return 503, SERVICE_OVERLOAD
     if isinstance(exc, NotFound):
         return 404, user_message(exc)

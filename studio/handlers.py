@@ -22,6 +22,7 @@ from pipeline.service import FlyerService
 from pipeline.store import StoredFlyer
 
 from .errors import to_gr_error
+from .jobs import Jobs
 from .ui_files import SessionFiles
 from .uploads import read_upload
 
@@ -137,8 +138,7 @@ class StudioHandlers:
         self.files = files
         self._layout_labels = {d["name"]: str(d["label"]) for d in service.list_layouts()}
         self._format_labels = {d["name"]: str(d["label"]) for d in service.list_formats()}
-        self._running: set[str] = set()
-        self._lock = threading.Lock()
+        self.jobs = Jobs()
 
     # -- views --------------------------------------------------------------------------------
     def _caption(self, number: int, flyer: StoredFlyer) -> str:
@@ -175,17 +175,13 @@ class StudioHandlers:
 
     # -- actions ------------------------------------------------------------------------------
     def generate(self, values: Mapping[str, Any], session: str | None,
-                 progress: ProgressFn) -> BatchView:
+                 progress: ProgressFn, cancel: threading.Event | None = None) -> BatchView:
+        """Generate a batch; setting ``cancel`` stops this job (see :class:`studio.jobs.Jobs`,
+        which runs it)."""
         started = time.monotonic()
         with mapped_errors():
             request = request_from(values)
-            with self._lock:
-                self._running.add(session or "")
-            try:
-                flyers = self.service.generate(request, progress=progress)
-            finally:
-                with self._lock:
-                    self._running.discard(session or "")
+            flyers = self.service.generate(request, progress=progress, cancel=cancel)
         took = time.monotonic() - started
         noun = "flyer" if len(flyers) == 1 else "flyers"
         status = f"**{len(flyers)} {noun}** · {self.describe(flyers[0])} · {took:.1f} s"
@@ -239,9 +235,6 @@ class StudioHandlers:
         return self.files.write(session, item.filename, item.data)
 
     def cancel(self, session: str | None) -> None:
-        """Stop this session's generation. The Stable Diffusion server runs one job at a time,
-        so it is only interrupted when the job running is this session's."""
-        with self._lock:
-            mine = (session or "") in self._running
-        if mine:
-            self.service.cancel()
+        """Stop this session's generations, and only them: each job has its own cancel event,
+        and the Stable Diffusion server is interrupted only while it paints one of them."""
+        self.jobs.cancel(session)

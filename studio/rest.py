@@ -15,7 +15,8 @@ flyer, 413 body over 64 KB (``studio.bodylimit`` answers it and the 403/429 befo
 body), 422 unusable body (not JSON, wrong types, NaN or Infinity, text the pipeline refuses;
 the detail names the field), 429 address locked out after failed keys, 503 ``Service
 Unavailable`` (Stable Diffusion failed) or ``Service Overload`` (store full, or too many REST
-generations waiting).
+generations waiting, or a generation waited longer than
+``FLYER_QUEUE_MAX_WAIT`` for its turn).
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from pipeline.errors import FlyerError
+from pipeline.errors import Busy, FlyerError
 from pipeline.models import EventDetails, FlyerRequest
 from pipeline.render.formats import FORMATS
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
 from .auth import require_api_key
-from .errors import SERVICE_OVERLOAD, http_status
+from .errors import http_status
 
 __all__ = [
     "FlyerBody",
@@ -148,16 +149,16 @@ def create_rest_router(
     """The ``/flyer`` routes for ``service``; every route requires ``X-API-Key``.
 
     REST generations do not go through Gradio's queue, so at most ``settings.sd_concurrency``
-    run at once; one that waits longer than ``wait_s`` (default: the backend's read timeout
-    for a full batch) gets 503 ``Service Overload``.
+    run at once; one that waits longer than ``wait_s`` (default ``FLYER_QUEUE_MAX_WAIT``, the
+    limit Gradio's queue has too) gets 503 ``Service Overload``.
     """
     router = APIRouter(dependencies=[Depends(require_api_key)], tags=["flyer"])
     slots = threading.BoundedSemaphore(settings.sd_concurrency)
-    patience = wait_s if wait_s is not None else settings.sd_read_timeout * settings.max_batch_size
+    patience = wait_s if wait_s is not None else settings.queue_max_wait_seconds
 
     def generate(request: FlyerRequest) -> list[str]:
         if not slots.acquire(timeout=patience):
-            raise HTTPException(status_code=503, detail=SERVICE_OVERLOAD)
+            raise Busy()
         try:
             return [flyer.id for flyer in service.generate(request)]
         finally:

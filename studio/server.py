@@ -7,13 +7,16 @@ runs it with uvicorn (HTTPS when a certificate is configured).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TextIO
 
 import gradio as gr
@@ -30,9 +33,12 @@ from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
 from .bodylimit import BodyLimitMiddleware, studio_limits
 from .gate import SessionGate
 from .login_page import LoginPageScript
+from .queue_wait import QueueClock
 from .rest import create_rest_router
 from .sessions import SessionMiddleware, Sessions, add_logout_routes
+from .temp_space import TempSpace
 from .theme import mount_options
+from .ui_files import SessionFiles
 from .uploads import FileRouteGuard, restore_file_guard
 from .web_guard import OriginGuardMiddleware, SecureTransportMiddleware, add_cors
 
@@ -56,6 +62,62 @@ MIN_KEY_LENGTH = 16
 """Shortest master key the studio starts with."""
 
 AUTH_MESSAGE = "User name: any name. Password: the studio's API_MASTER_KEY."
+SWEEP_SECONDS = 10.0
+"""How often the temporary folder's budget is enforced besides after each studio write."""
+
+
+def _use_folder(app: FastAPI, blocks: gr.Blocks, folder: Path) -> None:
+    """Make the mounted Blocks keep its uploads and file cache in ``folder``.
+
+    Gradio reads ``GRADIO_TEMP_DIR`` (default ``/tmp/gradio``) when each object is built: into
+    ``App.uploaded_file_dir`` (where uploads go and the only folder ``/gradio_api/file=``
+    serves) and into every component's ``GRADIO_CACHE`` (where returned files are copied unless
+    already inside it). Setting both per studio keeps several studios in one process apart.
+    Components Gradio re-creates for an update read the global again, but files are always moved
+    with the original component; the checks that only read the global are
+    :func:`_share_global_with_gradio`'s business.
+    """
+    for block in (blocks, *blocks.blocks.values()):
+        block.GRADIO_CACHE = str(folder)
+    for route in app.routes:
+        if isinstance(route, Mount) and getattr(route.app, "blocks", None) is blocks:
+            gradio_app: Any = route.app
+            gradio_app.uploaded_file_dir = str(folder)
+
+
+def _share_global_with_gradio(shared: Path) -> None:
+    """Point Gradio's process-global ``GRADIO_TEMP_DIR`` at the folder holding every studio's
+    temporary folder.
+
+    Some of Gradio's checks read that variable on every call and offer nothing per app: the
+    files in a gallery's select event must lie under it, and so must uploads when Gradio's
+    launch-time path guard is on. It is set once per process; studios in one process should share
+    ``FLYER_TEMP_DIR`` (the last one built names the folder otherwise).
+    """
+    current = os.environ.get("GRADIO_TEMP_DIR")
+    if current != str(shared):
+        if current:
+            logger.info("GRADIO_TEMP_DIR %s replaced by the studio's %s", current, shared)
+        os.environ["GRADIO_TEMP_DIR"] = str(shared)
+
+
+def _lifespan(space: TempSpace) -> Any:
+    """Create the temporary folder at start, keep it under budget, delete it at the end."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        space.open()
+        sweeper = asyncio.create_task(space.enforce_every(SWEEP_SECONDS))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            space.cleanup()
+            logger.info("Deleted the temporary folder %s", space.root)
+
+    return lifespan
 
 
 def create_server(
@@ -84,8 +146,13 @@ def create_server(
         global_max_failures=settings.login_global_max_failures,
     )
 
-    app = FastAPI(title="Flyer Studio", docs_url=None, redoc_url=None, openapi_url=None)
+    space = TempSpace(settings.temp_dir, settings.temp_max_bytes)
+    files = SessionFiles(max_age_seconds=float(settings.store_ttl_seconds), space=space)
+
+    app = FastAPI(title="Flyer Studio", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=_lifespan(space))
     app.state.settings = settings
+    app.state.temp_space = space
     app.state.service = service
     app.state.key_checker = checker
     app.state.login_throttle = throttle
@@ -107,6 +174,7 @@ def create_server(
     app.add_middleware(SessionGate, app_state=app.state)
     app.add_middleware(SessionMiddleware, sessions=sessions)
     app.add_middleware(LoginThrottleMiddleware, throttle=throttle)
+    app.add_middleware(QueueClock)  # when each job joined Gradio's queue (FLYER_QUEUE_MAX_WAIT)
     app.add_middleware(BodyLimitMiddleware, checker=checker, throttle=throttle,
                        limits=studio_limits(MAX_UPLOAD))
     app.add_middleware(LoginPageScript)
@@ -114,7 +182,7 @@ def create_server(
     app.add_middleware(OriginGuardMiddleware, allowed=settings.allowed_origins)
     app.add_middleware(SecureTransportMiddleware)
 
-    blocks = build_app(service, settings)  # sets delete_cache; leaves the queue to us
+    blocks = build_app(service, settings, files)  # sets delete_cache; leaves the queue to us
     blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.sd_concurrency)
     options: dict[str, Any] = {**mount_options()}  # theme and CSS
     options.update(
@@ -130,6 +198,8 @@ def create_server(
         app_kwargs={"docs_url": None, "redoc_url": None, "openapi_url": None},
     )
     app = gr.mount_gradio_app(app, blocks, path="/", **options)
+    _use_folder(app, blocks, space.root)
+    _share_global_with_gradio(space.shared)
     restore_file_guard(blocks)
     app.state.gradio_app = _gradio_app(app)
     sessions.attach(app.state.gradio_app)

@@ -15,6 +15,7 @@ Every parameter but ``title`` (and ``flyer_id``) is optional. Files go in with
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,8 @@ from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
 from .handlers import DETAIL_FIELDS, mapped_errors, whole_number
+from .jobs import Jobs
+from .queue_wait import QueueWait
 from .ui_files import SessionFiles
 from .uploads import read_upload
 
@@ -55,15 +58,21 @@ def _file(files: SessionFiles, session: str | None, filename: str, data: bytes) 
     return FileData(path=str(files.write(session, filename, data)), orig_name=filename)
 
 
-def register_api(service: FlyerService, settings: Settings, files: SessionFiles) -> None:
-    """Add /generate, /rerender, /download, /download_zip, /layouts, /formats, /pairings."""
+def register_api(service: FlyerService, settings: Settings, files: SessionFiles,
+                 jobs: Jobs | None = None) -> None:
+    """Add /generate, /rerender, /download, /download_zip, /layouts, /formats, /pairings.
+
+    Cancelling a /generate job (``job.cancel()`` in gradio_client) stops its work on the server;
+    ``jobs`` (shared with the UI's Cancel button) tracks them."""
+    running = jobs if jobs is not None else Jobs()
     print_formats = {str(f["name"]) for f in service.list_formats() if f.get("print")}
+    wait = QueueWait(settings.queue_max_wait_seconds)  # refuses jobs that waited too long
 
     def png_of(flyer_id: str, session: str | None) -> dict[str, Any]:
         item = service.download(flyer_id, "png")
         return _file(files, session, item.filename, item.data).model_dump()
 
-    def generate(
+    async def generate(
         title: str,
         subtitle: str = "",
         date: str = "",
@@ -89,23 +98,29 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles)
         Returns the flyers as PNG files and their manifests (each with its "id")."""
         session = request.session_hash if request is not None else None
         with mapped_errors():
-            flyer_request = FlyerRequest(
-                details=EventDetails(title, subtitle, date, time, venue, metro, description,
-                                     url, organiser),
-                prompt=prompt or "",
-                negative_prompt=negative_prompt or "",
-                seed=whole_number(seed, "seed", "Seed"),
-                batch_size=whole_number(batch_size, "batch_size", "Batch size"),
-                layout=layout or "auto",
-                format=format or "instagram_post",
-                palette=palette or (),  # type: ignore[arg-type]  # the service normalises text
-                font_pairing=font_pairing or "default",
-                logo=_upload(logo, "logo"),
-                background=_upload(background, "background"),
-            )
-            flyers = service.generate(flyer_request)
-            pngs = [png_of(f.id, session) for f in flyers]
-        return pngs, [f.manifest for f in flyers]  # type: ignore[return-value]
+            wait.check(request)
+
+        def work(cancel: threading.Event) -> tuple[list[FileData], list[dict[str, Any]]]:
+            with mapped_errors():
+                flyer_request = FlyerRequest(
+                    details=EventDetails(title, subtitle, date, time, venue, metro,
+                                         description, url, organiser),
+                    prompt=prompt or "",
+                    negative_prompt=negative_prompt or "",
+                    seed=whole_number(seed, "seed", "Seed"),
+                    batch_size=whole_number(batch_size, "batch_size", "Batch size"),
+                    layout=layout or "auto",
+                    format=format or "instagram_post",
+                    palette=palette or (),  # type: ignore[arg-type]  # the service normalises
+                    font_pairing=font_pairing or "default",
+                    logo=_upload(logo, "logo"),
+                    background=_upload(background, "background"),
+                )
+                flyers = service.generate(flyer_request, cancel=cancel)
+                pngs = [png_of(f.id, session) for f in flyers]
+            return pngs, [f.manifest for f in flyers]  # type: ignore[return-value]
+
+        return await running.run(session, work)
 
     def rerender(
         flyer_id: str,
@@ -132,6 +147,7 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles)
         given = dict(zip(DETAIL_FIELDS, (title, subtitle, date, time, venue, metro,
                                          description, url, organiser), strict=True))
         with mapped_errors():
+            wait.check(request)
             if export not in ("auto", "png", "pdf"):
                 raise InvalidRequest(
                     f"Unknown export {export!r}; choose auto, png or pdf.", field="export"
@@ -158,6 +174,7 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles)
         """One flyer as png, jpeg, webp or pdf (crop_marks for print PDFs)."""
         session = request.session_hash if request is not None else None
         with mapped_errors():
+            wait.check(request)
             item = service.download(flyer_id, kind, crop_marks=bool(crop_marks))
         return _file(files, session, item.filename, item.data).model_dump()  # type: ignore[return-value]
 
@@ -167,6 +184,7 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles)
         """Several flyers and their manifests in one ZIP archive."""
         session = request.session_hash if request is not None else None
         with mapped_errors():
+            wait.check(request)
             item = service.download_zip(list(flyer_ids or []), kind)
         return _file(files, session, item.filename, item.data).model_dump()  # type: ignore[return-value]
 

@@ -3,7 +3,9 @@
 Gradio serves files by path, so every preview, PNG, PDF or ZIP the studio hands back is first
 written under a temporary folder owned by one ``build_app`` call (never a module-level one).
 Each browser session (or API call) writes into its own sub-folder; files older than
-``max_age_seconds`` are pruned as new ones arrive, so the folder cannot grow without bound.
+``max_age_seconds`` are pruned as new ones arrive, and when a :class:`studio.temp_space.TempSpace`
+is given, every write is followed by its byte budget (oldest files first, never the one just
+written), so the folder cannot grow without bound.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from .temp_space import TempSpace
 
 __all__ = ["SessionFiles"]
 
@@ -30,10 +34,14 @@ def _safe_name(name: str, fallback: str) -> str:
 class SessionFiles:
     """A temporary folder with one sub-folder per session. Thread-safe."""
 
-    def __init__(self, root: Path | None = None, max_age_seconds: float = 3600.0) -> None:
-        self.root = root if root is not None else Path(tempfile.mkdtemp(prefix="flyer-studio-"))
-        self.root.mkdir(parents=True, exist_ok=True)
+    def __init__(self, root: Path | None = None, max_age_seconds: float = 3600.0,
+                 space: TempSpace | None = None) -> None:
+        if root is None:
+            root = space.sessions if space is not None else Path(
+                tempfile.mkdtemp(prefix="flyer-studio-"))
+        self.root = root  # created on first write
         self.max_age_seconds = max_age_seconds
+        self.space = space
         self._lock = threading.Lock()
         self._last_prune = time.monotonic()
 
@@ -53,17 +61,24 @@ class SessionFiles:
             try:
                 partial.write_bytes(data)
                 partial.replace(path)
-                return path
             except FileNotFoundError:
                 if attempt:
                     raise
+                continue
+            if self.space is not None:
+                self.space.enforce(keep=(path,))
+            return path
         raise AssertionError("unreachable")
 
     def prune(self, now: float | None = None) -> int:
         """Delete files older than ``max_age_seconds`` and empty folders; return how many."""
         cutoff = (time.time() if now is None else now) - self.max_age_seconds
         removed = 0
-        for folder in list(self.root.iterdir()):
+        try:
+            folders = list(self.root.iterdir())
+        except FileNotFoundError:
+            return 0
+        for folder in folders:
             if not folder.is_dir():
                 continue
             for item in list(folder.iterdir()):

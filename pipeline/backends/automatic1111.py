@@ -1,8 +1,10 @@
 """AUTOMATIC1111 / Forge / SD.Next backend, over their shared ``/sdapi/v1`` HTTP API.
 
 One batch is one ``POST /sdapi/v1/txt2img`` (``batch_size`` images, ``n_iter`` 1). While it
-runs in a worker thread, ``GET /sdapi/v1/progress`` is polled and reported. ``cancel()`` posts
-``/sdapi/v1/interrupt``. Every failure is translated, once, into a ``BackendError`` subclass
+runs in a worker thread, ``GET /sdapi/v1/progress`` is polled and reported. Jobs run one at a
+time; setting a job's ``cancel`` event stops it: while it waits for its turn it just gives up,
+while it paints ``/sdapi/v1/interrupt`` is posted (the server then runs this job, not another
+user's). Every failure is translated, once, into a ``BackendError`` subclass
 whose message says what to do and never carries the password or a traceback (the messages
 live in :mod:`._a1111_errors`; decoding the answer in :mod:`._a1111_decode`).
 """
@@ -73,8 +75,7 @@ class Automatic1111Backend:
         self._poll_interval = poll_interval
         self._job_lock = threading.Lock()
         self._state_lock = threading.Lock()
-        self._cancelled = threading.Event()
-        self._running = False
+        self._current: threading.Event | None = None  # the painting job's cancel event
         self._model: str | None = None
         self._wake = threading.Event()
 
@@ -113,10 +114,14 @@ class Automatic1111Backend:
 
     # --- generation ---------------------------------------------------------------------------
     def generate(
-        self, params: GenerationParams, progress: ProgressCallback | None = None
+        self,
+        params: GenerationParams,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
     ) -> list[GeneratedImage]:
         """Paint ``params.batch_size`` images in one txt2img call; see the module docstring."""
         report = progress or (lambda fraction, message: None)
+        token = cancel if cancel is not None else threading.Event()
         payload = {
             "prompt": params.prompt,
             "negative_prompt": params.negative_prompt,
@@ -131,33 +136,45 @@ class Automatic1111Backend:
             "send_images": True,
             "save_images": False,
         }
-        with self._job_lock:
+        self._take_turn(token)
+        try:
             with self._state_lock:
-                self._cancelled.clear()
-                self._running = True
-            try:
-                report(0.0, "sent to the Stable Diffusion server")
-                response = self._post_with_progress(payload, params.batch_size, report)
-                images = decode_images(response, params, self.public_url)
-            finally:
-                with self._state_lock:
-                    self._running = False
+                self._current = token
+            report(0.0, "sent to the Stable Diffusion server")
+            response = self._post_with_progress(payload, params.batch_size, report, token)
+            images = decode_images(response, params, self.public_url)
+        finally:
+            with self._state_lock:
+                self._current = None
+            self._job_lock.release()
         report(1.0, "done")
         return images
 
     def cancel(self) -> None:
-        """Interrupt the running job (if any); ``generate`` then raises BackendCancelled."""
+        """Stop the job this backend is painting (if any); its ``generate`` then raises
+        BackendCancelled."""
         with self._state_lock:
-            if not self._running:
+            if self._current is None:
                 return
-            self._cancelled.set()
+            self._current.set()
             self._wake.set()
-        # Even if the interrupt fails, generate stops waiting and raises BackendCancelled.
-        with contextlib.suppress(BackendError):
-            self._request("POST", "/sdapi/v1/interrupt", read_timeout=10.0)
+
+    def _take_turn(self, token: threading.Event) -> None:
+        """Wait until no other job of this backend paints; give up if ``token`` is set first
+        (nothing to interrupt: the server is not painting this job)."""
+        while not self._job_lock.acquire(timeout=self._poll_interval):
+            if token.is_set():
+                raise BackendCancelled("Generation cancelled.")
+        if token.is_set():
+            self._job_lock.release()
+            raise BackendCancelled("Generation cancelled.")
 
     def _post_with_progress(
-        self, payload: dict[str, Any], batch_size: int, report: ProgressCallback
+        self,
+        payload: dict[str, Any],
+        batch_size: int,
+        report: ProgressCallback,
+        token: threading.Event,
     ) -> httpx.Response:
         outcome: dict[str, Any] = {}
 
@@ -172,22 +189,27 @@ class Automatic1111Backend:
             except BaseException as exc:  # handed to the calling thread
                 outcome["error"] = exc
 
-        wake = threading.Event()
+        wake = threading.Event()  # set when the call returns, or by cancel()
+        finished = threading.Event()
         with self._state_lock:
             self._wake = wake
-            if self._cancelled.is_set():
-                wake.set()
 
         def run() -> None:
             work()
+            finished.set()
             wake.set()
 
+        if token.is_set():  # cancelled before anything was sent
+            raise BackendCancelled("Generation cancelled.")
         worker = threading.Thread(target=run, name="sd-txt2img", daemon=True)
         worker.start()
         done = 0.0
-        while not wake.wait(self._poll_interval):
+        while not wake.wait(self._poll_interval) and not token.is_set():
             done = self._poll_progress(done, report)
-        if self._cancelled.is_set():
+        if token.is_set() and not finished.is_set():
+            # This job holds the job lock, so what the server paints now is this job.
+            with contextlib.suppress(BackendError):  # generate stops waiting regardless
+                self._request("POST", "/sdapi/v1/interrupt", read_timeout=10.0)
             worker.join(_CANCEL_GRACE_SECONDS)
             raise BackendCancelled("Generation cancelled.")
         worker.join()

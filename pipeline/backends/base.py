@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -53,11 +54,19 @@ class ImageBackend(Protocol):
         ...
 
     def generate(
-        self, params: GenerationParams, progress: ProgressCallback | None = None
+        self,
+        params: GenerationParams,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
     ) -> list[GeneratedImage]:
-        """Paint ``params.batch_size`` images in one job, reporting progress as it goes."""
+        """Paint ``params.batch_size`` images in one job, reporting progress as it goes.
+
+        Setting ``cancel`` (from any thread) stops this job and only this one: ``generate``
+        raises BackendCancelled; a server is interrupted only while it paints this job.
+        """
         ...
 
     def cancel(self) -> None:
-        """Ask the running job (if any) to stop; ``generate`` then raises BackendCancelled."""
+        """Ask the job this backend runs now (if any) to stop; its ``generate`` then raises
+        BackendCancelled. Prefer ``generate``'s ``cancel`` event, which names the job."""
         ...

@@ -255,7 +255,10 @@ class ProceduralBackend:
         return "procedural-v1"
 
     def generate(
-        self, params: GenerationParams, progress: ProgressCallback | None = None
+        self,
+        params: GenerationParams,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
     ) -> list[GeneratedImage]:
         report = progress or (lambda fraction, message: None)
         if params.width <= 0 or params.height <= 0 or params.batch_size <= 0:
@@ -271,7 +274,7 @@ class ProceduralBackend:
             images: list[GeneratedImage] = []
             report(0.0, "painting")
             for i in range(params.batch_size):
-                if self._cancelled.is_set():
+                if self._cancelled.is_set() or (cancel is not None and cancel.is_set()):
                     raise BackendCancelled("Generation cancelled.")
                 image = render(params.prompt, seed + i, params.width, params.height,
                                params.palette)

@@ -184,6 +184,52 @@ def test_cancel_when_idle_does_nothing(sd: FakeSDServer, client: httpx.Client) -
     assert len(backend.generate(params())) == 1  # a stale cancel does not leak into a new job
 
 
+def test_a_job_cancel_event_interrupts_that_job_only(client: httpx.Client) -> None:
+    """Two jobs on one backend: cancelling the one waiting for its turn interrupts nothing;
+    cancelling the one painting interrupts the server."""
+    outcomes: dict[str, BaseException | int] = {}
+    with FakeSDServer(mode="slow", delay=20) as sd:
+        backend = Automatic1111Backend(sd.url, client=client, poll_interval=0.05)
+        painting, waiting = threading.Event(), threading.Event()
+
+        def run(name: str, cancel: threading.Event) -> None:
+            try:
+                outcomes[name] = len(backend.generate(params(), cancel=cancel))
+            except BaseException as exc:
+                outcomes[name] = exc
+
+        first = threading.Thread(target=run, args=("painting", painting))
+        first.start()
+        deadline = time.monotonic() + 5
+        while not sd.txt2img_requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        second = threading.Thread(target=run, args=("waiting", waiting))
+        second.start()
+        time.sleep(0.3)
+
+        waiting.set()
+        second.join(5)
+        assert not second.is_alive()
+        assert isinstance(outcomes["waiting"], BackendCancelled)
+        assert sd.interrupted == 0 and len(sd.txt2img_requests) == 1
+
+        painting.set()
+        first.join(10)
+        assert not first.is_alive()
+        assert isinstance(outcomes["painting"], BackendCancelled)
+        assert sd.interrupted == 1
+
+
+def test_a_job_cancelled_before_its_turn_sends_nothing(
+    sd: FakeSDServer, client: httpx.Client
+) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(BackendCancelled):
+        Automatic1111Backend(sd.url, client=client).generate(params(), cancel=cancel)
+    assert sd.txt2img_requests == [] and sd.interrupted == 0
+
+
 # --- errors --------------------------------------------------------------------------------
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -127,4 +129,18 @@ def test_cancel_stops_the_batch() -> None:
                          progress)
     assert len([f for f in calls if 0 < f < 1]) == 1
     # A later job is not affected by the earlier cancel.
+    assert len(backend.generate(GenerationParams(prompt="x", width=64, height=64))) == 1
+
+
+def test_a_job_cancel_event_stops_that_batch() -> None:
+    backend = ProceduralBackend()
+    cancel = threading.Event()
+
+    def progress(fraction: float, message: str) -> None:
+        if 0 < fraction < 1:
+            cancel.set()
+
+    with pytest.raises(BackendCancelled):
+        backend.generate(GenerationParams(prompt="x", width=64, height=64, batch_size=4),
+                         progress, cancel)
     assert len(backend.generate(GenerationParams(prompt="x", width=64, height=64))) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zipfile
 from collections.abc import Iterator
 
@@ -13,7 +14,7 @@ from PIL import Image
 
 from pipeline.backends.automatic1111 import Automatic1111Backend
 from pipeline.backends.procedural import ProceduralBackend
-from pipeline.errors import BackendError, InvalidRequest, NotFound, StoreFull
+from pipeline.errors import BackendCancelled, BackendError, InvalidRequest, NotFound, StoreFull
 from pipeline.export import read_provenance
 from pipeline.models import EventDetails, FlyerRequest
 from pipeline.render.formats import get_format
@@ -150,6 +151,20 @@ def test_backend_failure_is_a_backend_error_and_stores_nothing(
         a1111.generate(FlyerRequest(details=DETAILS, batch_size=2))
     assert len(a1111.store) == 0
     sd.mode = "ok"
+
+
+def test_a_cancelled_job_stops_between_stages_and_stores_nothing() -> None:
+    service = make_service(ProceduralBackend())
+    cancel = threading.Event()
+
+    def progress(fraction: float, message: str) -> None:
+        if message.startswith("Composing flyer 2"):
+            cancel.set()  # after painting, while composing
+
+    with pytest.raises(BackendCancelled):
+        service.generate(FlyerRequest(details=DETAILS, batch_size=3), progress, cancel)
+    assert len(service.store) == 0
+    assert len(service.generate(FlyerRequest(details=DETAILS))) == 1  # the next job runs
 
 
 def test_own_background_makes_layout_variants_without_painting() -> None:

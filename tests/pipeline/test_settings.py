@@ -64,6 +64,10 @@ def test_seed_spelling_wins_over_correct_spelling() -> None:
         ("FLYER_ALLOWED_ORIGINS", "https://ok.example, intranet.example", "origins like"),
         ("FLYER_ALLOWED_ORIGINS", "https://ok.example/app", "origins like"),
         ("FLYER_ALLOWED_ORIGINS", "null", "origins like"),
+        ("FLYER_QUEUE_MAX_WAIT", "soon", "a number"),
+        ("FLYER_QUEUE_MAX_WAIT", "0", "greater than zero"),
+        ("FLYER_TEMP_MAX_BYTES", "512MiB", "whole number"),
+        ("FLYER_TEMP_MAX_BYTES", "0", "greater than zero"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, fragment: str) -> None:
@@ -79,6 +83,18 @@ def test_unreadable_metro_path_is_a_config_error(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(ConfigError, match="METRO_PATH"):
         settings(METRO_PATH=str(folder))
+
+
+def test_temp_dir_must_be_a_folder(tmp_path: Path) -> None:
+    afile = tmp_path / "not-a-folder"
+    afile.write_text("x")
+    with pytest.raises(ConfigError, match=r"FLYER_TEMP_DIR.*not a folder"):
+        settings(FLYER_TEMP_DIR=str(afile))
+    later = tmp_path / "made" / "at-start"
+    s = settings(FLYER_TEMP_DIR=str(later), FLYER_TEMP_MAX_BYTES="1048576",
+                 FLYER_QUEUE_MAX_WAIT="2.5")
+    assert (s.temp_dir, s.temp_max_bytes, s.queue_max_wait_seconds) == (later, 1048576, 2.5)
+    assert settings().temp_dir is None and settings().temp_max_bytes == 512 * 1024 * 1024
 
 
 def test_automatic1111_without_url_is_refused() -> None:

@@ -174,3 +174,21 @@ def test_gradio_cache_files_are_deleted_at_shutdown() -> None:
         cached = [Path(p) for group in blocks.temp_file_sets for p in group]
         assert cached and all(p.exists() for p in cached)
     assert not [p for p in cached if p.exists()]
+
+
+def test_serve_deletes_its_temporary_folder_when_terminated(tmp_path: Path) -> None:
+    key = "configured-" + "t" * 30
+    temp = tmp_path / "temp"
+    with serving(tmp_path, API_MASTER_KEY=key, FLYER_TEMP_DIR=str(temp)) as served:
+        served.wait_healthy()
+        client = Client(served.url, auth=("me", key), verbose=False,
+                        download_files=str(tmp_path / "client"))
+        try:
+            client.predict(title="Jazz", api_name="/generate")
+        finally:
+            client.close()
+        [own] = list((temp / "flyer-studio").iterdir())
+        assert [p for p in own.rglob("*") if p.is_file()]  # the PNG it served lives there
+        served.process.terminate()  # SIGTERM, as `docker stop` sends
+        served.process.wait(timeout=15)  # uvicorn shuts down gracefully, then re-raises it
+    assert list(temp.iterdir()) == []

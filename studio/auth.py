@@ -10,17 +10,17 @@ while other addresses carry on. The key and the passwords tried are never logged
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import math
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from fastapi import HTTPException, Request
+
+from .asgi import ASGIApp, Message, Receive, Scope, Send, send_json
 
 __all__ = [
     "API_KEY_HEADER",
@@ -38,11 +38,6 @@ API_KEY_HEADER = "X-API-Key"
 LOGIN_PATHS = frozenset({"/login", "/login/"})
 """Gradio 6's login route (``App.create_app``), mounted at ``/``."""
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def _printable_user(username: str) -> str:
@@ -241,19 +236,8 @@ class LoginThrottleMiddleware:
 
 
 async def _send_429(send: Send, remaining: float) -> None:
-    body = json.dumps({"detail": lockout_message(remaining)}).encode("utf-8")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode("ascii")),
-                (b"retry-after", str(math.ceil(remaining)).encode("ascii")),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, 429, lockout_message(remaining),
+                    [(b"retry-after", str(math.ceil(remaining)).encode("ascii"))])
 
 
 def require_api_key(request: Request) -> None:

@@ -23,12 +23,12 @@ from ``receive``, which a route may turn into another status; this answers befor
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .asgi import send_json
 from .auth import (
     API_KEY_HEADER,
     ASGIApp,
@@ -161,15 +161,7 @@ async def _answer(send: Send, status: int, detail: str, *, close: bool,
                   extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
     """A JSON ``{"detail": ...}`` answer; ``close`` ends the connection, so that nothing more
     of the request body is read."""
-    body = json.dumps({"detail": detail}).encode("utf-8")
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode("ascii")),
-        *([(b"connection", b"close")] if close else []),
-        *extra,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, status, detail, [*([(b"connection", b"close")] if close else []), *extra])
 
 
 class BodyLimitMiddleware:

@@ -10,17 +10,14 @@ a valid Gradio session cookie. The REST routes carry their own ``X-API-Key`` che
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
+from .asgi import ASGIApp, Receive, Scope, Send, send_json
+
 __all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIXES", "SessionGate", "session_token"]
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PUBLIC_PATHS = frozenset({
     "", "/",  # the login page (before login Gradio serves only the form)
@@ -86,8 +83,4 @@ class SessionGate:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        body = json.dumps({"detail": "Not authenticated: log in with the studio's key."}).encode()
-        await send({"type": "http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode("ascii"))]})
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, 401, "Not authenticated: log in with the studio's key.")

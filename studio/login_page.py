@@ -9,16 +9,10 @@ the form. The page before login gets no ``head`` from Gradio, hence a middleware
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from .asgi import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["LOGIN_LOCKOUT_JS", "LoginPageScript"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PAGE_PATHS = frozenset({"/", ""})
 

@@ -19,15 +19,16 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 
+from .asgi import ASGIApp, Message, Receive, Scope, Send
 from .auth import LOGIN_PATHS
 from .web_guard import AUTH_COOKIE_PREFIX
 
@@ -41,11 +42,6 @@ __all__ = [
     "clear_cookie",
 ]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 BLANK_API_INFO = b'window.gradio_api_info = {"named_endpoints":{},"unnamed_endpoints":{}};</script>'
 _API_INFO = re.compile(rb"window\.gradio_api_info\s*=.*?;</script>", re.DOTALL)

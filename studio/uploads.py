@@ -19,7 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from pipeline.errors import InvalidRequest
+
+from .asgi import ASGIApp, Receive, Scope, Send, send_json
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
@@ -155,10 +157,6 @@ class GuardedBlocks(gr.Blocks):
         return await super().preprocess_data(block_fn, inputs, state, explicit_call)
 
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _FILE_ROUTE = "/gradio_api/file="
 _PROXY_ROUTE = "/gradio_api/proxy="
@@ -190,11 +188,7 @@ class FileRouteGuard:
         if not status:
             await self.app(scope, receive, send)
             return
-        body = b'{"detail": "File not found."}' if status == 404 else b'{"detail": "Forbidden."}'
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, status, "File not found." if status == 404 else "Forbidden.")
 
 
 def _regular_file(named: str) -> bool:

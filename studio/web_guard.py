@@ -15,16 +15,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from collections.abc import Iterable
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 
 from pipeline.settings import canonical_origin
+
+from .asgi import ASGIApp, Message, Receive, Scope, Send, send_json
 
 __all__ = [
     "AUTH_COOKIE_PREFIX",
@@ -38,11 +38,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 AUTH_COOKIE_PREFIX = "access-token"
 """Gradio's login cookies: ``access-token-{cookie_id}`` and ``access-token-unsecure-{id}``."""
@@ -99,24 +94,12 @@ class OriginGuardMiddleware:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        body = json.dumps(
-            {
-                "detail": "Cross-origin request refused: this page is not the studio's own "
-                "address. An administrator can allow another site with FLYER_ALLOWED_ORIGINS."
-            }
-        ).encode("utf-8")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 403,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode("ascii")),
-                    (b"vary", b"Origin"),
-                ],
-            }
+        await send_json(
+            send, 403,
+            "Cross-origin request refused: this page is not the studio's own address. "
+            "An administrator can allow another site with FLYER_ALLOWED_ORIGINS.",
+            [(b"vary", b"Origin")],
         )
-        await send({"type": "http.response.body", "body": body})
 
 
 def add_cors(app: FastAPI, origins: Iterable[str]) -> None:

@@ -27,6 +27,8 @@ LOGIN_LOCKOUT_JS = rb"""<script>
     const method = ((init && init.method) || (input && input.method) || "GET").toUpperCase();
     if (method === "POST" && /\/login\/?$/.test(new URL(url, location.href).pathname)) {
       let note = document.getElementById("fs-login-error");
+      // Gradio's own "Incorrect credentials" line (p.creds) would contradict the lockout
+      const creds = () => document.querySelectorAll("p.creds");
       if (response.status === 429) {
         let detail = "Too many failed logins; try again later.";
         try { detail = (await response.clone().json()).detail || detail; } catch (e) {}
@@ -40,8 +42,10 @@ LOGIN_LOCKOUT_JS = rb"""<script>
           else document.body.prepend(note);
         }
         note.textContent = detail;
-      } else if (note) {
-        note.remove();
+        creds().forEach((line) => { line.style.display = "none"; });
+      } else {
+        if (note) note.remove();
+        creds().forEach((line) => { line.style.display = ""; });
       }
     }
     return response;

@@ -201,6 +201,7 @@ def test_login_page_says_when_the_address_is_locked_out(
         alert.wait_for(timeout=10_000)
         assert alert.inner_text() == "Too many failed logins; try again in 5 minutes."
         assert alert.get_attribute("role") == "alert"
+        assert not page.get_by_text("Incorrect credentials", exact=False).is_visible()
         assert page.locator("#fs-generate").count() == 0
     finally:
         page.close()

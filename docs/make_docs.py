@@ -96,6 +96,7 @@ def main() -> None:
 
     with local_studio() as (url, key):
         print(capture(url, key, DOCS / "screenshot.png"))
+        print(capture(url, key, DOCS / "screenshot-phone.png", width=390, height=844))
 
 
 if __name__ == "__main__":

@@ -62,6 +62,8 @@ def local_studio() -> Iterator[tuple[str, str]]:
 
 def _generate(page: Page) -> None:
     page.locator("#fs-examples button").first.click()
+    title = page.locator("#fs-title textarea, #fs-title input").first
+    page.wait_for_function("el => el.value !== ''", arg=title.element_handle(), timeout=10_000)
     page.locator("#fs-generate").click()
     page.locator("#fs-gallery img").nth(2).wait_for(state="attached", timeout=120_000)
     page.wait_for_timeout(800)

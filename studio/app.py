@@ -60,9 +60,9 @@ def build_app(service: FlyerService, settings: Settings,
         gr.HTML(header_html(settings.backend, settings.max_batch_size), css_template=HEADER_CSS,
                 js_on_load=None, elem_id="fs-header-block")
         with gr.Row(equal_height=False):
-            with gr.Column(scale=5, min_width=380, elem_id="fs-controls"):
+            with gr.Column(scale=5, min_width=300, elem_id="fs-controls"):
                 controls = build_controls(settings, layouts, formats, service.list_pairings())
-            with gr.Column(scale=7, min_width=420, elem_id="fs-results"):
+            with gr.Column(scale=7, min_width=300, elem_id="fs-results"):
                 results = build_results(layouts, formats)
         _wire(handlers, controls, results, ids, selected, settings)
         register_api(service, settings, files, handlers.jobs)

@@ -171,7 +171,8 @@ class StudioHandlers:
 
     def describe(self, flyer: StoredFlyer) -> str:
         fmt = self._format_labels.get(flyer.format, flyer.format)
-        return f"{fmt} · {flyer.width}×{flyer.height} px"
+        size = f"{flyer.width}×{flyer.height}"
+        return fmt if size in fmt else f"{fmt} · {size} px"  # named formats carry their size
 
     # -- actions ------------------------------------------------------------------------------
     def generate(self, values: Mapping[str, Any], session: str | None,

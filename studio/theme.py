@@ -31,11 +31,18 @@ HEADER_CSS = """
 #fs-header p { margin: 2px 0 0; font-size: 13px; opacity: .85; color: #fff; }
 #fs-header .fs-badge { font-size: 12px; padding: 4px 10px; border-radius: 999px;
   background: rgba(255,255,255,.16); color: #fff; white-space: nowrap; }
+#fs-header .fs-logo { flex: none; }
+@media (max-width: 640px) {
+  #fs-header { flex-direction: column; align-items: flex-start; gap: 10px; padding: 12px 14px; }
+  #fs-header h1 { font-size: 20px; }
+  #fs-header .fs-badge { white-space: normal; }
+}
 """
 """The header's own CSS (scoped to it by gr.HTML, so it applies however the app is mounted)."""
 
 STUDIO_CSS = """
-.gradio-container { max-width: 1440px !important; margin: 0 auto !important; }
+.gradio-container { max-width: min(1440px, 100%) !important; min-width: 0 !important;
+  margin: 0 auto !important; }
 .fs-section-title { margin: 2px 0 -4px 2px !important; font-size: 12px !important;
   font-weight: 600 !important; letter-spacing: .06em; text-transform: uppercase; opacity: .7; }
 #fs-controls { gap: 10px; }
@@ -43,8 +50,21 @@ STUDIO_CSS = """
 #fs-generate { min-height: 48px; font-size: 16px; }
 #fs-status { min-height: 24px; font-size: 14px; }
 #fs-gallery { border-radius: 12px; }
+/* Gradio's preview blurs the thumbnail grid behind it into a smudge: a calm backdrop instead */
+#fs-gallery .preview { backdrop-filter: none !important;
+  background: var(--background-fill-secondary) !important; }
 #fs-export-file { max-height: 120px; }
 footer { opacity: .6; }
+/* phones: nothing wider than the screen, buttons big enough for a thumb */
+.gradio-container img, .gradio-container canvas { max-width: 100%; }
+@media (max-width: 640px) {
+  .gradio-container { padding-left: 8px !important; padding-right: 8px !important; }
+  #fs-export-png, #fs-export-pdf, #fs-export-zip, #fs-rerender, #fs-cancel { min-height: 48px; }
+  #fs-gallery { height: 420px !important; }
+}
+/* keyboard users see where they are */
+.gradio-container :is(button, input, textarea, select, [role="tab"], [tabindex]):focus-visible {
+  outline: 3px solid #6366f1 !important; outline-offset: 2px; }
 """
 
 

@@ -18,6 +18,8 @@ from .handlers import CUSTOM_FORMAT
 __all__ = ["EXAMPLES", "Controls", "Results", "build_controls", "build_results"]
 
 KEEP = "keep"
+PAIR_MIN = 200
+"""Smallest width of a field that sits beside another: on a phone the pair stacks."""
 
 EXAMPLES: list[dict[str, str]] = [
     {
@@ -97,17 +99,22 @@ def _event_tab(f: dict[str, Any]) -> None:
         f["title"] = gr.Textbox(label="Title", placeholder="Late Night Jazz", max_lines=1,
                                 elem_id="fs-title")
         f["subtitle"] = gr.Textbox(label="Subtitle", placeholder="Line-up, tagline…", max_lines=1)
+        with gr.Row():  # pairs stack below PAIR_MIN * 2 (phones)
+            f["date"] = gr.Textbox(label="Date", placeholder="Friday 14 March", max_lines=1,
+                                   min_width=PAIR_MIN)
+            f["time"] = gr.Textbox(label="Time", placeholder="21:00", max_lines=1,
+                                   min_width=PAIR_MIN)
         with gr.Row():
-            f["date"] = gr.Textbox(label="Date", placeholder="Friday 14 March", max_lines=1)
-            f["time"] = gr.Textbox(label="Time", placeholder="21:00", max_lines=1)
-        with gr.Row():
-            f["venue"] = gr.Textbox(label="Venue", placeholder="Name, address", max_lines=1)
-            f["metro"] = gr.Textbox(label="Metro station", placeholder="Châtelet", max_lines=1)
+            f["venue"] = gr.Textbox(label="Venue", placeholder="Name, address", max_lines=1,
+                                    min_width=PAIR_MIN)
+            f["metro"] = gr.Textbox(label="Metro station", placeholder="Châtelet", max_lines=1,
+                                    min_width=PAIR_MIN)
         f["description"] = gr.Textbox(label="Description", lines=2, max_lines=5,
                                       placeholder="One or two sentences about the event")
         with gr.Row():
-            f["url"] = gr.Textbox(label="Link (QR code)", placeholder="https://…", max_lines=1)
-            f["organiser"] = gr.Textbox(label="Organiser", max_lines=1)
+            f["url"] = gr.Textbox(label="Link (QR code)", placeholder="https://…", max_lines=1,
+                                  min_width=PAIR_MIN)
+            f["organiser"] = gr.Textbox(label="Organiser", max_lines=1, min_width=PAIR_MIN)
 
 
 def _artwork_tab(f: dict[str, Any]) -> None:
@@ -134,10 +141,11 @@ def _design_tab(
 ) -> None:
     with gr.Tab("Design", elem_id="fs-tab-design"), gr.Group():
         with gr.Row():
-            f["layout"] = gr.Dropdown(_choices(layouts), value="auto", label="Layout")
+            f["layout"] = gr.Dropdown(_choices(layouts), value="auto", label="Layout",
+                                      min_width=PAIR_MIN)
             f["format"] = gr.Dropdown(
                 [*_choices(formats), ("Custom size…", CUSTOM_FORMAT)],
-                value="instagram_post", label="Format",
+                value="instagram_post", label="Format", min_width=PAIR_MIN,
             )
         f["custom_size"] = gr.Textbox(label="Custom size (width × height px)",
                                       placeholder="1200x628", visible=False, max_lines=1)

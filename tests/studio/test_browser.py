@@ -205,3 +205,57 @@ def test_login_page_says_when_the_address_is_locked_out(
         assert page.locator("#fs-generate").count() == 0
     finally:
         page.close()
+
+
+def _overflow(page: Page) -> int:
+    """How many pixels the page is wider than the screen (0: no sideways scrolling)."""
+    return int(page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    ))
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (1440, 900)], ids=["phone", "desktop"])
+def test_no_sideways_scrolling_on_phone_or_desktop(
+    browser: Browser, studio_server: RunningStudio, viewport: tuple[int, int]
+) -> None:
+    width, height = viewport
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    try:
+        log_in(page, studio_server.url, "organiser", studio_server.key)
+        assert _overflow(page) == 0
+        for tab in ("Artwork", "Design", "Event"):
+            page.get_by_role("tab", name=tab).click()
+            assert _overflow(page) == 0, tab
+        generate(page, "Phone Jazz", variants=3)
+        assert _overflow(page) == 0
+        for button in ("#fs-generate", "#fs-export-png", "#fs-export-pdf", "#fs-export-zip"):
+            box = page.locator(button).bounding_box()
+            assert box is not None and box["height"] >= 44, button  # big enough for a thumb
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width, button
+    finally:
+        context.close()
+
+
+def test_keyboard_reaches_the_form_with_a_visible_focus(
+    browser: Browser, studio_server: RunningStudio
+) -> None:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        log_in(page, studio_server.url, "organiser", studio_server.key)
+        title = page.get_by_label("Title", exact=True)  # the label is tied to its input
+        assert title.count() == 1
+        page.locator("body").click(position={"x": 2, "y": 2})
+        for _ in range(30):
+            page.keyboard.press("Tab")
+            if title.evaluate("el => el === document.activeElement"):
+                break
+        else:
+            raise AssertionError("Tab never reached the Title field")
+        outline = title.evaluate("el => getComputedStyle(el).outlineStyle")
+        assert outline not in ("", "none")
+        page.keyboard.type("Typed by keyboard")
+        assert title.input_value() == "Typed by keyboard"
+    finally:
+        context.close()

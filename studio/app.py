@@ -9,7 +9,10 @@ auth=..., **studio.theme.mount_options())``; the queue is configured by whoever 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -39,6 +42,45 @@ def delete_cache_for(settings: Settings) -> tuple[int, int]:
     """Gradio's ``delete_cache=(every, age)``: its copies of our files live as long as flyers."""
     age = settings.store_ttl_seconds
     return (max(60, min(3600, age // 2)), age)
+
+
+def error_status(exc: gr.Error) -> str:
+    """A failure as the status line shows it until the next action (the API's own words)."""
+    return (f'<div class="fs-error" role="alert">⚠️ <strong>{exc.title}</strong> · '
+            f"{exc.message}</div>")
+
+
+def stays(status_at: int, count: int, reset: dict[int, Any] | None = None) -> Callable[
+        [Callable[..., Any]], Callable[..., Any]]:
+    """Show a handler's ``gr.Error`` in the status output (index ``status_at`` of ``count``)
+    instead of a toast that fades: the other outputs keep their value, except those in
+    ``reset`` (index -> value)."""
+    def failed(exc: gr.Error) -> tuple[Any, ...]:
+        outputs: list[Any] = [gr.skip()] * count
+        for index, value in (reset or {}).items():
+            outputs[index] = value
+        outputs[status_at] = error_status(exc)
+        return tuple(outputs)
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await fn(*args, **kwargs)
+                except gr.Error as exc:
+                    return failed(exc)
+            return run_async
+
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except gr.Error as exc:
+                return failed(exc)
+        return run
+
+    return wrap
 
 
 def _session(request: gr.Request | None) -> str | None:
@@ -92,6 +134,10 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
         return (gr.Gallery(value=view.gallery, selected_index=index), view.status,
                 view.manifest, view.ids, view.selected, gr.File(value=None, visible=False))
 
+    hidden_file = gr.File(value=None, visible=False)
+    view_stays = stays(1, len(view_outputs), {5: hidden_file})
+
+    @view_stays
     async def on_generate(data: dict[Any, Any], request: gr.Request,
                           progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         admit(request)
@@ -105,17 +151,20 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
 
         return show(await handlers.jobs.run(session, work))  # Cancel stops this job only
 
+    @view_stays
     def on_rerender(data: dict[Any, Any], request: gr.Request) -> tuple[Any, ...]:
         admit(request)
         values = values_of(data)
         return show(handlers.rerender(values, data[ids], data[selected], _session(request)))
 
+    @stays(0, 4, {3: hidden_file})
     def on_select(current: list[str], evt: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
         index = evt.index if isinstance(evt.index, int) else None
         view = handlers.select(current, index, _session(request))
         return view.status, view.manifest, view.selected, gr.File(value=None, visible=False)
 
     def exporter(kind: str) -> Any:
+        @stays(1, 2, {0: hidden_file})
         def on_export(flyer_id: str | None, current: list[str], crop_marks: bool,
                       request: gr.Request) -> Any:
             admit(request)
@@ -123,7 +172,7 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
                 path = handlers.export_zip(current, _session(request))
             else:
                 path = handlers.export(flyer_id, kind, _session(request), bool(crop_marks))
-            return gr.File(value=str(path), visible=True)
+            return gr.File(value=str(path), visible=True), gr.skip()
 
         on_export.__name__ = f"export_{kind}"
         return on_export
@@ -153,9 +202,21 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
                          (results.export_zip, "zip")):
         button.click(
             exporter(kind), inputs=[selected, ids, results.crop_marks],
-            outputs=[results.export_file], concurrency_limit=COMPOSE_CONCURRENCY,
+            outputs=[results.export_file, results.status], concurrency_limit=COMPOSE_CONCURRENCY,
             concurrency_id=COMPOSE_CONCURRENCY_ID, show_progress="minimal", **private,
         ).success(None, js=_CLICK_DOWNLOAD_JS, **private)
+
+    def uploader(field: str) -> Callable[..., Any]:
+        @stays(1, 2, {0: None})  # a refused file leaves the picker empty
+        def on_upload(value: Any) -> tuple[Any, ...]:
+            return gr.skip(), handlers.check_upload(value, field)
+
+        return on_upload
+
+    for field in ("logo", "background"):
+        form[field].upload(uploader(field), inputs=[form[field]],
+                           outputs=[form[field], results.status], preprocess=False,
+                           show_progress="hidden", **private)
 
     form["random_seed"].change(
         lambda random: gr.Number(interactive=not random), form["random_seed"], form["seed"],

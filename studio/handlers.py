@@ -18,6 +18,7 @@ from typing import Any
 
 from pipeline.errors import FlyerError, InvalidRequest, NotFound
 from pipeline.models import FIELD_LIMITS, EventDetails, FlyerRequest, normalise_palette
+from pipeline.render.images import FIELD_LABELS, load_image
 from pipeline.service import FlyerService
 from pipeline.store import StoredFlyer
 
@@ -234,6 +235,18 @@ class StudioHandlers:
         with mapped_errors():
             item = self.service.download_zip(list(ids), "png")
         return self.files.write(session, item.filename, item.data)
+
+    @staticmethod
+    def check_upload(value: object, field: str) -> str:
+        """Read and decode an image the moment it is uploaded, so a bad file is refused with a
+        plain message now, not at Generate. Returns the status line for a good one."""
+        with mapped_errors():
+            data = read_upload(value, field)
+            if data is None:
+                return ""
+            image = load_image(data, field=field)
+        label = FIELD_LABELS.get(field, field)
+        return f"{label} ready · {image.width}×{image.height} px"
 
     def cancel(self, session: str | None) -> None:
         """Stop this session's generations, and only them: each job has its own cancel event,

@@ -49,6 +49,8 @@ STUDIO_CSS = """
 #fs-results { gap: 10px; }
 #fs-generate { min-height: 48px; font-size: 16px; }
 #fs-status { min-height: 24px; font-size: 14px; }
+#fs-status .fs-error { background: #fef2f2; border: 1px solid #fecaca; color: #991b1b;
+  padding: 8px 12px; border-radius: 8px; }
 #fs-gallery { border-radius: 12px; }
 /* Gradio's preview blurs the thumbnail grid behind it into a smudge: a calm backdrop instead */
 #fs-gallery .preview { backdrop-filter: none !important;

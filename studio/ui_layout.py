@@ -11,6 +11,7 @@ from typing import Any
 
 import gradio as gr
 
+from pipeline.models import FIELD_LIMITS
 from pipeline.settings import Settings
 
 from .handlers import CUSTOM_FORMAT
@@ -18,6 +19,8 @@ from .handlers import CUSTOM_FORMAT
 __all__ = ["EXAMPLES", "Controls", "Results", "build_controls", "build_results"]
 
 KEEP = "keep"
+LIMITS = {name: limit for name, (_, limit) in FIELD_LIMITS.items()}
+"""Most characters per field: the browser stops typing there (the service checks again)."""
 PAIR_MIN = 200
 """Smallest width of a field that sits beside another: on a phone the pair stacks."""
 
@@ -97,24 +100,28 @@ def _title(text: str) -> None:
 def _event_tab(f: dict[str, Any]) -> None:
     with gr.Tab("Event", elem_id="fs-tab-event"), gr.Group():
         f["title"] = gr.Textbox(label="Title", placeholder="Late Night Jazz", max_lines=1,
-                                elem_id="fs-title")
-        f["subtitle"] = gr.Textbox(label="Subtitle", placeholder="Line-up, tagline…", max_lines=1)
+                                elem_id="fs-title", max_length=LIMITS["title"])
+        f["subtitle"] = gr.Textbox(label="Subtitle", placeholder="Line-up, tagline…", max_lines=1,
+                                   max_length=LIMITS["subtitle"])
         with gr.Row():  # pairs stack below PAIR_MIN * 2 (phones)
             f["date"] = gr.Textbox(label="Date", placeholder="Friday 14 March", max_lines=1,
-                                   min_width=PAIR_MIN)
+                                   min_width=PAIR_MIN, max_length=LIMITS["date"])
             f["time"] = gr.Textbox(label="Time", placeholder="21:00", max_lines=1,
-                                   min_width=PAIR_MIN)
+                                   min_width=PAIR_MIN, max_length=LIMITS["time"])
         with gr.Row():
             f["venue"] = gr.Textbox(label="Venue", placeholder="Name, address", max_lines=1,
-                                    min_width=PAIR_MIN)
+                                    min_width=PAIR_MIN, max_length=LIMITS["venue"])
             f["metro"] = gr.Textbox(label="Metro station", placeholder="Châtelet", max_lines=1,
-                                    min_width=PAIR_MIN)
+                                    min_width=PAIR_MIN, max_length=LIMITS["metro"])
         f["description"] = gr.Textbox(label="Description", lines=2, max_lines=5,
-                                      placeholder="One or two sentences about the event")
+                                      placeholder="One or two sentences about the event",
+                                      max_length=LIMITS["description"],
+                                      info=f"Up to {LIMITS['description']} characters.")
         with gr.Row():
             f["url"] = gr.Textbox(label="Link (QR code)", placeholder="https://…", max_lines=1,
-                                  min_width=PAIR_MIN)
-            f["organiser"] = gr.Textbox(label="Organiser", max_lines=1, min_width=PAIR_MIN)
+                                  min_width=PAIR_MIN, max_length=LIMITS["url"])
+            f["organiser"] = gr.Textbox(label="Organiser", max_lines=1, min_width=PAIR_MIN,
+                                        max_length=LIMITS["organiser"])
 
 
 def _artwork_tab(f: dict[str, Any]) -> None:
@@ -160,6 +167,7 @@ def _design_tab(
             f["colour_3"] = gr.ColorPicker(value="#facc15", label="Accent", scale=1,
                                            min_width=70)
         f["logo"] = gr.Image(label="Organiser logo", type="filepath", sources=["upload"],
+                             elem_id="fs-logo",
                              height=120)
 
 

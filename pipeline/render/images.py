@@ -152,7 +152,7 @@ def load_image(
         raise
     except UnidentifiedImageError as exc:
         raise InvalidRequest(
-            f"{label}: this file is not an image Pillow can read; use PNG, JPEG or WebP.",
+            f"{label}: this file is not an image the studio can read; use PNG, JPEG or WebP.",
             field=field,
         ) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -259,3 +259,54 @@ def test_keyboard_reaches_the_form_with_a_visible_focus(
         assert title.input_value() == "Typed by keyboard"
     finally:
         context.close()
+
+
+def test_errors_stay_in_the_status_until_the_next_action(
+    browser: Browser, studio_server: RunningStudio
+) -> None:
+    context, page = _log_in_page(browser, studio_server)
+    status = page.locator("#fs-status")
+    try:
+        page.locator("#fs-generate").click()  # no title
+        page.wait_for_function(
+            "() => document.querySelector('#fs-status').innerText.includes('Title is required')",
+            timeout=15_000,
+        )
+        page.wait_for_timeout(1500)
+        assert "Title is required" in status.inner_text()  # still there: not a fading toast
+        assert page.locator(".toast-body").count() == 0
+        generate(page, "Now with a title", variants=3)
+        assert "Title is required" not in status.inner_text()
+        assert "3 flyers" in status.inner_text()
+    finally:
+        context.close()
+
+
+def test_a_bad_upload_is_refused_on_arrival(
+    browser: Browser, studio_server: RunningStudio, tmp_path: Path
+) -> None:
+    fake = tmp_path / "logo.png"
+    fake.write_text("this is a text file, not a picture")
+    context, page = _log_in_page(browser, studio_server)
+    try:
+        page.get_by_role("tab", name="Design").click()
+        page.locator("#fs-logo input[type=file]").set_input_files(str(fake))
+        page.wait_for_function(
+            "() => document.querySelector('#fs-status').innerText.includes('Organiser logo')",
+            timeout=15_000,
+        )
+        text = page.locator("#fs-status").inner_text()
+        assert "not an image" in text
+        body = page.locator("body").inner_text()
+        assert "Could not preprocess" not in body and "/tmp/" not in body
+        assert page.locator("#fs-logo img").count() == 0  # the picker is empty again
+        good = tmp_path / "good.png"
+        Image.new("RGB", (200, 80), (250, 250, 250)).save(good)
+        page.locator("#fs-logo input[type=file]").set_input_files(str(good))
+        page.wait_for_function(
+            "() => document.querySelector('#fs-status').innerText.includes('ready')",
+            timeout=15_000,
+        )
+        assert "200×80" in page.locator("#fs-status").inner_text()
+    finally:
+        context.close()

@@ -64,6 +64,7 @@ def test_seed_spelling_wins_over_correct_spelling() -> None:
         ("FLYER_ALLOWED_ORIGINS", "https://ok.example, intranet.example", "origins like"),
         ("FLYER_ALLOWED_ORIGINS", "https://ok.example/app", "origins like"),
         ("FLYER_ALLOWED_ORIGINS", "null", "origins like"),
+        ("FLYER_LANGUAGE", "klingon", "use auto, none or a code such as de"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, fragment: str) -> None:
@@ -166,3 +167,10 @@ def test_sessions_and_origins() -> None:
 )
 def test_canonical_origin(raw: str, origin: str | None) -> None:
     assert canonical_origin(raw) == origin
+
+
+def test_language_setting() -> None:
+    assert settings().language == "auto"
+    assert settings(FLYER_LANGUAGE="de-CH").language == "de_CH"
+    assert settings(FLYER_LANGUAGE="None").language == "none"
+    assert settings(FLYER_LANGUAGE="ja").language == "ja"

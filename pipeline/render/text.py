@@ -165,23 +165,34 @@ def fit_text(text: str, primary: FontFace, width: int, max_lines: int, max_size:
 @dataclass(frozen=True)
 class _Prepared:
     """Per-(text, face, patterns) work done once: direction, tokens (soft hyphens removed) and
-    their widths at REF_SIZE, and the pieces (with widths) of the words that may break."""
+    their widths at REF_SIZE; the tokens as typed (``raw``) for cutting words into pieces."""
 
     direction: str
     tokens: tuple[tuple[tuple[str, str], ...], ...]
     widths: tuple[tuple[float, ...], ...]
     space: float
     hyphen: float
-    pieces: tuple[tuple[tuple[Atom, ...] | None, ...], ...]
+    raw: tuple[tuple[str, ...], ...]
+    primary: FontFace
+    patterns: str | None
 
-    @property
-    def breakable(self) -> bool:
-        return any(p is not None for para in self.pieces for p in para)
+    def pieces(self, para: int, index: int) -> tuple[Atom, ...] | None:
+        """The pieces of one token as atoms, None when it cannot break inside."""
+        raw = self.raw[para][index]
+        if self.patterns is None and SOFT_HYPHEN not in raw and "-" not in raw:
+            return None
+        return _word_atoms(raw, self.tokens[para][index][1], self.primary, self.direction,
+                           self.patterns)
 
-    @property
-    def weak(self) -> bool:
-        """Whether some word has a point that is not a compound's joint."""
-        return any(not a.strong for para in self.pieces for p in para if p for a in p)
+    def overlong(self, limit: float) -> list[tuple[Atom, ...]]:
+        """The pieces of every token wider than ``limit`` that can break."""
+        out = []
+        for p, ws in enumerate(self.widths):
+            for i, w in enumerate(ws):
+                pieces = self.pieces(p, i) if w > limit else None
+                if pieces is not None:
+                    out.append(pieces)
+        return out
 
 
 def _width(text: str, primary: FontFace, direction: str) -> float:
@@ -189,9 +200,11 @@ def _width(text: str, primary: FontFace, direction: str) -> float:
                for r in visual_runs(text, primary, direction))
 
 
+@lru_cache(maxsize=1024)
 def _word_atoms(token: str, sep: str, primary: FontFace, direction: str,
                 patterns: str | None) -> tuple[Atom, ...] | None:
-    """The pieces of ``token`` as atoms, or None when it cannot break inside."""
+    """The pieces of ``token`` (as typed) as atoms, or None when it cannot break inside;
+    measured only for words found too wide for a line."""
     if direction != "ltr" or any(is_cjk(ch) for ch in token):
         return None
     pieces = split_word(token, patterns)
@@ -210,26 +223,24 @@ def _word_atoms(token: str, sep: str, primary: FontFace, direction: str,
 def _prepare(text: str, primary: FontFace, patterns: str | None = None) -> _Prepared:
     direction = paragraph_direction(text)
     paragraphs = [p for p in text.split("\n") if p.strip()]
-    raw = [tokenize(p) for p in paragraphs]
-    tokens = tuple(tuple((t.replace(SOFT_HYPHEN, ""), sep) for t, sep in toks if
-                         t.replace(SOFT_HYPHEN, "")) for toks in raw)
+    typed = [[(t, sep) for t, sep in tokenize(p) if t.replace(SOFT_HYPHEN, "")]
+             for p in paragraphs]
+    tokens = tuple(tuple((t.replace(SOFT_HYPHEN, ""), sep) for t, sep in toks)
+                   for toks in typed)
     widths = tuple(tuple(_width(t, primary, direction) for t, _ in toks) for toks in tokens)
-    pieces = tuple(
-        tuple(_word_atoms(t, sep, primary, direction, patterns)
-              if (SOFT_HYPHEN in t or patterns is not None or "-" in t) else None
-              for t, sep in toks if t.replace(SOFT_HYPHEN, ""))
-        for toks in raw)
+    raw = tuple(tuple(t for t, _ in toks) for toks in typed)
     return _Prepared(direction, tokens, widths, _ref_width(" ", primary.path, "ltr"),
-                     _width(HYPHEN, primary, "ltr"), pieces)
+                     _width(HYPHEN, primary, "ltr"), raw, primary, patterns)
 
 
 def _atoms(prep: _Prepared, para: int, limit: float, split: int) -> list[Atom]:
     """Paragraph ``para`` as atoms at ``limit``: words wider than the line in pieces (only
     at compound joints for ``split == JOINTS``)."""
     out: list[Atom] = []
-    for (tok, sep), w, pieces in zip(prep.tokens[para], prep.widths[para], prep.pieces[para],
-                                     strict=True):
-        if w <= limit or pieces is None or split == WHOLE:
+    for i, ((tok, sep), w) in enumerate(zip(prep.tokens[para], prep.widths[para],
+                                            strict=True)):
+        pieces = prep.pieces(para, i) if w > limit and split != WHOLE else None
+        if pieces is None:
             out.append(Atom(tok, w, sep))
             continue
         for atom in pieces:
@@ -268,13 +279,17 @@ def _fit_text(text: str, primary: FontFace, width: int, max_lines: int, max_size
     prep = _prepare(text, primary, patterns)
     lo, hi = max(1, min_size), max(min_size, max_size)
     whole = _search(text, primary, width, max_lines, lo, hi, leading, patterns, WHOLE)
-    if not prep.breakable or (whole is not None and whole.size >= hi):
+    if whole is not None and whole.size >= hi:
+        return whole
+    # only words wider than a line break, and the line is narrowest at the largest size
+    breakable = prep.overlong(width * REF_SIZE / hi)
+    if not breakable:
         return whole
     start = whole.size + 1 if whole else lo
     split = _search(text, primary, width, max_lines, start, hi, leading, patterns, ANY)
     if split is None or (whole is not None and whole.size >= HYPHEN_GAIN * split.size):
         return whole
-    if prep.weak:
+    if any(not atom.strong for pieces in breakable for atom in pieces):
         joints = _search(text, primary, width, max_lines,
                          max(start, math.ceil(JOINT_SHARE * split.size)), split.size, leading,
                          patterns, JOINTS)
@@ -352,5 +367,5 @@ def _finish(text: str, primary: FontFace, size: int, width: int, leading: float,
 def clear_caches() -> None:
     """Forget every memoised measurement and raster (benchmarks of the cold path)."""
     for cached in (_fit_text, _finish, _prepare, _line_width, visual_runs, _ref_width, _raster,
-                   split_word):
+                   split_word, _word_atoms):
         cached.cache_clear()

@@ -127,7 +127,8 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) 
         strips = _start_cover_fit(pool, img, box, fmt)
         metro_logo = _metro_logo(spec)
         fitted, reason = _fit(spec, lay, reason, auto, fmt, pairing, language, metro_logo)
-        if spec.logo is not None and fitted.logo_region != logo_region:
+        if spec.logo is not None and (fitted.layout.name != lay.name
+                                      or fitted.logo_region != logo_region):
             logo_job = _start_logo(pool, spec.logo, fitted.layout, fmt, fitted.logo_region)
         lay = fitted.layout
         warnings.extend(fitted.warnings)

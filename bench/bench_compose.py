@@ -3,7 +3,9 @@
     .venv/bin/python bench/bench_compose.py [--runs 15] [--layout NAME] [--profile]
 
 Measures (a) compose an instagram_post flyer from a 512×640 background → JPEG preview,
-(b) the same → PNG, (c) an A4 print flyer → PDF, each stage separately, and peak RSS.
+(b) the same → PNG, (c) an A4 print flyer → PDF, each stage separately, and peak RSS; and
+the cost of fitting words: compose with a long German compound title (hyphenated, the
+language detected) beside the same flyer with the usual title, warm and with cold caches.
 Before ``pipeline.render.compose`` exists it measures the export stages on a synthetic canvas.
 """
 
@@ -21,6 +23,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -55,6 +58,10 @@ DETAILS = EventDetails(
     url="https://example.org/midnight-jazz",
     organiser="Harbour Sounds Collective",
 )
+
+
+LONG_TITLE = "Donaudampfschifffahrtsgesellschaftskapitänsball"
+"""47 letters, one word: fits no layout unless it is hyphenated."""
 
 
 def machine() -> str:
@@ -191,29 +198,32 @@ def main(argv: list[str] | None = None) -> int:
     social, a4 = get_format("instagram_post"), get_format("a4")
     upload = logo()
 
-    def spec_for(fmt: Format) -> FlyerSpec:
+    def spec_for(fmt: Format, details: EventDetails = DETAILS) -> FlyerSpec:
         # as FlyerService does once per request (a batch, a re-render), not per flyer
         from pipeline.render.compose import prepare_logo
 
         return FlyerSpec(
-            details=DETAILS.validated(),
+            details=details.validated(),
             logo=prepare_logo(upload, fmt),
             provenance={"prompt": "neon jazz club at night", "seed": 7, "backend": "bench"},
         )
 
     specs = {fmt.name: spec_for(fmt) for fmt in (social, a4)} if compose is not None else {}
+    if compose is not None:
+        long_details = replace(DETAILS, title=LONG_TITLE, subtitle="Festabend mit Musik und Tanz")
+        specs["long"] = spec_for(social, long_details)
     print(f"background: {bg.width}×{bg.height} {source}; layout: {layout}\n")
 
-    def make(fmt: Format) -> Flyer:
+    def make(fmt: Format, spec: str = "") -> Flyer:
         if compose is None:
             return synthetic(fmt, bg)
-        return compose(bg, specs[fmt.name], layout, fmt)
+        return compose(bg, specs[spec or fmt.name], layout, fmt)
 
-    def cold(fmt: Format) -> Flyer:
+    def cold(fmt: Format, spec: str = "") -> Flyer:
         from pipeline.render.text import clear_caches
 
         clear_caches()  # as for new texts: fitting and rasterising from scratch
-        return make(fmt)
+        return make(fmt, spec)
 
     post, page = make(social), make(a4)
     rows: list[tuple[str, list[float]]] = []
@@ -230,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
             ),
             ("compose alone, 1080×1350", timed(lambda: make(social), runs)),
             ("compose alone, 1080×1350, cold text caches", timed(lambda: cold(social), runs)),
+            ("compose alone, 1080×1350, long German title", timed(lambda: make(social, "long"),
+                                                                 runs)),
+            ("compose alone, 1080×1350, long title, cold", timed(lambda: cold(social, "long"),
+                                                                runs)),
             ("compose alone, A4 (2550×3578)", timed(lambda: make(a4), max(3, runs // 3))),
             ("prepare 600×600 logo (once per request)", timed(lambda: spec_for(social), runs)),
         ]

@@ -208,6 +208,9 @@ class FlyerSpec:
     metro_logo: Image.Image | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     """Prompt, seed, backend, model... copied into the manifest as-is."""
+    language: str = "auto"
+    """The event's language for line breaking (``de``, ``en_GB``...), ``none`` for no
+    hyphenation, or ``auto``: detected from the texts (FLYER_LANGUAGE)."""
 
 
 @dataclass(frozen=True)

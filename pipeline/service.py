@@ -80,9 +80,14 @@ def _check_pairing(name: str) -> str:
 
 
 def compose_stored(
-    source: FlyerSource, layout: str, fmt: Format, metro_logo: Image.Image | None
+    source: FlyerSource,
+    layout: str,
+    fmt: Format,
+    metro_logo: Image.Image | None,
+    language: str = "auto",
 ) -> Flyer:
-    """Compose a flyer from what the store keeps (used for re-renders and downloads)."""
+    """Compose a flyer from what the store keeps (used for re-renders and downloads);
+    ``language``: FLYER_LANGUAGE."""
     background = load_image(source.background, field="background").convert("RGB")
     logo = prepare_logo(load_image(source.logo, field="logo"), fmt) if source.logo else None
     spec = FlyerSpec(
@@ -92,6 +97,7 @@ def compose_stored(
         logo=logo,
         metro_logo=metro_logo,
         provenance=source.provenance,
+        language=language,
     )
     return compose(background, spec, layout, fmt)
 
@@ -114,6 +120,7 @@ def flyer_from_manifest(
         pairing = manifest["fonts"]["pairing"]
         layout = manifest["layout"]
         fmt = get_format(manifest["format"]["name"])
+        language = str((manifest.get("language") or {}).get("code") or "auto")
     except (KeyError, TypeError) as exc:
         raise InvalidRequest(
             f"This manifest lacks {exc}; use the JSON file saved beside the flyer.",
@@ -126,6 +133,7 @@ def flyer_from_manifest(
         logo=prepare_logo(logo, fmt) if logo is not None else None,
         metro_logo=metro_logo,
         provenance=provenance,
+        language=language,
     )
     return compose(background.convert("RGB"), spec, _check_layout(layout), fmt)
 
@@ -293,6 +301,7 @@ class FlyerService:
                 logo=logo_image,
                 metro_logo=self.metro_logo,
                 provenance=provenance,
+                language=self.settings.language,
             )
             layout = self._variant_layout(request, uploaded is not None, used)
             flyer = compose(generated.image, spec, layout, fmt)
@@ -352,7 +361,7 @@ class FlyerService:
         new_layout = _check_layout(layout) if layout else old.requested_layout
         fmt = get_format(format) if format else get_format(old.format)
         self.store.ensure_room(1)
-        flyer = compose_stored(source, new_layout, fmt, self.metro_logo)
+        flyer = compose_stored(source, new_layout, fmt, self.metro_logo, self.settings.language)
         stored = self._record(flyer, source, new_layout, old.seed)
         stored.manifest["rerendered_from"] = flyer_id
         self.store.put([stored])
@@ -374,7 +383,11 @@ class FlyerService:
 
         def produce(stored: StoredFlyer) -> bytes:
             flyer = compose_stored(
-                stored.source, stored.layout, get_format(stored.format), self.metro_logo
+                stored.source,
+                stored.layout,
+                get_format(stored.format),
+                self.metro_logo,
+                self.settings.language,
             )
             flyer = replace(flyer, manifest={"id": stored.id, **flyer.manifest})
             return encode(flyer, key, crop_marks=marks)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from .errors import ConfigError
+from .render.language import check_language
 
 __all__ = ["ENV_VARIABLES", "Settings", "canonical_origin", "load_settings"]
 
@@ -53,6 +54,10 @@ class Settings:
     sd_negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
     sd_native_size: int = 512
     sd_concurrency: int = 1
+    # --- typesetting --------------------------------------------------------------------------
+    language: str = "auto"
+    """The events' language for hyphenation (``de``, ``en_GB``...), ``none``, or ``auto``:
+    guessed from each flyer's texts."""
     # --- store, queue and login -------------------------------------------------------------
     store_ttl_seconds: int = 3600
     store_max_bytes: int = 1024 * 1024 * 1024
@@ -103,6 +108,7 @@ ENV_VARIABLES: dict[str, str] = {
     "FLYER_SD_NEGATIVE_PROMPT": "Negative prompt used when the user gives none",
     "FLYER_SD_NATIVE_SIZE": "Model's native side in pixels: 512 (SD 1.5) or 1024 (SDXL)",
     "FLYER_SD_CONCURRENCY": "Generations sent to the server at once (they run one at a time)",
+    "FLYER_LANGUAGE": "Language of the events' texts for hyphenation (de, en, fr...), none or auto",
     "FLYER_STORE_TTL": "Seconds a flyer stays downloadable",
     "FLYER_STORE_MAX_BYTES": "Most bytes the flyer store may hold",
     "FLYER_QUEUE_SIZE": "Most requests waiting in Gradio's queue before 'busy'",
@@ -265,6 +271,15 @@ def _text(name: str, raw: str) -> str:
     return raw.strip()
 
 
+def _language(name: str, raw: str) -> str:
+    value = check_language(raw)
+    if value is None:
+        raise ConfigError(
+            name, f"{raw.strip()!r} is no language with hyphenation patterns; use auto, none "
+            "or a code such as de, de-CH, en, en_GB, fr, es, it, nl, pt, sv, pl, cs, ru")
+    return value
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     env_file: str | os.PathLike[str] | None = ".env",
@@ -301,6 +316,7 @@ def load_settings(
     take("FLYER_SD_NEGATIVE_PROMPT", "sd_negative_prompt", _text)
     take("FLYER_SD_NATIVE_SIZE", "sd_native_size", _positive_int)
     take("FLYER_SD_CONCURRENCY", "sd_concurrency", _positive_int)
+    take("FLYER_LANGUAGE", "language", _language)
     take("FLYER_STORE_TTL", "store_ttl_seconds", _positive_int)
     take("FLYER_STORE_MAX_BYTES", "store_max_bytes", _positive_int)
     take("FLYER_QUEUE_SIZE", "queue_size", _positive_int)

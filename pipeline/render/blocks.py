@@ -1,9 +1,15 @@
 """Fit a layout block: shrink its roles together until the stack fits the region, then place
 each line of text (and the metro logo) at whole-pixel positions. Pure measurement: no drawing.
+
+The title always stays clearly the largest text: every other role is capped at the title's
+size divided by ``TITLE_RATIO`` (and the details below the subtitle at ``DETAIL_RATIO`` of it),
+lowering that role's own minimum when it must, so a title squeezed by a long word shrinks the
+subtitle with it instead of ending up barely bigger than it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from PIL import Image
@@ -14,11 +20,15 @@ from .fonts import Pairing
 from .layouts import Block, RoleStyle
 from .text import REF_SIZE, FittedText, _ref_width, fit_text, paragraph_direction
 
-__all__ = ["PlacedText", "fit_block", "metro_logo_size"]
+__all__ = ["DETAIL_RATIO", "TITLE_RATIO", "PlacedText", "fit_block", "metro_logo_size",
+           "role_cap"]
 
 PxBox = tuple[int, int, int, int]
-_DETAIL_CAP = {"subtitle": 0.78}
-_DETAIL_RATIO = 0.62
+TITLE_RATIO = 1.5
+"""The title's size over any other role's, at least (in pixels of font size)."""
+DETAIL_RATIO = 0.62
+"""Roles below the subtitle (date, venue...) at most this share of the title's size."""
+MIN_PX = 6
 METRO_LOGO_HEIGHT = 0.92
 METRO_LOGO_GAP = 0.35
 
@@ -40,6 +50,14 @@ def metro_logo_size(logo: Image.Image, size: int) -> tuple[int, int]:
     return w, h
 
 
+def role_cap(role: str, title_px: int) -> int:
+    """The largest size ``role`` may take beside a title of ``title_px`` pixels."""
+    cap = math.floor(title_px / TITLE_RATIO + 1e-9)
+    if role != "subtitle":
+        cap = min(cap, round(title_px * DETAIL_RATIO))
+    return max(MIN_PX, cap)
+
+
 def _too_long(role: str, text: str, width: int, style: RoleStyle, min_px: int,
               pairing: Pairing, layout_name: str, fmt_name: str) -> RenderError:
     face = pairing.face(style.font)
@@ -49,13 +67,16 @@ def _too_long(role: str, text: str, width: int, style: RoleStyle, min_px: int,
     label = FIELD_LIMITS.get(role, (role.title(), 0))[0]
     return RenderError(
         f"The {label.lower()} is too long for the {layout_name} layout in {fmt_name}: shorten "
-        f"it to about {fits} characters or pick a layout with more room.", field=role)
+        f"it to about {fits} characters.", field=role)
 
 
 def fit_block(block: Block, region: PxBox, texts: dict[str, str], styles: dict[str, RoleStyle],
               pairing: Pairing, short_side: int, metro_logo: Image.Image | None,
-              layout_name: str, fmt_name: str) -> list[PlacedText]:
-    """Fit and place the block's non-empty roles inside ``region`` (raises RenderError)."""
+              layout_name: str, fmt_name: str, hyphenation: str | None = None,
+              title_px: int | None = None) -> list[PlacedText]:
+    """Fit and place the block's non-empty roles inside ``region`` (raises RenderError).
+    ``hyphenation``: pyphen's patterns for words too wide for a line; ``title_px``: the
+    title's size when it sits in another block (caps this block's roles)."""
     roles = [r for r in block.roles if texts.get(r)]
     if not roles:
         return []
@@ -63,21 +84,22 @@ def fit_block(block: Block, region: PxBox, texts: dict[str, str], styles: dict[s
 
     def fit_all(scale: float, strict: bool) -> list[FittedText] | None:
         out: list[FittedText] = []
-        title_size: int | None = None
+        title_size: int | None = title_px
         for role in roles:
             style = styles[role]
             text = texts[role].upper() if style.upper else texts[role]
-            min_px = max(6, round(style.min_size * short_side))
+            min_px = max(MIN_PX, round(style.min_size * short_side))
             max_px = max(min_px, round(style.max_size * short_side * scale))
-            if title_size is not None:
-                cap = _DETAIL_CAP.get(role, _DETAIL_RATIO)
-                max_px = max(min_px, min(max_px, round(title_size * cap)))
+            if title_size is not None and role != "title":
+                cap = role_cap(role, title_size)
+                min_px = min(min_px, cap)
+                max_px = max(min_px, min(max_px, cap))
             room = width
             if role == "metro" and metro_logo is not None:
                 logo_w, _ = metro_logo_size(metro_logo, max_px)
                 room = width - logo_w - round(max_px * METRO_LOGO_GAP)
             fitted = fit_text(text, pairing.face(style.font), room, style.max_lines, max_px,
-                              min_px, style.leading)
+                              min_px, style.leading, hyphenation)
             if fitted is None:
                 if strict:
                     raise _too_long(role, text, room, style, min_px, pairing, layout_name,
@@ -111,7 +133,7 @@ def fit_block(block: Block, region: PxBox, texts: dict[str, str], styles: dict[s
                 worst = max(range(len(roles)), key=lambda i: trial[i].height)
                 role = roles[worst]
                 raise _too_long(role, texts[role], width, styles[role],
-                                max(6, round(styles[role].min_size * short_side)), pairing,
+                                max(MIN_PX, round(styles[role].min_size * short_side)), pairing,
                                 layout_name, fmt_name)
             best = trial
         fits = best

@@ -2,28 +2,33 @@
 
 Order of work: start cover-fitting the background to the full canvas (bleed included) in
 strips on other cores; meanwhile pick the layout (``auto``: calmest text regions of the source
-region), fit every text block, and plan (``plan.py``) the panels, the colour or scrim that makes
-every element legible and the logo plates on a measuring surface taken from the same source
-region; then ink each strip as it arrives (text, QR code, logos) and describe it all in the
-manifest. The pixels never depend on the core count or on which strip finishes first.
+region), fit every text block (``fitting.py``; when the text does not fit, ``auto`` takes the
+next calmest layout where it does, and a named layout's error says where it would fit), and
+plan (``plan.py``) the panels, the colour or scrim that makes every element legible and the
+logo plates on a measuring surface taken from the same source region; then ink each strip as
+it arrives (text, QR code, logos) and describe it all in the manifest. The pixels never depend
+on the core count or on which strip finishes first. Words break by the event's language
+(``spec.language``: a code, or ``auto`` to detect it from the texts).
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any
 
 from PIL import Image
 
 from ..errors import RenderError
 from ..models import Flyer, FlyerSpec, normalise_palette
 from .autolayout import choose_layout
-from .blocks import METRO_LOGO_GAP, PlacedText, fit_block
+from .blocks import METRO_LOGO_GAP
+from .fitting import Fitted, first_fit, fit_layout, where_it_fits, with_where_it_fits
 from .fonts import Pairing, get_pairing
 from .formats import Format
+from .language import Language, resolve_language
 from .layouts import LAYOUT_NAMES, TEXT_ROLES, Layout, get_layout, pixel_box
 from .legibility import Surface
 from .logos import fit_into, shrink_to_boxes, to_rgba
-from .paint import place_qr
 from .plan import Plan, Work, apply, manifest, plan
 from .resample import start_strips, workers
 from .text import Stamp, clean_text
@@ -107,22 +112,77 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) 
     # taken from the source: only the final ink waits for the canvas.
     img = _rgb(background)
     box = _cover_box(img, fmt)
-    if (layout or "").strip().lower() == "auto":
+    auto = (layout or "").strip().lower() == "auto"
+    if auto:
         lay, reason = choose_layout(img, fmt, box)
     else:
         lay = get_layout(layout)
         reason = {"mode": "fixed", "chosen": lay.name, "why": "requested by name"}
+    language = resolve_language(spec.language, _event_texts(spec))
     with ThreadPoolExecutor(max_workers=workers()) as pool:
         logo_job = None
+        logo_region = pixel_box(lay.variant(fmt).logo.box, fmt.safe_box)
         if spec.logo is not None:  # the logo first: its plate is decided early
-            logo_job = _start_logo(pool, spec.logo, lay, fmt)
+            logo_job = _start_logo(pool, spec.logo, lay, fmt, logo_region)
         strips = _start_cover_fit(pool, img, box, fmt)
-        work = _measure(spec, lay, fmt, pairing, warnings, logo_job)
+        metro_logo = _metro_logo(spec)
+        fitted, reason = _fit(spec, lay, reason, auto, fmt, pairing, language, metro_logo)
+        if spec.logo is not None and (fitted.layout.name != lay.name
+                                      or fitted.logo_region != logo_region):
+            logo_job = _start_logo(pool, spec.logo, fitted.layout, fmt, fitted.logo_region)
+        lay = fitted.layout
+        warnings.extend(fitted.warnings)
+        work = _measure(spec, fitted, fmt, metro_logo, logo_job)
         surface = Surface.of_region(img, box, (fmt.width, fmt.height))
         decided = plan(surface, spec, fmt, pairing, palette, work)
         canvas = _assemble(strips, fmt, decided)
         info = manifest(spec, lay, reason, fmt, pairing, palette, work, decided, warnings)
+        info["language"] = language.as_dict()
     return Flyer(image=canvas, manifest=info, layout=lay.name, format=fmt.name)
+
+
+def _event_texts(spec: FlyerSpec) -> list[str]:
+    details = spec.details.validated()
+    return [getattr(details, role) for role in TEXT_ROLES]
+
+
+def _fit(spec: FlyerSpec, lay: Layout, reason: dict[str, Any], auto: bool, fmt: Format,
+         pairing: Pairing, language: Language, metro_logo: Image.Image | None
+         ) -> tuple[Fitted, dict[str, Any]]:
+    """``lay`` fitted; else (``auto``) the calmest other layout where the text fits, or (a
+    named layout) an error that says in which layouts it would fit."""
+    url = spec.details.validated().url
+
+    def attempt(candidate: Layout) -> Fitted:
+        warnings: list[str] = []
+        texts = _texts(spec, candidate, warnings)
+        return fit_layout(candidate, fmt, texts, warnings, pairing, metro_logo,
+                          language.patterns, url)
+
+    scores = reason.get("calm_scores")
+    order = sorted(scores, key=lambda n: (scores[n], n)) if isinstance(scores, dict) \
+        else list(LAYOUT_NAMES)
+    if not auto:
+        try:
+            return attempt(lay), reason
+        except RenderError as exc:
+            others = [n for n in LAYOUT_NAMES if n != lay.name]
+            raise with_where_it_fits(exc, where_it_fits(others, attempt), fmt) from exc
+    try:
+        fitted, error = first_fit(lay, order, attempt)
+    except RenderError as exc:
+        raise with_where_it_fits(exc, [], fmt) from exc
+    if error is not None:
+        reason = {**reason, "chosen": fitted.layout.name,
+                  "fallback": {"from": lay.name, "because": str(error)}}
+    return fitted, reason
+
+
+def _metro_logo(spec: FlyerSpec) -> Image.Image | None:
+    """The metro logo, or a 1-px stand-in reserving the square of a drawn roundel."""
+    if spec.metro_logo is not None:
+        return to_rgba(spec.metro_logo)
+    return Image.new("L", (1, 1)) if spec.details.validated().metro else None
 
 
 def prepare_logo(logo: Image.Image, fmt: Format) -> Image.Image:
@@ -140,41 +200,20 @@ def _prepare_logo(logo: Image.Image, region: Box, align: str, valign: str
     return logo, fitted, box
 
 
-def _start_logo(pool: Executor, logo: Image.Image, lay: Layout, fmt: Format
+def _start_logo(pool: Executor, logo: Image.Image, lay: Layout, fmt: Format, region: Box
                 ) -> Future[tuple[Image.Image, Image.Image, Box]]:
     """Resize the organiser logo on the pool (Pillow drops the GIL while resampling)."""
     place = lay.variant(fmt).logo
-    return pool.submit(_prepare_logo, to_rgba(logo), pixel_box(place.box, fmt.safe_box),
-                       place.align, place.valign)
+    return pool.submit(_prepare_logo, to_rgba(logo), region, place.align, place.valign)
 
 
-def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
-             warnings: list[str],
+def _measure(spec: FlyerSpec, fitted: Fitted, fmt: Format, metro_logo: Image.Image | None,
              logo_job: Future[tuple[Image.Image, Image.Image, Box]] | None) -> Work:
-    variant = lay.variant(fmt)
-    safe = fmt.safe_box
-    texts = _texts(spec, lay, warnings)
-    short = min(fmt.width, fmt.height)
-    pad = round(0.03 * short)
-    metro_logo = to_rgba(spec.metro_logo) if spec.metro_logo is not None else None
-    roundel = metro_logo is None and bool(texts.get("metro"))
-    if roundel:  # no metro logo configured: reserve a square box for a drawn roundel
-        metro_logo = Image.new("L", (1, 1))
-
-    panel_of = {p.block: p for p in variant.panels if p.block}
-    placed: dict[str, list[PlacedText]] = {}
-    regions: dict[str, Box] = {}
-    for block in variant.blocks:
-        region = pixel_box(block.box, safe)
-        panel = panel_of.get(block.id)
-        if panel is not None and panel.style == "card":
-            region = (region[0] + pad, region[1] + pad, region[2] - pad, region[3] - pad)
-        regions[block.id] = region
-        placed[block.id] = fit_block(block, region, texts, lay.styles, pairing, short,
-                                     metro_logo, lay.name, fmt.name)
-
+    """Rasterise the fitted text and gather what ``plan`` needs."""
+    variant = fitted.layout.variant(fmt)
+    roundel = spec.metro_logo is None and bool(fitted.texts.get("metro"))
     stamps: dict[str, tuple[Stamp, ...]] = {}
-    for items in placed.values():
+    for items in fitted.placed.values():
         for item in items:
             x = item.box[0]
             if item.metro_logo_box is not None and item.fitted.direction == "ltr":
@@ -182,11 +221,8 @@ def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
                       + round(item.fitted.size * METRO_LOGO_GAP))
             stamps[item.role] = item.fitted.stamps(x, item.box[1], item.fitted.width,
                                                    item.align)
-
-    # QR and logo boxes first: a band panel reaches up to the QR code.
-    qr = None
-    details = spec.details.validated()
-    if details.url:
-        qr = place_qr(details.url, pixel_box(variant.qr.box, safe), variant.qr, fmt)
-    return Work(variant, texts, pad, metro_logo, roundel, placed, regions, stamps, qr,
-                 logo_job)
+    qr = (fitted.qr.image, fitted.qr.box) if fitted.qr is not None else None
+    if spec.metro_logo is None and not roundel:
+        metro_logo = None
+    return Work(variant, fitted.texts, fitted.pad, metro_logo, roundel, fitted.placed,
+                fitted.regions, stamps, qr, logo_job)

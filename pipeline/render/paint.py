@@ -1,18 +1,15 @@
-"""Drawing helpers for compose: panels, colour choice per block, QR and logo placement."""
+"""Drawing helpers for compose: panels, colour choice per block and logo placement."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..errors import RenderError
 from .blocks import PlacedText
 from .fonts import FontFace, load_font
-from .formats import MM_PER_INCH, Format
-from .layouts import Placement
+from .formats import Format
 from .legibility import (
     LARGE_TEXT,
     NORMAL_TEXT,
@@ -23,7 +20,6 @@ from .legibility import (
     worst_contrast,
 )
 from .logos import ink_luminance
-from .qr import make_qr, qr_modules
 
 __all__ = [
     "NEAR_BLACK",
@@ -35,7 +31,6 @@ __all__ = [
     "dark_tint",
     "decide_logo",
     "overlay_tint",
-    "place_qr",
     "plate_variant",
     "resolve_block_colours",
     "roundel_tint",
@@ -45,9 +40,6 @@ Box = tuple[int, int, int, int]
 RGB = tuple[int, int, int]
 WHITE: RGB = (255, 255, 255)
 NEAR_BLACK: RGB = (17, 17, 20)
-QR_PRINT_MIN_MM = 18.0
-QR_SHARE = 0.2
-"""Largest QR side as a share of the canvas's short side."""
 
 
 def dark_tint(c: RGB) -> RGB:
@@ -168,33 +160,6 @@ def resolve_block_colours(items: list[PlacedText], surface: Surface, fmt: Format
         else:
             treatment[item.role] = "none" if colours[item.role] == preferred else "recolour"
     return BlockColours(colours, final, treatment, scrim, scrim_colour)
-
-
-def place_qr(url: str, region: Box, placement: Placement,
-             fmt: Format) -> tuple[Image.Image, Box]:
-    """The QR image and its box inside ``region``, modules whole pixels and big enough."""
-    modules = qr_modules(url)
-    short = min(fmt.width, fmt.height)
-    rw, rh = region[2] - region[0], region[3] - region[1]
-    room = min(rw, rh)
-    if fmt.print:
-        min_px = QR_PRINT_MIN_MM / MM_PER_INCH * fmt.dpi
-        min_module = max(4, math.ceil(min_px / modules))
-    else:
-        min_module = max(2, round(short / 270))
-    scale = min(room, max(round(QR_SHARE * short), min_module * modules)) // modules
-    if scale < min_module:
-        raise RenderError(
-            f"The link is too long for a scannable QR code in this layout and format "
-            f"({modules} modules need {modules * min_module} px, the space is {room} px): "
-            "use a shorter link or a larger format.", field="url")
-    img = make_qr(url, modules * scale)
-    side = img.width
-    x = {"left": region[0], "center": region[0] + (rw - side) // 2,
-         "right": region[2] - side}[placement.align]
-    y = {"top": region[1], "center": region[1] + (rh - side) // 2,
-         "bottom": region[3] - side}[placement.valign]
-    return img, (x, y, x + side, y + side)
 
 
 def _inset_size(w: int, h: int) -> tuple[int, int]:

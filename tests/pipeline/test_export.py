@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from pipeline.errors import InvalidRequest, RenderError
 from pipeline.export import (
@@ -241,3 +241,42 @@ def test_read_provenance_refuses_foreign_files() -> None:
         read_provenance(buf.getvalue())
     with pytest.raises(InvalidRequest):
         read_provenance(b"not an image at all")
+
+
+def _pdf_image(pdf: bytes) -> bytes:
+    """The page image's stream (the one image XObject) from a PDF written by ``encode``."""
+    match = re.search(rb"/Subtype /Image .*?/Length (\d+) >>\nstream\n", pdf, re.S)
+    assert match, "no image XObject"
+    start = match.end()
+    return pdf[start : start + int(match.group(1))]
+
+
+def _jpeg_sampling(data: bytes) -> list[tuple[int, int]]:
+    """(horizontal, vertical) sampling factors of each component, from the JPEG's SOF."""
+    assert data[:2] == b"\xff\xd8", "not a JPEG"
+    pos = 2
+    while pos < len(data):
+        marker, length = data[pos + 1], int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2):
+            count = data[pos + 9]
+            comps = data[pos + 10 : pos + 10 + 3 * count]
+            return [(comps[i + 1] >> 4, comps[i + 1] & 15) for i in range(0, 3 * count, 3)]
+        pos += 2 + length
+    raise AssertionError("no SOF marker")
+
+
+def test_pdf_page_image_keeps_full_colour_resolution() -> None:
+    """The print PDF's page image is not chroma-subsampled: red text on a light page keeps
+    its colour up to the edge (4:2:0 smeared it over two pixels)."""
+    fmt = get_format("a5")
+    canvas = Image.new("RGB", (fmt.width, fmt.height), (245, 240, 230))
+    ImageDraw.Draw(canvas).rectangle((301, 301, 900, 340), fill=(214, 40, 40))  # odd edges
+    pdf = encode(Flyer(canvas, MANIFEST, "poster", "a5"), "pdf")
+    stream = _pdf_image(pdf)
+    assert _jpeg_sampling(stream) == [(1, 1), (1, 1), (1, 1)]  # 4:4:4
+    with Image.open(io.BytesIO(stream)) as decoded:
+        got = np.asarray(decoded.convert("YCbCr"), np.float64)
+    want = np.asarray(canvas.convert("YCbCr"), np.float64)
+    edge = (slice(296, 346), slice(296, 906))  # the bar with 5 px around it
+    bleed = np.abs(got[edge][..., 1:] - want[edge][..., 1:]).max()
+    assert bleed < 12, bleed

@@ -234,3 +234,26 @@ def test_manifest_and_background_reproduce_the_pixels() -> None:
     assert again.manifest["elements"] == manifest["elements"]
     with pytest.raises(InvalidRequest, match="manifest"):
         flyer_from_manifest({"layout": "auto"}, background)
+
+
+def test_language_setting_reaches_every_composition() -> None:
+    """FLYER_LANGUAGE decides hyphenation for generation, re-renders and downloads alike, and
+    the manifest records it so the flyer recomposes the same."""
+    from pipeline.service import flyer_from_manifest
+
+    details = EventDetails(title="Sommernachtsfestbeleuchtungsprobe", url="https://example.org")
+    settings = load_settings({"FLYER_LANGUAGE": "de"}, env_file=None)
+    store = FlyerStore(max_items=10, max_bytes=10**9, ttl_seconds=600)
+    service = FlyerService(settings, ProceduralBackend(), store)
+    [flyer] = service.generate(FlyerRequest(details=details, seed=5, layout="corner_card"))
+    assert flyer.manifest["language"] == {"code": "de", "source": "setting",
+                                          "hyphenation": "de_DE"}
+    title = next(e for e in flyer.manifest["elements"] if e["role"] == "title")
+    assert title["lines"][0].endswith("-")
+    again = service.rerender(flyer.id, format="instagram_square")
+    assert again.manifest["language"]["source"] == "setting"
+    manifest = json.loads(json.dumps(flyer.manifest))
+    recomposed = flyer_from_manifest(manifest, Image.open(io.BytesIO(flyer.source.background)))
+    assert recomposed.manifest["elements"] == manifest["elements"]
+    png = Image.open(io.BytesIO(service.download(flyer.id, "png").data)).convert("RGB")
+    assert np.array_equal(np.asarray(png), np.asarray(recomposed.image))

@@ -68,6 +68,7 @@ def test_seed_spelling_wins_over_correct_spelling() -> None:
         ("FLYER_QUEUE_MAX_WAIT", "0", "greater than zero"),
         ("FLYER_TEMP_MAX_BYTES", "512MiB", "whole number"),
         ("FLYER_TEMP_MAX_BYTES", "0", "greater than zero"),
+        ("FLYER_LANGUAGE", "klingon", "use auto, none or a code such as de"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, fragment: str) -> None:
@@ -182,3 +183,10 @@ def test_sessions_and_origins() -> None:
 )
 def test_canonical_origin(raw: str, origin: str | None) -> None:
     assert canonical_origin(raw) == origin
+
+
+def test_language_setting() -> None:
+    assert settings().language == "auto"
+    assert settings(FLYER_LANGUAGE="de-CH").language == "de_CH"
+    assert settings(FLYER_LANGUAGE="None").language == "none"
+    assert settings(FLYER_LANGUAGE="ja").language == "ja"

@@ -11,6 +11,9 @@ from pathlib import Path
 from pipeline.errors import FlyerError
 from pipeline.keys import write_key
 from pipeline.models import EventDetails, FlyerRequest
+from pipeline.render.fonts import list_pairings
+from pipeline.render.formats import FORMATS
+from pipeline.render.layouts import LAYOUT_NAMES
 from pipeline.settings import load_settings
 
 __all__ = ["main"]
@@ -38,12 +41,16 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--negative-prompt", default="")
     render.add_argument("--seed", type=int, default=-1)
     render.add_argument("--batch", type=int, default=1)
-    render.add_argument("--layout", default="auto", help="layout name or auto")
-    render.add_argument("--format", default="instagram_post", help="format name or WxH")
+    render.add_argument("--layout", default="auto", metavar="LAYOUT",
+                        help=f"auto (default) or one of: {', '.join(LAYOUT_NAMES)}")
+    render.add_argument("--format", default="instagram_post", metavar="FORMAT",
+                        help=f"one of: {', '.join(FORMATS)} (default instagram_post), "
+                        "or a custom size like 1200x628")
     render.add_argument("--background", type=Path, help="use this image instead of painting one")
     render.add_argument("--logo", type=Path, help="organiser logo")
     render.add_argument("--palette", default="", help="up to 3 brand colours: #112233,#abcdef")
-    render.add_argument("--font", default="default", help="font pairing")
+    render.add_argument("--font", default="default", metavar="PAIRING",
+                        help="font pairing: " + ", ".join(p["name"] for p in list_pairings()))
     render.add_argument("--crop-marks", action="store_true", help="crop marks on print PDFs")
     render.add_argument("--out", type=Path, required=True, help="output folder")
     return parser

@@ -179,3 +179,34 @@ def test_space_requirements_match_the_package() -> None:
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     listed = {re.split(r"[<>=!~ ]", ln)[0].lower() for ln in lines if ln and ln[0] != "#"}
     assert listed == declared - {"gradio"}
+
+
+def test_make_run_reinstalls_only_when_pyproject_changes(tmp_path: Path) -> None:
+    """`make run` used to reinstall the package on every start (15 of 20 s of a restart)."""
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(root / name, tmp_path / name)
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+
+    def planned() -> str:
+        done = subprocess.run(["make", "-n", "run"], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "pip install" in planned()  # a fresh venv installs
+    past = time.time() - 60
+    os.utime(tmp_path / "pyproject.toml", (past, past))
+    (tmp_path / ".venv" / ".installed").touch()
+    assert "pip install" not in planned()  # nothing changed: straight to serve
+    assert "flyer-studio serve" in planned()
+    (tmp_path / "pyproject.toml").touch()  # newer than the stamp
+    assert "pip install" in planned()

@@ -280,3 +280,10 @@ def test_pdf_page_image_keeps_full_colour_resolution() -> None:
     edge = (slice(296, 346), slice(296, 906))  # the bar with 5 px around it
     bleed = np.abs(got[edge][..., 1:] - want[edge][..., 1:]).max()
     assert bleed < 12, bleed
+
+
+def test_pdf_of_a_social_format_has_a_sensible_page_size() -> None:
+    """1080x1350 px at 72 dpi would be a 15x18.75 inch page; at 150 dpi it is 7.2x9 in."""
+    pdf = encode(_flyer("instagram_post"), "pdf")
+    x0, y0, x1, y1 = _media_box(pdf)
+    assert (x1 - x0, y1 - y0) == pytest.approx((1080 * 72 / 150, 1350 * 72 / 150))

@@ -66,3 +66,12 @@ def test_bad_input_is_one_line_and_non_zero(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_render_help_lists_the_choices(tmp_path: Path) -> None:
+    result = run(["--help"], tmp_path)
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())  # argparse wraps lines
+    for name in ("split_panel", "headline_top", "instagram_post", "story", "a4",
+                 "1200x628", "classic", "slab"):
+        assert name in text, name

@@ -111,8 +111,9 @@ def _overlap(a: list[int], b: list[int]) -> bool:
 
 
 def check_flyer(image: Image.Image, manifest: dict[str, Any]) -> None:
-    """Every element inside the canvas, the safe box and its region; no overlaps; contrast
-    above threshold in the manifest and, for text, in the final pixels."""
+    """Every element inside the canvas, the safe box and its region and clear of the
+    platform's zones; no overlaps; contrast above threshold in the manifest and, for text, in
+    the final pixels."""
     fmt = manifest["format"]
     assert image.size == (fmt["width"], fmt["height"])
     assert image.mode == "RGB"
@@ -126,6 +127,8 @@ def check_flyer(image: Image.Image, manifest: dict[str, Any]) -> None:
         assert _inside(box, fmt["safe_box"]), (el["role"], box, fmt["safe_box"])
         if "block" in el:
             assert _inside(box, manifest["regions"][el["block"]]), (el["role"], box)
+        for zone in fmt.get("zones", []):
+            assert not _overlap(box, zone), (el["role"], box, zone)
         assert el["contrast"] >= el["threshold"], (el["role"], el["contrast"], el["treatment"])
         if el.get("text") and el["role"] != "qr":
             measured = pixel_contrast(image, box, el["colour"], el.get("logo_box"))

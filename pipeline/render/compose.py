@@ -26,7 +26,7 @@ from .logos import fit_into, shrink_to_boxes, to_rgba
 from .paint import place_qr
 from .plan import Plan, Work, apply, manifest, plan
 from .resample import start_strips, workers
-from .text import Stamp, clean_text
+from .text import Stamp, clean_text, paragraph_direction
 
 __all__ = ["compose", "prepare_logo"]
 
@@ -112,12 +112,14 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) 
     else:
         lay = get_layout(layout)
         reason = {"mode": "fixed", "chosen": lay.name, "why": "requested by name"}
+    # A right-to-left title (Arabic, Hebrew) reads from the right: the layout mirrors.
+    mirror = paragraph_direction(spec.details.validated().title) == "rtl"
     with ThreadPoolExecutor(max_workers=workers()) as pool:
         logo_job = None
         if spec.logo is not None:  # the logo first: its plate is decided early
-            logo_job = _start_logo(pool, spec.logo, lay, fmt)
+            logo_job = _start_logo(pool, spec.logo, lay, fmt, mirror)
         strips = _start_cover_fit(pool, img, box, fmt)
-        work = _measure(spec, lay, fmt, pairing, warnings, logo_job)
+        work = _measure(spec, lay, fmt, pairing, warnings, logo_job, mirror)
         surface = Surface.of_region(img, box, (fmt.width, fmt.height))
         decided = plan(surface, spec, fmt, pairing, palette, work)
         canvas = _assemble(strips, fmt, decided)
@@ -140,18 +142,19 @@ def _prepare_logo(logo: Image.Image, region: Box, align: str, valign: str
     return logo, fitted, box
 
 
-def _start_logo(pool: Executor, logo: Image.Image, lay: Layout, fmt: Format
+def _start_logo(pool: Executor, logo: Image.Image, lay: Layout, fmt: Format, mirror: bool
                 ) -> Future[tuple[Image.Image, Image.Image, Box]]:
     """Resize the organiser logo on the pool (Pillow drops the GIL while resampling)."""
-    place = lay.variant(fmt).logo
+    place = lay.variant(fmt, mirror).logo
     return pool.submit(_prepare_logo, to_rgba(logo), pixel_box(place.box, fmt.safe_box),
                        place.align, place.valign)
 
 
 def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
              warnings: list[str],
-             logo_job: Future[tuple[Image.Image, Image.Image, Box]] | None) -> Work:
-    variant = lay.variant(fmt)
+             logo_job: Future[tuple[Image.Image, Image.Image, Box]] | None,
+             mirror: bool = False) -> Work:
+    variant = lay.variant(fmt, mirror)
     safe = fmt.safe_box
     texts = _texts(spec, lay, warnings)
     short = min(fmt.width, fmt.height)
@@ -189,4 +192,4 @@ def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
     if details.url:
         qr = place_qr(details.url, pixel_box(variant.qr.box, safe), variant.qr, fmt)
     return Work(variant, texts, pad, metro_logo, roundel, placed, regions, stamps, qr,
-                 logo_job)
+                 logo_job, mirror)

@@ -53,6 +53,8 @@ class Work:
     stamps: dict[str, tuple[Stamp, ...]]
     qr: tuple[Image.Image, Box] | None
     logo: Future[tuple[Image.Image, Image.Image, Box]] | None
+    mirrored: bool = False
+    """The layout is flipped left to right (a right-to-left title)."""
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,7 @@ def manifest(spec: FlyerSpec, lay: Layout, reason: dict[str, Any], fmt: Format,
     return {
         "layout": lay.name,
         "layout_reason": reason,
+        "mirrored": work.mirrored,
         "format": {"name": fmt.name, "width": fmt.width, "height": fmt.height, "dpi": fmt.dpi,
                    "bleed": fmt.bleed, "print": fmt.print, "safe_box": list(fmt.safe_box),
                    "zones": [list(z) for z in fmt.zone_boxes]},

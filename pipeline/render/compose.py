@@ -22,7 +22,7 @@ from .fonts import Pairing, get_pairing
 from .formats import Format
 from .layouts import LAYOUT_NAMES, TEXT_ROLES, Layout, get_layout, pixel_box
 from .legibility import Surface
-from .logos import fit_into, shrink_to_boxes, to_rgba
+from .logos import fit_into, knock_out, shrink_to_boxes, to_rgba
 from .paint import place_qr
 from .plan import Plan, Work, apply, manifest, plan
 from .resample import start_strips, workers
@@ -132,14 +132,15 @@ def prepare_logo(logo: Image.Image, fmt: Format) -> Image.Image:
     ``fmt``. Callers composing several flyers from one upload (a batch, re-renders) do this
     once and then resize a small image per flyer instead of the whole upload."""
     boxes = [pixel_box(get_layout(n).variant(fmt).logo.box, fmt.safe_box) for n in LAYOUT_NAMES]
-    return shrink_to_boxes(logo, boxes)
+    return knock_out(shrink_to_boxes(logo, boxes))
 
 
 def _prepare_logo(logo: Image.Image, region: Box, align: str, valign: str
                   ) -> tuple[Image.Image, Image.Image, Box]:
-    """The organiser logo fitted into its region (resized on the pool)."""
+    """The organiser logo fitted into its region (resized on the pool), a flat white or
+    black background knocked out."""
     fitted, box = fit_into(logo, region, align, valign)
-    return logo, fitted, box
+    return logo, knock_out(fitted), box
 
 
 def _start_logo(pool: Executor, logo: Image.Image, lay: Layout, fmt: Format, mirror: bool
@@ -159,7 +160,7 @@ def _measure(spec: FlyerSpec, lay: Layout, fmt: Format, pairing: Pairing,
     texts = _texts(spec, lay, warnings)
     short = min(fmt.width, fmt.height)
     pad = round(0.03 * short)
-    metro_logo = to_rgba(spec.metro_logo) if spec.metro_logo is not None else None
+    metro_logo = knock_out(spec.metro_logo) if spec.metro_logo is not None else None
     roundel = metro_logo is None and bool(texts.get("metro"))
     if roundel:  # no metro logo configured: reserve a square box for a drawn roundel
         metro_logo = Image.new("L", (1, 1))

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
 from ..errors import RenderError
 from .blocks import PlacedText
@@ -20,9 +20,10 @@ from .legibility import (
     contrast,
     is_large_text,
     luminance,
+    pixel_luminance,
     worst_contrast,
 )
-from .logos import ink_luminance
+from .logos import KNOCKOUT_TOLERANCE, ink_luminance, is_opaque
 from .qr import make_qr, qr_modules
 
 __all__ = [
@@ -45,6 +46,7 @@ Box = tuple[int, int, int, int]
 RGB = tuple[int, int, int]
 WHITE: RGB = (255, 255, 255)
 NEAR_BLACK: RGB = (17, 17, 20)
+BLACK: RGB = (0, 0, 0)
 QR_PRINT_MIN_MM = 18.0
 QR_SHARE = 0.2
 """Largest QR side as a share of the canvas's short side."""
@@ -226,29 +228,65 @@ class LogoOp:
 
 def decide_logo(logo: Image.Image, box: Box, surface: Surface, size: tuple[int, int],
                 resized: Image.Image | None = None,
-                plate_source: Image.Image | None = None) -> LogoOp:
-    """How an RGBA logo goes into ``box`` (already aspect-fitted): as it is, or on a light or
-    dark plate when it does not stand out 3:1 from what is under it. Needs only the surface
-    and the canvas's ``size`` (a logo with no visible ink is left out). ``resized``: the
-    logo already scaled to the box; ``plate_source``: what to shrink for a plate (default
-    ``logo``)."""
+                plate_source: Image.Image | None = None,
+                threshold: float = LARGE_TEXT) -> LogoOp:
+    """How an RGBA logo goes into ``box`` (already aspect-fitted), the same way in every
+    layout: a logo that still has its own opaque background (one that could not be knocked
+    out) is shown as it is, corners rounded, that background being its plate; a cut-out
+    logo goes straight on the picture when its ink stands out ``threshold`` from what is
+    under it, else on a light or dark plate. Needs only the surface and the canvas's
+    ``size`` (a logo with no visible ink is left out). ``resized``: the logo already scaled
+    to the box; ``plate_source``: what to shrink for a plate (default ``logo``)."""
     w, h = box[2] - box[0], box[3] - box[1]
     if resized is None or resized.size != (w, h):
         resized = logo.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if is_opaque(resized):
+        return LogoOp(box, _rounded(resized), box[0], box[1], "own_background",
+                      _own_contrast(resized))
     ink = ink_luminance(resized)
     if ink.size == 0:
         return LogoOp(box, None, box[0], box[1], "none", 21.0)
     lum = float(np.median(ink))
     ratio = worst_contrast(_grey(lum), surface.luminance(box))
-    if ratio >= LARGE_TEXT:
+    if ratio >= threshold:
         return LogoOp(box, resized, box[0], box[1], "none", ratio)
-    colour = WHITE if lum < 0.3 else NEAR_BLACK
-    ratio = (max(lum, luminance(colour)) + 0.05) / (min(lum, luminance(colour)) + 0.05)
+
+    def against(colour: RGB) -> float:
+        return (max(lum, luminance(colour)) + 0.05) / (min(lum, luminance(colour)) + 0.05)
+
+    colour = max((WHITE, NEAR_BLACK, BLACK), key=lambda c: (against(c), c == NEAR_BLACK))
+    ratio = against(colour)
     plate = overlay_tint(size, box, colour, 1.0, round(0.14 * min(w, h)))
     small = plate_variant(plate_source if plate_source is not None else logo, box)
     iw, ih = small.size
     return LogoOp(box, small, box[0] + (w - iw) // 2, box[1] + (h - ih) // 2, "plate", ratio,
                   plate)
+
+
+def _rounded(logo: Image.Image) -> Image.Image:
+    """An opaque logo with softly rounded corners (drawn twice as large, then halved)."""
+    w, h = logo.size
+    radius = max(1, round(0.1 * min(w, h)))
+    mask = Image.new("L", (w * 2, h * 2), 0)
+    ImageDraw.Draw(mask).rounded_rectangle((0, 0, w * 2 - 1, h * 2 - 1), radius=radius * 2,
+                                           fill=255)
+    out = logo.copy()
+    out.putalpha(ImageChops.multiply(logo.getchannel("A"), mask.reduce(2)))
+    return out
+
+
+def _own_contrast(logo: Image.Image) -> float:
+    """How well an opaque logo's marks stand out from its own background (the median of
+    its border): median luminance of the pixels that differ from it, against it."""
+    arr = np.asarray(logo.convert("RGB"))
+    border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
+    ground = np.median(border, axis=0)
+    marks = arr[np.abs(arr.astype(np.int16) - ground).max(axis=2) > KNOCKOUT_TOLERANCE]
+    if marks.size == 0:
+        return 1.0
+    ink = float(np.median(pixel_luminance(marks)))
+    back = float(pixel_luminance(ground.astype(np.uint8)[None])[0])
+    return (max(ink, back) + 0.05) / (min(ink, back) + 0.05)
 
 
 def apply_logo(canvas: Image.Image, op: LogoOp, dy: int = 0) -> None:

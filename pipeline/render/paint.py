@@ -1,4 +1,4 @@
-"""Drawing helpers for compose: panels, colour choice per block, QR and logo placement."""
+"""Drawing helpers for compose: panels, QR and logo placement, the metro roundel."""
 
 from __future__ import annotations
 
@@ -9,19 +9,17 @@ import numpy as np
 from PIL import Image, ImageChops, ImageDraw
 
 from ..errors import RenderError
-from .blocks import PlacedText
 from .fonts import FontFace, load_font
 from .formats import MM_PER_INCH, Format
 from .layouts import Placement
 from .legibility import (
     LARGE_TEXT,
-    NORMAL_TEXT,
+    NEAR_BLACK,
+    PERCENTILE,
+    WHITE,
     Surface,
-    contrast,
-    is_large_text,
     luminance,
     pixel_luminance,
-    worst_contrast,
 )
 from .logos import KNOCKOUT_TOLERANCE, ink_luminance, is_opaque
 from .qr import make_qr, qr_modules
@@ -29,36 +27,25 @@ from .qr import make_qr, qr_modules
 __all__ = [
     "NEAR_BLACK",
     "WHITE",
-    "BlockColours",
     "LogoOp",
     "Tint",
     "apply_logo",
-    "dark_tint",
     "decide_logo",
     "overlay_tint",
     "place_qr",
     "plate_variant",
-    "resolve_block_colours",
     "roundel_tint",
+    "stands_out",
 ]
 
 Box = tuple[int, int, int, int]
 RGB = tuple[int, int, int]
-WHITE: RGB = (255, 255, 255)
-NEAR_BLACK: RGB = (17, 17, 20)
 BLACK: RGB = (0, 0, 0)
+LOGO_SHARE = 0.6
+"""Share of a logo's ink that must stand out for the logo to go without a plate."""
 QR_PRINT_MIN_MM = 18.0
 QR_SHARE = 0.2
 """Largest QR side as a share of the canvas's short side."""
-
-
-def dark_tint(c: RGB) -> RGB:
-    """A very dark shade of ``c`` (keeps its hue) that white text reads on at >= 7:1."""
-    top = max(c)
-    if top <= 40:
-        return c
-    k = 40 / top
-    return (round(c[0] * k), round(c[1] * k), round(c[2] * k))
 
 
 @dataclass(frozen=True)
@@ -92,84 +79,6 @@ def overlay_tint(size: tuple[int, int], box: Box, colour: RGB, opacity: float,
     ImageDraw.Draw(mask).rounded_rectangle((0, 0, right - left - 1, bottom - top - 1),
                                            radius=radius, fill=round(255 * opacity))
     return Tint(left, top, mask, colour)
-
-
-@dataclass
-class BlockColours:
-    colours: dict[str, RGB]
-    contrast: dict[str, float]
-    treatment: dict[str, str]
-    scrim: tuple[Box, float, int] | None
-    scrim_colour: RGB
-
-
-def _threshold(item: PlacedText, fmt: Format) -> float:
-    return LARGE_TEXT if is_large_text(item.fitted.size, item.bold, fmt) else NORMAL_TEXT
-
-
-def resolve_block_colours(items: list[PlacedText], surface: Surface, fmt: Format,
-                          palette: tuple[str, ...], underlay: RGB, on_panel: bool, pad: int,
-                          short: int) -> BlockColours:
-    """One text colour per block (white, near-black or a brand colour), the title in a brand
-    accent when it is legible, and a scrim under the block when no colour is."""
-    pal = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in palette]
-    candidates: list[RGB] = [WHITE, NEAR_BLACK] + [(p[0], p[1], p[2]) for p in pal]
-    thr = {i.role: _threshold(i, fmt) for i in items}
-
-    def scores(surf: Surface, colour: RGB) -> dict[str, float]:
-        return {i.role: worst_contrast(colour, surf.luminance(i.box)) for i in items}
-
-    def margin(s: dict[str, float]) -> float:
-        return min(s[r] / thr[r] for r in s)
-
-    ranked = [(margin(scores(surface, c)), -n, c) for n, c in enumerate(candidates)]
-    best_margin, _, base = max(ranked)
-    scrim: tuple[Box, float, int] | None = None
-    scrim_colour = underlay if contrast(WHITE, underlay) >= 7 else dark_tint(underlay)
-    if best_margin < 1.0:
-        base = WHITE
-        content = (min(i.box[0] for i in items), min(i.box[1] for i in items),
-                   max(i.box[2] for i in items), max(i.box[3] for i in items))
-        box = (content[0] - pad, content[1] - pad, content[2] + pad, content[3] + pad)
-        radius = round(0.02 * short)
-        # The lightest of these opacities that makes white text pass (1.0 if none does).
-        # The scrim colour is dark, so contrast only grows with opacity: bisect.
-        steps = [min(1.0, 0.55 + 0.1 * step) for step in range(6)]
-        lo, hi = 0, len(steps) - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            trial = surface.copy()
-            trial.blend(box, scrim_colour, steps[mid], radius)
-            if margin(scores(trial, WHITE)) >= 1.0:
-                hi = mid
-            else:
-                lo = mid + 1
-        opacity = steps[lo]
-        surface.blend(box, scrim_colour, opacity, radius)
-        scrim = (box, opacity, radius)
-    colours = {i.role: base for i in items}
-    final = scores(surface, base)
-    accents = [p for p in pal if p != underlay or not on_panel]
-    for item in items:
-        if item.role != "title":
-            continue
-        for accent in accents:
-            ratio = worst_contrast((accent[0], accent[1], accent[2]),
-                                   surface.luminance(item.box))
-            if ratio >= thr["title"]:
-                colours["title"] = (accent[0], accent[1], accent[2])
-                final["title"] = ratio
-                break
-    treatment: dict[str, str] = {}
-    for item in items:
-        preferred = (pal[0] if pal and item.role == "title" else WHITE)
-        if scrim is not None:
-            treatment[item.role] = "scrim"
-        elif on_panel:
-            treatment[item.role] = "panel"
-        else:
-            treatment[item.role] = "none" if colours[item.role] == preferred else "recolour"
-    return BlockColours(colours, final, treatment, scrim, scrim_colour)
 
 
 def place_qr(url: str, region: Box, placement: Placement,
@@ -246,13 +155,14 @@ def decide_logo(logo: Image.Image, box: Box, surface: Surface, size: tuple[int, 
     ink = ink_luminance(resized)
     if ink.size == 0:
         return LogoOp(box, None, box[0], box[1], "none", 21.0)
-    lum = float(np.median(ink))
-    ratio = worst_contrast(_grey(lum), surface.luminance(box))
+    under = surface.luminance(box)
+    low, high = (float(v) for v in np.percentile(under, (PERCENTILE, 100 - PERCENTILE)))
+    ratio = stands_out(ink, low, high)
     if ratio >= threshold:
         return LogoOp(box, resized, box[0], box[1], "none", ratio)
 
     def against(colour: RGB) -> float:
-        return (max(lum, luminance(colour)) + 0.05) / (min(lum, luminance(colour)) + 0.05)
+        return stands_out(ink, luminance(colour), luminance(colour))
 
     colour = max((WHITE, NEAR_BLACK, BLACK), key=lambda c: (against(c), c == NEAR_BLACK))
     ratio = against(colour)
@@ -261,6 +171,20 @@ def decide_logo(logo: Image.Image, box: Box, surface: Surface, size: tuple[int, 
     iw, ih = small.size
     return LogoOp(box, small, box[0] + (w - iw) // 2, box[1] + (h - ih) // 2, "plate", ratio,
                   plate)
+
+
+def stands_out(ink: np.ndarray, low: float, high: float) -> float:
+    """How well a logo reads on a ground whose luminance spans ``low``..``high`` (its
+    10th..90th percentiles): the contrast that most of the ink (LOGO_SHARE of its pixels)
+    reaches against the worse end. A red-and-blue mark on black fails on its blue half; a
+    yellow disc with a thin black outline on black passes on its disc."""
+    def ratio(ground: float) -> np.ndarray:
+        out: np.ndarray = ((np.maximum(ink, ground) + 0.05)
+                           / (np.minimum(ink, ground) + 0.05))
+        return out
+
+    worst = np.minimum(ratio(low), ratio(high))
+    return float(np.percentile(worst, 100 * (1 - LOGO_SHARE)))
 
 
 def _rounded(logo: Image.Image) -> Image.Image:
@@ -315,10 +239,3 @@ def roundel_tint(box: Box, colour: RGB, font: FontFace) -> Tint:
     letter = load_font(font.path, max(1, round(side * scale * 0.62)))
     draw.text((side * scale / 2, side * scale / 2), "M", font=letter, fill=0, anchor="mm")
     return Tint(box[0] + (w - side) // 2, box[1] + (h - side) // 2, big.reduce(scale), colour)
-
-
-def _grey(lum: float) -> RGB:
-    """An sRGB grey with relative luminance ``lum``."""
-    v = 12.92 * lum if lum <= 0.0031308 else 1.055 * lum ** (1 / 2.4) - 0.055
-    g = max(0, min(255, round(v * 255)))
-    return (g, g, g)

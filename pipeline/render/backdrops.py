@@ -13,6 +13,7 @@ canvas gets the same pixels upsampled: a plateau under the text, smooth everywhe
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,34 +151,61 @@ class Candidate:
         self.surface, self.targets, self.colour, self.dark = surface, targets, colour, dark
         self.patch = patch
         self.slices = [patch.rel(surface, box) for box, _ in targets]
+        ends = np.cumsum([(ys.stop - ys.start) * (xs.stop - xs.start)
+                          for ys, xs in self.slices]).tolist()
+        self.bounds = list(zip([0, *ends[:-1]], ends, strict=True))
+        """Where each target's pixels sit in ``gather``'s output."""
         self.inks: list[RGB] = [WHITE if dark else NEAR_BLACK] * len(targets)
         """The text colour each target is measured with (white or near-black; a brand
         accent for some, see ``with_inks``)."""
+        self.found: dict[str, tuple[float, float]] = {}
 
     def with_inks(self, inks: list[RGB]) -> Candidate:
-        """This candidate measured with other text colours, one per target."""
-        self.inks = list(inks)
-        return self
+        """This candidate (its arrays shared) measured with other text colours, one per
+        target."""
+        other = copy.copy(self)
+        other.inks = list(inks)
+        other.found = {}
+        return other
+
+    def gather(self, grid: np.ndarray) -> np.ndarray:
+        """The pixels of a patch-sized array under every target, one after the other."""
+        return np.concatenate([grid[ys, xs].reshape(-1, *grid.shape[2:])
+                               for ys, xs in self.slices])
+
+    def under(self, opacity: float) -> np.ndarray:
+        """The colours under all targets (``gather`` order) with the backdrop at
+        ``opacity``."""
+        raise NotImplementedError
 
     def blended(self, opacity: float) -> np.ndarray:
+        """The whole patch with the backdrop at ``opacity``."""
         raise NotImplementedError
 
     def margin(self, opacity: float) -> float:
-        lum = _lum(self.blended(opacity))
-        return margin_of(self.inks, {i: lum[s] for i, s in enumerate(self.slices)},
+        """Only the pixels under the targets are blended and measured."""
+        lum = _lum(self.under(opacity))
+        return margin_of(self.inks, {i: lum[a:b] for i, (a, b) in enumerate(self.bounds)},
                          self.targets)
 
     def weakest(self) -> tuple[float, float]:
         """The lightest step that reaches MARGIN (bisection: stronger never reads worse),
-        or the strongest step; with its margin."""
+        or the strongest step; with its margin (remembered)."""
+        if "weakest" in self.found:
+            return self.found["weakest"]
         lo, hi = 0, len(self.steps) - 1
+        reached: dict[int, float] = {}
         while lo < hi:
             mid = (lo + hi) // 2
-            if self.margin(self.steps[mid]) >= MARGIN:
+            reached[mid] = self.margin(self.steps[mid])
+            if reached[mid] >= MARGIN:
                 hi = mid
             else:
                 lo = mid + 1
-        return self.steps[lo], self.margin(self.steps[lo])
+        if lo not in reached:
+            reached[lo] = self.margin(self.steps[lo])
+        self.found["weakest"] = (self.steps[lo], reached[lo])
+        return self.found["weakest"]
 
     def commit(self, opacity: float, size: tuple[int, int]) -> Backdrop:
         """Mirror the backdrop onto the surface and return its canvas operation."""
@@ -244,6 +272,13 @@ class _Scrim(Candidate):
                                np.asarray(hard, dtype=np.float32)) / 255.0
         self.base = surface.rgb[patch.ys, patch.xs].copy()
         self.paint = np.array(colour, dtype=np.float32)
+        self.flat = (self.gather(self.base), self.gather(self.mask))
+
+    def under(self, opacity: float) -> np.ndarray:
+        base, mask = self.flat
+        m = (mask * np.float32(opacity))[:, None]
+        out: np.ndarray = base * (1 - m) + self.paint * m
+        return out
 
     def blended(self, opacity: float) -> np.ndarray:
         m = (self.mask * np.float32(opacity))[..., None]
@@ -288,9 +323,16 @@ class _Frosted(Candidate):
         self.mask = np.asarray(grid_mask, dtype=np.float32)[..., None] / 255.0
         self.base = surface.rgb[patch.ys, patch.xs].copy()
         self.paint = np.array(colour, dtype=np.float32)
+        self.flat = (self.gather(self.base), self.gather(self.frost), self.gather(self.mask))
 
     def tinted(self, opacity: float) -> np.ndarray:
         out: np.ndarray = self.frost * np.float32(1 - opacity) + self.paint * np.float32(opacity)
+        return out
+
+    def under(self, opacity: float) -> np.ndarray:
+        base, frost, mask = self.flat
+        tint = frost * np.float32(1 - opacity) + self.paint * np.float32(opacity)
+        out: np.ndarray = base * (1 - mask) + tint * mask
         return out
 
     def blended(self, opacity: float) -> np.ndarray:
@@ -303,15 +345,18 @@ class _Frosted(Candidate):
         left, top, right, bottom = p.canvas
         small = Image.fromarray(np.clip(self.tinted(opacity) + 0.5, 0, 255).astype(np.uint8),
                                 "RGB")
-        image = small.resize((right - left, bottom - top), Image.Resampling.BICUBIC)
-        # the card's edge: drawn twice as large and halved, so it is smooth
-        mask = Image.new("L", ((right - left) * 2, (bottom - top) * 2), 0)
+        # the picture is blurred: bilinear enlarging is as good as bicubic here, and cheaper
+        image = small.resize((right - left, bottom - top), Image.Resampling.BILINEAR)
+        # the card's edge: on screen-sized canvases drawn twice as large and halved (smooth
+        # corners); at print resolution a pixel step is invisible
+        k = 2 if min(size) <= 1600 else 1
+        mask = Image.new("L", ((right - left) * k, (bottom - top) * k), 0)
         c = self.card
         ImageDraw.Draw(mask).rounded_rectangle(
-            ((c[0] - left) * 2, (c[1] - top) * 2, (c[2] - left) * 2 - 1, (c[3] - top) * 2 - 1),
-            radius=self.radius * 2, fill=255)
+            ((c[0] - left) * k, (c[1] - top) * k, (c[2] - left) * k - 1, (c[3] - top) * k - 1),
+            radius=self.radius * k, fill=255)
         return Backdrop("frosted", self.dark, self.colour, opacity, c,
-                        Frost(left, top, image, mask.reduce(2)))
+                        Frost(left, top, image, mask.reduce(k) if k > 1 else mask))
 
 
 def build_backdrop(kind: str, surface: Surface, targets: list[Target], colour: RGB,

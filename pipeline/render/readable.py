@@ -48,6 +48,10 @@ LIGHT_SCRIM_MEAN = 0.3
 """A light scrim is only tried where the picture under the text is at least this light."""
 FROST_FROM = 0.9
 """On a calm picture, frosted panels are only tried when a scrim would need this opacity."""
+EASY_SCRIM = 0.5
+"""On a calm picture a dark scrim this light is taken without trying anything else."""
+EASY_FROST = 0.3
+"""On busy texture a frosted panel this light (tint plus handicap) is taken at once."""
 BUSY_TEXTURE = 0.09
 """Texture (see ``_Planner.texture``) from which frosted panels are always considered."""
 ACCENT_ALLOWANCE = 0.3
@@ -107,6 +111,7 @@ class _Planner:
         self.brand = [rgb(c) for c in palette]
         self.size = (fmt.width, fmt.height)
         self.short = min(fmt.width, fmt.height)
+        self.tried: dict[tuple[str, bool, tuple[Target, ...]], Candidate] = {}
 
     def targets(self, block: Block) -> list[Target]:
         out: list[Target] = []
@@ -129,9 +134,14 @@ class _Planner:
         return colour, best
 
     def candidate(self, kind: str, dark: bool, targets: list[Target]) -> Candidate:
-        colour = backdrop_colour(self.tone, dark)
-        return build_backdrop(kind, self.surface, targets, colour, dark, self.pad,
-                              self.short, self.size)
+        """A backdrop candidate on the surface as it is now (remembered until a backdrop is
+        committed: trying a style, then covering with it, builds it once)."""
+        key = (kind, dark, tuple(targets))
+        if key not in self.tried:
+            colour = backdrop_colour(self.tone, dark)
+            self.tried[key] = build_backdrop(kind, self.surface, targets, colour, dark,
+                                             self.pad, self.short, self.size)
+        return self.tried[key]
 
     def texture(self, targets: list[Target]) -> float:
         """How busy the picture is under ``targets``: mean step between neighbouring pixels
@@ -154,27 +164,36 @@ class _Planner:
         unless it needs clearly more tint."""
         joint = [t for b in blocks for t in self.targets(b)]
         busy = self.texture(joint) >= BUSY_TEXTURE
-        costs: dict[tuple[str, bool], float] = {}
-        weakest, reached = self.candidate("scrim", True, joint).weakest()
-        costs[("scrim", True)] = weakest if reached >= MARGIN else 9.0
-        if costs[("scrim", True)] <= 0.5 and not busy:
-            return ("scrim", True)
         light = min(float(self.surface.luminance(box).mean()) for box, _ in joint)
-        if light >= LIGHT_SCRIM_MEAN:
-            weakest, reached = self.candidate("scrim", False, joint).weakest()
-            costs[("scrim", False)] = weakest if reached >= MARGIN else 9.0
-        if busy or min(costs.values()) >= FROST_FROM:
-            extra = FROST_COST_BUSY if busy else FROST_COST
-            for dark in (True, False):
-                if not dark and light < LIGHT_SCRIM_MEAN:
-                    continue
+        tones = (True, False) if light >= LIGHT_SCRIM_MEAN else (True,)
+        costs: dict[tuple[str, bool], float] = {}
+
+        def scrims() -> None:
+            for dark in tones:
+                weakest, reached = self.candidate("scrim", dark, joint).weakest()
+                costs[("scrim", dark)] = weakest if reached >= MARGIN else 9.0
+                if dark and costs[("scrim", True)] <= EASY_SCRIM and not busy:
+                    return
+
+        def frosts() -> None:
+            for dark in tones:
                 worst = 0.0
                 for block in blocks:
                     weakest, reached = self.candidate("frosted", dark,
                                                       self.targets(block)).weakest()
                     worst = max(worst, weakest if reached >= MARGIN else 9.0)
-                costs[("frosted", dark)] = worst + extra
-        return min(costs, key=lambda k: (costs[k], list(costs).index(k)))
+                costs[("frosted", dark)] = worst + (FROST_COST_BUSY if busy else FROST_COST)
+
+        if busy:  # texture: frosting first, and a light one settles it
+            frosts()
+            if min(costs.values()) > EASY_FROST:
+                scrims()
+        else:
+            scrims()
+            if min(costs.values()) >= FROST_FROM:
+                frosts()
+        order = [("scrim", True), ("scrim", False), ("frosted", True), ("frosted", False)]
+        return min(costs, key=lambda k: (costs[k], order.index(k)))
 
     def cover(self, blocks: list[Block], kind: str, dark: bool, out: Inks) -> None:
         """Give ``blocks`` backdrops of one style (a joint scrim, or a card each with the
@@ -197,8 +216,8 @@ class _Planner:
             plans.append((group, targets, plain, opacity))
         opacity = max(p[3] for p in plans)
         for group, targets, inks, _ in plans:
-            backdrop = self.candidate(kind, dark, targets).with_inks(inks).commit(
-                opacity, self.size)
+            backdrop = self.candidate(kind, dark, targets).commit(opacity, self.size)
+            self.tried.clear()  # the surface changed: later candidates start afresh
             out.backdrops.append(([b.id for b in group], backdrop))
             for block in group:
                 for item in block.items:

@@ -103,6 +103,20 @@ def _find(manifest: dict[str, Any], key: str) -> str:
     return ""
 
 
+def _event(manifest: dict[str, Any], key: str) -> str:
+    """An event detail (``title``, ``organiser``) as the organiser typed it: from the
+    provenance's details, else top-level details, else the drawn element of that role. Never
+    a font's or a layout's "title"."""
+    for holder in (manifest.get("provenance"), manifest):
+        details = holder.get("details") if isinstance(holder, dict) else None
+        if isinstance(details, dict) and isinstance(details.get(key), str) and details[key]:
+            return str(details[key])
+    for element in manifest.get("elements") or []:
+        if isinstance(element, dict) and element.get("role") == key and element.get("text"):
+            return str(element["text"])
+    return ""
+
+
 def _resolve_format(flyer: Flyer, fmt: Format | None) -> Format:
     w, h = flyer.image.size
     if fmt is not None:
@@ -146,7 +160,7 @@ def encode(
     _check_quality(quality)
     fmt = _resolve_format(flyer, fmt)
     manifest = provenance_json(flyer.manifest)
-    title = _find(flyer.manifest, "title")
+    title = _event(flyer.manifest, "title")
     prompt = _find(flyer.manifest, "prompt")
     buf = io.BytesIO()
     if key == "png":
@@ -265,7 +279,7 @@ def _pdf(
         b"/" + name + b" " + _pdf_text(value)
         for name, value in (
             (b"Title", title or "Flyer"),
-            (b"Author", _find(flyer.manifest, "organiser") or "Flyer Studio"),
+            (b"Author", _event(flyer.manifest, "organiser") or "Flyer Studio"),
             (b"Subject", prompt or title or "Event flyer"),
             (b"Keywords", keywords),
             (b"Creator", _SOFTWARE),

@@ -28,10 +28,10 @@ from .formats import Format
 from .language import Language, resolve_language
 from .layouts import LAYOUT_NAMES, TEXT_ROLES, Layout, get_layout, pixel_box
 from .legibility import Surface
-from .logos import fit_into, shrink_to_boxes, to_rgba
+from .logos import fit_into, knock_out, shrink_to_boxes, to_rgba
 from .plan import Plan, Work, apply, manifest, plan
 from .resample import start_strips, workers
-from .text import Stamp, clean_text
+from .text import Stamp, clean_text, paragraph_direction
 
 __all__ = ["compose", "prepare_logo"]
 
@@ -119,20 +119,24 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) 
         lay = get_layout(layout)
         reason = {"mode": "fixed", "chosen": lay.name, "why": "requested by name"}
     language = resolve_language(spec.language, _event_texts(spec))
+    # A right-to-left title (Arabic, Hebrew) reads from the right: the layout mirrors.
+    mirror = paragraph_direction(spec.details.validated().title) == "rtl"
     with ThreadPoolExecutor(max_workers=workers()) as pool:
         logo_job = None
-        logo_region = pixel_box(lay.variant(fmt).logo.box, fmt.safe_box)
+        logo_region = pixel_box(lay.variant(fmt, mirror).logo.box, fmt.safe_box)
         if spec.logo is not None:  # the logo first: its plate is decided early
-            logo_job = _start_logo(pool, spec.logo, lay, fmt, logo_region)
+            logo_job = _start_logo(pool, spec.logo, lay, fmt, logo_region, mirror)
         strips = _start_cover_fit(pool, img, box, fmt)
         metro_logo = _metro_logo(spec)
-        fitted, reason = _fit(spec, lay, reason, auto, fmt, pairing, language, metro_logo)
+        fitted, reason = _fit(spec, lay, reason, auto, fmt, pairing, language, metro_logo,
+                              mirror)
         if spec.logo is not None and (fitted.layout.name != lay.name
                                       or fitted.logo_region != logo_region):
-            logo_job = _start_logo(pool, spec.logo, fitted.layout, fmt, fitted.logo_region)
+            logo_job = _start_logo(pool, spec.logo, fitted.layout, fmt, fitted.logo_region,
+                                   mirror)
         lay = fitted.layout
         warnings.extend(fitted.warnings)
-        work = _measure(spec, fitted, fmt, metro_logo, logo_job)
+        work = _measure(spec, fitted, fmt, metro_logo, logo_job, mirror)
         surface = Surface.of_region(img, box, (fmt.width, fmt.height))
         decided = plan(surface, spec, fmt, pairing, palette, work)
         canvas = _assemble(strips, fmt, decided)
@@ -147,8 +151,8 @@ def _event_texts(spec: FlyerSpec) -> list[str]:
 
 
 def _fit(spec: FlyerSpec, lay: Layout, reason: dict[str, Any], auto: bool, fmt: Format,
-         pairing: Pairing, language: Language, metro_logo: Image.Image | None
-         ) -> tuple[Fitted, dict[str, Any]]:
+         pairing: Pairing, language: Language, metro_logo: Image.Image | None,
+         mirror: bool = False) -> tuple[Fitted, dict[str, Any]]:
     """``lay`` fitted; else (``auto``) the calmest other layout where the text fits, or (a
     named layout) an error that says in which layouts it would fit."""
     url = spec.details.validated().url
@@ -157,7 +161,7 @@ def _fit(spec: FlyerSpec, lay: Layout, reason: dict[str, Any], auto: bool, fmt: 
         warnings: list[str] = []
         texts = _texts(spec, candidate, warnings)
         return fit_layout(candidate, fmt, texts, warnings, pairing, metro_logo,
-                          language.patterns, url)
+                          language.patterns, url, mirror)
 
     scores = reason.get("calm_scores")
     order = sorted(scores, key=lambda n: (scores[n], n)) if isinstance(scores, dict) \
@@ -181,7 +185,7 @@ def _fit(spec: FlyerSpec, lay: Layout, reason: dict[str, Any], auto: bool, fmt: 
 def _metro_logo(spec: FlyerSpec) -> Image.Image | None:
     """The metro logo, or a 1-px stand-in reserving the square of a drawn roundel."""
     if spec.metro_logo is not None:
-        return to_rgba(spec.metro_logo)
+        return knock_out(to_rgba(spec.metro_logo))
     return Image.new("L", (1, 1)) if spec.details.validated().metro else None
 
 
@@ -195,22 +199,24 @@ def prepare_logo(logo: Image.Image, fmt: Format) -> Image.Image:
 
 def _prepare_logo(logo: Image.Image, region: Box, align: str, valign: str
                   ) -> tuple[Image.Image, Image.Image, Box]:
-    """The organiser logo fitted into its region (resized on the pool)."""
+    """The organiser logo fitted into its region (resized on the pool), a flat white or
+    black background knocked out."""
     fitted, box = fit_into(logo, region, align, valign)
-    return logo, fitted, box
+    return logo, knock_out(fitted), box
 
 
-def _start_logo(pool: Executor, logo: Image.Image, lay: Layout, fmt: Format, region: Box
-                ) -> Future[tuple[Image.Image, Image.Image, Box]]:
+def _start_logo(pool: Executor, logo: Image.Image, lay: Layout, fmt: Format, region: Box,
+                mirror: bool = False) -> Future[tuple[Image.Image, Image.Image, Box]]:
     """Resize the organiser logo on the pool (Pillow drops the GIL while resampling)."""
-    place = lay.variant(fmt).logo
+    place = lay.variant(fmt, mirror).logo
     return pool.submit(_prepare_logo, to_rgba(logo), region, place.align, place.valign)
 
 
 def _measure(spec: FlyerSpec, fitted: Fitted, fmt: Format, metro_logo: Image.Image | None,
-             logo_job: Future[tuple[Image.Image, Image.Image, Box]] | None) -> Work:
+             logo_job: Future[tuple[Image.Image, Image.Image, Box]] | None,
+             mirror: bool = False) -> Work:
     """Rasterise the fitted text and gather what ``plan`` needs."""
-    variant = fitted.layout.variant(fmt)
+    variant = fitted.layout.variant(fmt, mirror)
     roundel = spec.metro_logo is None and bool(fitted.texts.get("metro"))
     stamps: dict[str, tuple[Stamp, ...]] = {}
     for items in fitted.placed.values():
@@ -225,4 +231,4 @@ def _measure(spec: FlyerSpec, fitted: Fitted, fmt: Format, metro_logo: Image.Ima
     if spec.metro_logo is None and not roundel:
         metro_logo = None
     return Work(variant, fitted.texts, fitted.pad, metro_logo, roundel, fitted.placed,
-                fitted.regions, stamps, qr, logo_job)
+                fitted.regions, stamps, qr, logo_job, mirror)

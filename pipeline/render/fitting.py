@@ -42,9 +42,10 @@ class Fitted:
 
 def fit_layout(lay: Layout, fmt: Format, texts: dict[str, str], warnings: Iterable[str],
                pairing: Pairing, metro_logo: Image.Image | None, hyphenation: str | None,
-               url: str) -> Fitted:
-    """Place ``texts`` (already cleaned for ``lay``'s fonts) and the QR code for ``url``."""
-    variant = lay.variant(fmt)
+               url: str, mirror: bool = False) -> Fitted:
+    """Place ``texts`` (already cleaned for ``lay``'s fonts) and the QR code for ``url``;
+    ``mirror`` flips the layout left to right (right-to-left titles)."""
+    variant = lay.variant(fmt, mirror)
     safe = fmt.safe_box
     short = min(fmt.width, fmt.height)
     pad = round(0.03 * short)

@@ -11,7 +11,7 @@ ever silently dropped. Adding a layout is adding a JSON file.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,14 @@ DEFAULT_STYLES: dict[str, RoleStyle] = {
 }
 
 
+def _flip(box: Box) -> Box:
+    """A fractional box mirrored left to right."""
+    return (1.0 - box[2], box[1], 1.0 - box[0], box[3])
+
+
+_FLIP_ALIGN = {"left": "right", "right": "left", "center": "center"}
+
+
 @dataclass(frozen=True)
 class Panel:
     """An underlay in canvas fractions. ``style``: 'solid' (fixed area), 'card' (hugs the
@@ -81,6 +89,9 @@ class Panel:
     opacity: float
     block: str | None = None
 
+    def mirrored(self) -> Panel:
+        return replace(self, area=_flip(self.area))
+
 
 @dataclass(frozen=True)
 class Block:
@@ -90,12 +101,18 @@ class Block:
     align: str
     valign: str
 
+    def mirrored(self) -> Block:
+        return replace(self, box=_flip(self.box), align=_FLIP_ALIGN[self.align])
+
 
 @dataclass(frozen=True)
 class Placement:
     box: Box
     align: str
     valign: str
+
+    def mirrored(self) -> Placement:
+        return replace(self, box=_flip(self.box), align=_FLIP_ALIGN[self.align])
 
 
 @dataclass(frozen=True)
@@ -104,6 +121,12 @@ class Variant:
     qr: Placement
     logo: Placement
     panels: tuple[Panel, ...]
+
+    def mirrored(self) -> Variant:
+        """The variant flipped left to right, alignments swapped (for right-to-left titles:
+        the text column, its edge and the reading start move to the right)."""
+        return Variant(tuple(b.mirrored() for b in self.blocks), self.qr.mirrored(),
+                       self.logo.mirrored(), tuple(p.mirrored() for p in self.panels))
 
 
 @dataclass(frozen=True)
@@ -115,10 +138,12 @@ class Layout:
     styles: dict[str, RoleStyle]
     auto_penalty: float
 
-    def variant(self, fmt: Format) -> Variant:
+    def variant(self, fmt: Format, mirror: bool = False) -> Variant:
+        """The variant for ``fmt``'s orientation; ``mirror``: flipped left to right."""
         for key in _FALLBACK[fmt.orientation]:
             if key in self.variants:
-                return self.variants[key]
+                found = self.variants[key]
+                return found.mirrored() if mirror else found
         raise AssertionError("validated layouts have at least one variant")
 
 

@@ -18,7 +18,9 @@ from .formats import Format
 
 __all__ = [
     "LARGE_TEXT",
+    "NEAR_BLACK",
     "NORMAL_TEXT",
+    "WHITE",
     "Surface",
     "contrast",
     "hex_colour",
@@ -31,6 +33,8 @@ __all__ = [
 
 NORMAL_TEXT = 4.5
 LARGE_TEXT = 3.0
+WHITE: tuple[int, int, int] = (255, 255, 255)
+NEAR_BLACK: tuple[int, int, int] = (17, 17, 20)
 PERCENTILE = 10
 WORK_SIDE = 360
 """Long side of the measuring copy, in px."""
@@ -133,6 +137,16 @@ class Surface:
 
     def copy(self) -> Surface:
         return Surface(rgb=self.rgb.copy(), scale=self.scale, lum=self.lum.copy())
+
+    def region(self, box: tuple[int, int, int, int]) -> tuple[slice, slice]:
+        """The rows and columns of this surface that canvas ``box`` covers (never empty)."""
+        return self._slice(box)
+
+    def write(self, ys: slice, xs: slice, rgb: np.ndarray) -> None:
+        """Replace a region's colours (float sRGB) and their luminance: a backdrop decided
+        elsewhere, mirrored so later measurements see it."""
+        self.rgb[ys, xs] = rgb
+        self.lum[ys, xs] = _lum(self.rgb[ys, xs])
 
     def _slice(self, box: tuple[int, int, int, int]) -> tuple[slice, slice]:
         h, w = self.rgb.shape[:2]

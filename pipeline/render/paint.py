@@ -1,54 +1,42 @@
-"""Drawing helpers for compose: panels, colour choice per block and logo placement."""
+"""Drawing helpers for compose: panels, logo placement, the metro roundel."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
-from .blocks import PlacedText
 from .fonts import FontFace, load_font
-from .formats import Format
 from .legibility import (
     LARGE_TEXT,
-    NORMAL_TEXT,
+    NEAR_BLACK,
+    PERCENTILE,
+    WHITE,
     Surface,
-    contrast,
-    is_large_text,
     luminance,
-    worst_contrast,
+    pixel_luminance,
 )
-from .logos import ink_luminance
+from .logos import KNOCKOUT_TOLERANCE, ink_luminance, is_opaque
 
 __all__ = [
     "NEAR_BLACK",
     "WHITE",
-    "BlockColours",
     "LogoOp",
     "Tint",
     "apply_logo",
-    "dark_tint",
     "decide_logo",
     "overlay_tint",
     "plate_variant",
-    "resolve_block_colours",
     "roundel_tint",
+    "stands_out",
 ]
 
 Box = tuple[int, int, int, int]
 RGB = tuple[int, int, int]
-WHITE: RGB = (255, 255, 255)
-NEAR_BLACK: RGB = (17, 17, 20)
-
-
-def dark_tint(c: RGB) -> RGB:
-    """A very dark shade of ``c`` (keeps its hue) that white text reads on at >= 7:1."""
-    top = max(c)
-    if top <= 40:
-        return c
-    k = 40 / top
-    return (round(c[0] * k), round(c[1] * k), round(c[2] * k))
+BLACK: RGB = (0, 0, 0)
+LOGO_SHARE = 0.6
+"""Share of a logo's ink that must stand out for the logo to go without a plate."""
 
 
 @dataclass(frozen=True)
@@ -84,84 +72,6 @@ def overlay_tint(size: tuple[int, int], box: Box, colour: RGB, opacity: float,
     return Tint(left, top, mask, colour)
 
 
-@dataclass
-class BlockColours:
-    colours: dict[str, RGB]
-    contrast: dict[str, float]
-    treatment: dict[str, str]
-    scrim: tuple[Box, float, int] | None
-    scrim_colour: RGB
-
-
-def _threshold(item: PlacedText, fmt: Format) -> float:
-    return LARGE_TEXT if is_large_text(item.fitted.size, item.bold, fmt) else NORMAL_TEXT
-
-
-def resolve_block_colours(items: list[PlacedText], surface: Surface, fmt: Format,
-                          palette: tuple[str, ...], underlay: RGB, on_panel: bool, pad: int,
-                          short: int) -> BlockColours:
-    """One text colour per block (white, near-black or a brand colour), the title in a brand
-    accent when it is legible, and a scrim under the block when no colour is."""
-    pal = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in palette]
-    candidates: list[RGB] = [WHITE, NEAR_BLACK] + [(p[0], p[1], p[2]) for p in pal]
-    thr = {i.role: _threshold(i, fmt) for i in items}
-
-    def scores(surf: Surface, colour: RGB) -> dict[str, float]:
-        return {i.role: worst_contrast(colour, surf.luminance(i.box)) for i in items}
-
-    def margin(s: dict[str, float]) -> float:
-        return min(s[r] / thr[r] for r in s)
-
-    ranked = [(margin(scores(surface, c)), -n, c) for n, c in enumerate(candidates)]
-    best_margin, _, base = max(ranked)
-    scrim: tuple[Box, float, int] | None = None
-    scrim_colour = underlay if contrast(WHITE, underlay) >= 7 else dark_tint(underlay)
-    if best_margin < 1.0:
-        base = WHITE
-        content = (min(i.box[0] for i in items), min(i.box[1] for i in items),
-                   max(i.box[2] for i in items), max(i.box[3] for i in items))
-        box = (content[0] - pad, content[1] - pad, content[2] + pad, content[3] + pad)
-        radius = round(0.02 * short)
-        # The lightest of these opacities that makes white text pass (1.0 if none does).
-        # The scrim colour is dark, so contrast only grows with opacity: bisect.
-        steps = [min(1.0, 0.55 + 0.1 * step) for step in range(6)]
-        lo, hi = 0, len(steps) - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            trial = surface.copy()
-            trial.blend(box, scrim_colour, steps[mid], radius)
-            if margin(scores(trial, WHITE)) >= 1.0:
-                hi = mid
-            else:
-                lo = mid + 1
-        opacity = steps[lo]
-        surface.blend(box, scrim_colour, opacity, radius)
-        scrim = (box, opacity, radius)
-    colours = {i.role: base for i in items}
-    final = scores(surface, base)
-    accents = [p for p in pal if p != underlay or not on_panel]
-    for item in items:
-        if item.role != "title":
-            continue
-        for accent in accents:
-            ratio = worst_contrast((accent[0], accent[1], accent[2]),
-                                   surface.luminance(item.box))
-            if ratio >= thr["title"]:
-                colours["title"] = (accent[0], accent[1], accent[2])
-                final["title"] = ratio
-                break
-    treatment: dict[str, str] = {}
-    for item in items:
-        preferred = (pal[0] if pal and item.role == "title" else WHITE)
-        if scrim is not None:
-            treatment[item.role] = "scrim"
-        elif on_panel:
-            treatment[item.role] = "panel"
-        else:
-            treatment[item.role] = "none" if colours[item.role] == preferred else "recolour"
-    return BlockColours(colours, final, treatment, scrim, scrim_colour)
-
-
 def _inset_size(w: int, h: int) -> tuple[int, int]:
     """The logo's size inside a plate filling a ``w`` × ``h`` box."""
     inset = max(1, round(0.12 * min(w, h)))
@@ -191,29 +101,80 @@ class LogoOp:
 
 def decide_logo(logo: Image.Image, box: Box, surface: Surface, size: tuple[int, int],
                 resized: Image.Image | None = None,
-                plate_source: Image.Image | None = None) -> LogoOp:
-    """How an RGBA logo goes into ``box`` (already aspect-fitted): as it is, or on a light or
-    dark plate when it does not stand out 3:1 from what is under it. Needs only the surface
-    and the canvas's ``size`` (a logo with no visible ink is left out). ``resized``: the
-    logo already scaled to the box; ``plate_source``: what to shrink for a plate (default
-    ``logo``)."""
+                plate_source: Image.Image | None = None,
+                threshold: float = LARGE_TEXT) -> LogoOp:
+    """How an RGBA logo goes into ``box`` (already aspect-fitted), the same way in every
+    layout: a logo that still has its own opaque background (one that could not be knocked
+    out) is shown as it is, corners rounded, that background being its plate; a cut-out
+    logo goes straight on the picture when its ink stands out ``threshold`` from what is
+    under it, else on a light or dark plate. Needs only the surface and the canvas's
+    ``size`` (a logo with no visible ink is left out). ``resized``: the logo already scaled
+    to the box; ``plate_source``: what to shrink for a plate (default ``logo``)."""
     w, h = box[2] - box[0], box[3] - box[1]
     if resized is None or resized.size != (w, h):
         resized = logo.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if is_opaque(resized):
+        return LogoOp(box, _rounded(resized), box[0], box[1], "own_background",
+                      _own_contrast(resized))
     ink = ink_luminance(resized)
     if ink.size == 0:
         return LogoOp(box, None, box[0], box[1], "none", 21.0)
-    lum = float(np.median(ink))
-    ratio = worst_contrast(_grey(lum), surface.luminance(box))
-    if ratio >= LARGE_TEXT:
+    under = surface.luminance(box)
+    low, high = (float(v) for v in np.percentile(under, (PERCENTILE, 100 - PERCENTILE)))
+    ratio = stands_out(ink, low, high)
+    if ratio >= threshold:
         return LogoOp(box, resized, box[0], box[1], "none", ratio)
-    colour = WHITE if lum < 0.3 else NEAR_BLACK
-    ratio = (max(lum, luminance(colour)) + 0.05) / (min(lum, luminance(colour)) + 0.05)
+
+    def against(colour: RGB) -> float:
+        return stands_out(ink, luminance(colour), luminance(colour))
+
+    colour = max((WHITE, NEAR_BLACK, BLACK), key=lambda c: (against(c), c == NEAR_BLACK))
+    ratio = against(colour)
     plate = overlay_tint(size, box, colour, 1.0, round(0.14 * min(w, h)))
     small = plate_variant(plate_source if plate_source is not None else logo, box)
     iw, ih = small.size
     return LogoOp(box, small, box[0] + (w - iw) // 2, box[1] + (h - ih) // 2, "plate", ratio,
                   plate)
+
+
+def stands_out(ink: np.ndarray, low: float, high: float) -> float:
+    """How well a logo reads on a ground whose luminance spans ``low``..``high`` (its
+    10th..90th percentiles): the contrast that most of the ink (LOGO_SHARE of its pixels)
+    reaches against the worse end. A red-and-blue mark on black fails on its blue half; a
+    yellow disc with a thin black outline on black passes on its disc."""
+    def ratio(ground: float) -> np.ndarray:
+        out: np.ndarray = ((np.maximum(ink, ground) + 0.05)
+                           / (np.minimum(ink, ground) + 0.05))
+        return out
+
+    worst = np.minimum(ratio(low), ratio(high))
+    return float(np.percentile(worst, 100 * (1 - LOGO_SHARE)))
+
+
+def _rounded(logo: Image.Image) -> Image.Image:
+    """An opaque logo with softly rounded corners (drawn twice as large, then halved)."""
+    w, h = logo.size
+    radius = max(1, round(0.1 * min(w, h)))
+    mask = Image.new("L", (w * 2, h * 2), 0)
+    ImageDraw.Draw(mask).rounded_rectangle((0, 0, w * 2 - 1, h * 2 - 1), radius=radius * 2,
+                                           fill=255)
+    out = logo.copy()
+    out.putalpha(ImageChops.multiply(logo.getchannel("A"), mask.reduce(2)))
+    return out
+
+
+def _own_contrast(logo: Image.Image) -> float:
+    """How well an opaque logo's marks stand out from its own background (the median of
+    its border): median luminance of the pixels that differ from it, against it."""
+    arr = np.asarray(logo.convert("RGB"))
+    border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
+    ground = np.median(border, axis=0)
+    marks = arr[np.abs(arr.astype(np.int16) - ground).max(axis=2) > KNOCKOUT_TOLERANCE]
+    if marks.size == 0:
+        return 1.0
+    ink = float(np.median(pixel_luminance(marks)))
+    back = float(pixel_luminance(ground.astype(np.uint8)[None])[0])
+    return (max(ink, back) + 0.05) / (min(ink, back) + 0.05)
 
 
 def apply_logo(canvas: Image.Image, op: LogoOp, dy: int = 0) -> None:
@@ -242,10 +203,3 @@ def roundel_tint(box: Box, colour: RGB, font: FontFace) -> Tint:
     letter = load_font(font.path, max(1, round(side * scale * 0.62)))
     draw.text((side * scale / 2, side * scale / 2), "M", font=letter, fill=0, anchor="mm")
     return Tint(box[0] + (w - side) // 2, box[1] + (h - side) // 2, big.reduce(scale), colour)
-
-
-def _grey(lum: float) -> RGB:
-    """An sRGB grey with relative luminance ``lum``."""
-    v = 12.92 * lum if lum <= 0.0031308 else 1.055 * lum ** (1 / 2.4) - 0.055
-    g = max(0, min(255, round(v * 255)))
-    return (g, g, g)

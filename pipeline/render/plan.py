@@ -16,22 +16,23 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from ..models import FlyerSpec
+from .backdrops import Frost
 from .blocks import PlacedText
 from .fonts import Pairing
 from .formats import Format
 from .layouts import Layout, Variant, pixel_box
-from .legibility import LARGE_TEXT, NORMAL_TEXT, Surface, hex_colour, is_large_text, rgb
+from .legibility import LARGE_TEXT, Surface, hex_colour
 from .paint import (
     LogoOp,
     Tint,
     apply_logo,
-    dark_tint,
     decide_logo,
     overlay_tint,
-    resolve_block_colours,
     roundel_tint,
 )
+from .readable import Block, decide_inks, line_boxes, threshold
 from .text import Stamp, paint
+from .tones import lazy_hue, panel_colour
 
 __all__ = ["Plan", "Work", "apply", "manifest", "plan"]
 
@@ -53,6 +54,8 @@ class Work:
     stamps: dict[str, tuple[Stamp, ...]]
     qr: tuple[Image.Image, Box] | None
     logo: Future[tuple[Image.Image, Image.Image, Box]] | None
+    mirrored: bool = False
+    """The layout is flipped left to right (a right-to-left title)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class _Paste:
     at: tuple[int, int]
 
 
-_Op = Tint | _Ink | _Paste | LogoOp
+_Op = Tint | Frost | _Ink | _Paste | LogoOp
 
 
 @dataclass
@@ -76,7 +79,8 @@ class Plan:
 
     ops: list[_Op] = field(default_factory=list)
     elements: list[dict[str, Any]] = field(default_factory=list)
-    underlay: RGB = (0, 0, 0)
+    underlay: RGB | None = None
+    backdrops: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _union(boxes: list[Box]) -> Box:
@@ -84,9 +88,11 @@ def _union(boxes: list[Box]) -> Box:
             max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
-def _panels(surface: Surface, fmt: Format, work: Work, underlay: RGB,
+def _panels(surface: Surface, fmt: Format, work: Work, underlay: RGB | None,
             out: Plan) -> set[str]:
     """Lay the layout's panels (underlays); returns the blocks that sit on one."""
+    if underlay is None:
+        return set()
     variant, placed, pad = work.variant, work.placed, work.pad
     short = min(fmt.width, fmt.height)
     safe = fmt.safe_box
@@ -124,39 +130,36 @@ def _panels(surface: Surface, fmt: Format, work: Work, underlay: RGB,
 def plan(surface: Surface, spec: FlyerSpec, fmt: Format, pairing: Pairing,
          palette: tuple[str, ...], work: Work) -> Plan:
     """Panels, legibility and logo plates, decided on ``surface`` (which gains the panels
-    and scrims); the ink is recorded in the order ``apply`` must draw it."""
+    and backdrops); the ink is recorded in the order ``apply`` must draw it."""
     variant, placed = work.variant, work.placed
-    short = min(fmt.width, fmt.height)
-    underlay = (min((rgb(c) for c in palette), key=sum) if palette
-                else dark_tint(surface.mean_colour((0, 0, fmt.width, fmt.height))))
+    tone = lazy_hue(surface)
+    # the panels' colour; without panels or a palette nobody needs it: the picture's hue
+    # is then only read if a backdrop needs a colour
+    underlay = panel_colour(tone, palette) if variant.panels or palette else None
     out = Plan(underlay=underlay)
     on_panel = _panels(surface, fmt, work, underlay, out)
 
-    # Legibility, block by block; scrims are drawn before any text.
+    # Legibility for every block at once; backdrops are drawn before any text.
+    blocks = [Block(b.id, placed[b.id], b.id in on_panel) for b in variant.blocks
+              if placed[b.id]]
+    inks = decide_inks(surface, fmt, palette, tone, underlay, blocks, work.pad)
+    for covers, backdrop in inks.backdrops:
+        out.ops.append(backdrop.op)
+        out.backdrops.extend(backdrop.describe(block) for block in covers)
     elements = out.elements
-    colours: dict[str, RGB] = {}
-    for block in variant.blocks:
-        items = placed[block.id]
-        if not items:
-            continue
-        result = resolve_block_colours(items, surface, fmt, palette, underlay,
-                                       block.id in on_panel, work.pad, short)
-        if result.scrim is not None:
-            box, opacity, radius = result.scrim
-            out.ops.append(overlay_tint((fmt.width, fmt.height), box, result.scrim_colour,
-                                        opacity, radius))
-        for item in items:
-            colours[item.role] = result.colours[item.role]
-            threshold = (LARGE_TEXT if is_large_text(item.fitted.size, item.bold, fmt)
-                         else NORMAL_TEXT)
+    colours = inks.colours
+    for block in blocks:
+        for item in block.items:
             el: dict[str, Any] = {
                 "role": item.role, "text": item.text, "box": list(item.box),
-                "colour": hex_colour(result.colours[item.role]),
+                "colour": hex_colour(colours[item.role]),
                 "font": item.fitted.primary.name, "fonts_used": item.fitted.faces(),
                 "size": item.fitted.size, "lines": list(item.fitted.lines),
                 "direction": item.fitted.direction, "align": item.align,
-                "contrast": round(result.contrast[item.role], 2), "threshold": threshold,
-                "treatment": result.treatment[item.role], "block": block.id,
+                "contrast": round(inks.contrast[item.role], 2),
+                "threshold": threshold(item, fmt),
+                "treatment": inks.treatment[item.role], "block": block.id,
+                "line_boxes": [list(b) for b in line_boxes(item)],
             }
             if item.metro_logo_box is not None:
                 el["logo_box"] = list(item.metro_logo_box)
@@ -171,12 +174,16 @@ def plan(surface: Surface, spec: FlyerSpec, fmt: Format, pairing: Pairing,
             if work.roundel:
                 out.ops.append(roundel_tint(item.metro_logo_box, colours[item.role],
                                             pairing.body_bold))
-                metro_el.update(logo_contrast=metro_el["contrast"], logo_treatment="roundel")
+                metro_el.update(logo_contrast=round(inks.logo_contrast[item.role], 2),
+                                logo_threshold=metro_el["threshold"],
+                                logo_treatment="roundel")
             elif work.metro_logo is not None:
                 op = decide_logo(work.metro_logo, item.metro_logo_box, surface,
-                                 (fmt.width, fmt.height))
+                                 (fmt.width, fmt.height), threshold=metro_el["threshold"])
                 out.ops.append(op)
-                metro_el.update(logo_contrast=round(op.ratio, 2), logo_treatment=op.treatment)
+                metro_el.update(logo_contrast=round(op.ratio, 2),
+                                logo_threshold=metro_el["threshold"],
+                                logo_treatment=op.treatment)
 
     if work.qr is not None:
         qr_img, qr_box = work.qr
@@ -202,7 +209,7 @@ def apply(canvas: Image.Image, decided: Plan, dy: int = 0) -> None:
     in the whole canvas (each operation blends pixel by pixel; Pillow clips at the edges)."""
     draw = ImageDraw.Draw(canvas)
     for op in decided.ops:
-        if isinstance(op, Tint):
+        if isinstance(op, (Tint, Frost)):
             op.draw(canvas, dy)
         elif isinstance(op, _Ink):
             paint(draw, op.stamps, op.colour, dy)
@@ -221,10 +228,13 @@ def manifest(spec: FlyerSpec, lay: Layout, reason: dict[str, Any], fmt: Format,
     return {
         "layout": lay.name,
         "layout_reason": reason,
+        "mirrored": work.mirrored,
         "format": {"name": fmt.name, "width": fmt.width, "height": fmt.height, "dpi": fmt.dpi,
-                   "bleed": fmt.bleed, "print": fmt.print, "safe_box": list(fmt.safe_box)},
+                   "bleed": fmt.bleed, "print": fmt.print, "safe_box": list(fmt.safe_box),
+                   "zones": [list(z) for z in fmt.zone_boxes]},
         "palette": list(palette),
-        "underlay": hex_colour(decided.underlay),
+        "underlay": hex_colour(decided.underlay) if decided.underlay is not None else None,
+        "backdrops": decided.backdrops,
         "fonts": {"pairing": pairing.name, "title": pairing.title.name,
                   "body": pairing.body.name, "body_bold": pairing.body_bold.name},
         "regions": {k: list(v) for k, v in work.regions.items()},

@@ -287,3 +287,27 @@ def test_pdf_of_a_social_format_has_a_sensible_page_size() -> None:
     pdf = encode(_flyer("instagram_post"), "pdf")
     x0, y0, x1, y1 = _media_box(pdf)
     assert (x1 - x0, y1 - y0) == pytest.approx((1080 * 72 / 150, 1350 * 72 / 150))
+
+
+@pytest.mark.parametrize("with_provenance", [True, False])
+def test_metadata_title_is_the_events_title(with_provenance: bool) -> None:
+    """A composed flyer's manifest also names fonts ("title": a font) and layouts: the PNG
+    and PDF Title (and the PDF Author) must be the event's title and organiser."""
+    from pipeline.models import EventDetails, FlyerSpec
+    from pipeline.render.compose import compose
+
+    details = EventDetails(title="Nuit du Jazz — été", organiser="Harbour Arts",
+                           date="14 June")
+    provenance = {"prompt": "harbour at night", "details": vars(details)} if with_provenance \
+        else {}
+    flyer = compose(_canvas(400, 500), FlyerSpec(details=details, provenance=provenance),
+                    "minimal_type", get_format("400x500"))
+    assert flyer.manifest["fonts"]["title"] != details.title  # the trap
+    with Image.open(io.BytesIO(encode(flyer, "png"))) as image:
+        assert image.info["Title"] == details.title
+    pdf = encode(flyer, "pdf")
+    title = re.search(rb"/Title <FEFF([0-9A-F]+)>", pdf)
+    author = re.search(rb"/Author <FEFF([0-9A-F]+)>", pdf)
+    assert title is not None and author is not None
+    assert bytes.fromhex(title.group(1).decode()).decode("utf-16-be") == details.title
+    assert bytes.fromhex(author.group(1).decode()).decode("utf-16-be") == "Harbour Arts"

@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from pipeline.models import EventDetails
 
-__all__ = ["TEXTS", "background", "check_flyer", "logo_image", "pixel_contrast"]
+__all__ = ["TEXTS", "background", "check_flyer", "logo_image", "photo", "pixel_contrast"]
 
 SHORT = EventDetails(
     title="Jazz Night", subtitle="Live at the harbour", date="Sat 14 June", time="21:00",
@@ -51,6 +51,18 @@ def background(kind: str, w: int = 256, h: int = 320, seed: int = 0) -> Image.Im
         if kind == "busy_top":
             img[h * 45 // 100:] = np.array([40, 60, 90])
     return Image.fromarray(np.clip(img + np.zeros((h, w, 3)), 0, 255).astype(np.uint8))
+
+
+def photo(name: str) -> Image.Image:
+    """A real photograph shipped with scikit-image (no download): 'astronaut', 'coffee',
+    'chelsea', 'rocket', 'hubble_deep_field', 'gravel', 'grass', 'camera'... (grey ones made
+    RGB)."""
+    from skimage import data
+
+    pixels = np.asarray(getattr(data, name)())
+    if pixels.ndim == 2:
+        pixels = np.stack([pixels] * 3, axis=-1)
+    return Image.fromarray(pixels[..., :3].astype(np.uint8), "RGB")
 
 
 def logo_image(mode: str) -> Image.Image:
@@ -111,8 +123,9 @@ def _overlap(a: list[int], b: list[int]) -> bool:
 
 
 def check_flyer(image: Image.Image, manifest: dict[str, Any]) -> None:
-    """Every element inside the canvas, the safe box and its region; no overlaps; contrast
-    above threshold in the manifest and, for text, in the final pixels."""
+    """Every element inside the canvas, the safe box and its region and clear of the
+    platform's zones; no overlaps; contrast above threshold in the manifest (the metro icon
+    included) and, for text, in the final pixels under each line."""
     fmt = manifest["format"]
     assert image.size == (fmt["width"], fmt["height"])
     assert image.mode == "RGB"
@@ -126,9 +139,14 @@ def check_flyer(image: Image.Image, manifest: dict[str, Any]) -> None:
         assert _inside(box, fmt["safe_box"]), (el["role"], box, fmt["safe_box"])
         if "block" in el:
             assert _inside(box, manifest["regions"][el["block"]]), (el["role"], box)
+        for zone in fmt.get("zones", []):
+            assert not _overlap(box, zone), (el["role"], box, zone)
         assert el["contrast"] >= el["threshold"], (el["role"], el["contrast"], el["treatment"])
+        if "logo_contrast" in el:
+            assert el["logo_contrast"] >= el.get("logo_threshold", 3.0), el
         if el.get("text") and el["role"] != "qr":
-            measured = pixel_contrast(image, box, el["colour"], el.get("logo_box"))
+            measured = min(pixel_contrast(image, line, el["colour"], el.get("logo_box"))
+                           for line in el.get("line_boxes", [box]))
             assert measured >= el["threshold"] * 0.9, (el["role"], measured, el)
     for i, a in enumerate(els):
         for b in els[i + 1:]:

@@ -40,7 +40,7 @@ def test_busy_background_still_legible(layout: str) -> None:
                     get_format("480x600"))
     check_flyer(flyer.image, flyer.manifest)
     treatments = {e["treatment"] for e in flyer.manifest["elements"] if e["role"] != "qr"}
-    assert treatments & {"scrim", "panel"}
+    assert treatments & {"scrim", "frosted", "panel"}
 
 
 @pytest.mark.parametrize("fmt_name", ["a5", "instagram_post", "x_post"])

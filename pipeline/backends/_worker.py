@@ -52,9 +52,9 @@ def call_cancellable(
             tick()
             next_tick = time.monotonic() + poll_interval
     if cancel.is_set() and not finished.is_set():
-        if interrupt is not None:
+        if interrupt is not None:  # the server stops, so the call ends soon: wait a little
             interrupt()
-        worker.join(_GRACE_SECONDS)
+            worker.join(_GRACE_SECONDS)
         raise BackendCancelled(CANCELLED)
     worker.join()
     if "error" in outcome:

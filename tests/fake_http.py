@@ -56,11 +56,11 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        lowered = {key.lower(): value for key, value in self.headers.items()}
         with fake.lock:
             fake.requests.append({"method": method, "path": self.path, "body": body,
-                                  "headers": dict(self.headers)})
-        status, data, content_type, headers = fake.route(method, self.path, body,
-                                                         dict(self.headers))
+                                  "headers": lowered})
+        status, data, content_type, headers = fake.route(method, self.path, body, lowered)
         if fake.killed.is_set():  # the server "died" mid-request: no answer at all
             self.close_connection = True
             return
@@ -142,7 +142,8 @@ class FakeHTTPServer:
             time.sleep(0.01)
 
     def authorised(self, headers: dict[str, str]) -> bool:
-        return self.key is None or headers.get("Authorization") == f"Bearer {self.key}"
+        """``headers`` has lower-case names."""
+        return self.key is None or headers.get("authorization") == f"Bearer {self.key}"
 
     def route(self, method: str, path: str, body: Any, headers: dict[str, str]) -> Reply:
         raise NotImplementedError

@@ -59,7 +59,7 @@ def test_batch_is_one_call_at_the_closest_allowed_size(
     sent = api.generations[0]
     assert sent == {"model": "gpt-image-1", "prompt": "jazz night, neon", "n": 3,
                     "size": "1024x1536"}
-    assert api.requests[-1]["headers"]["Authorization"] == f"Bearer {KEY}"
+    assert api.requests[-1]["headers"]["authorization"] == f"Bearer {KEY}"
     assert len(painting.images) == 3 and all(g.seed is None for g in painting.images)
     described = painting.describe()
     assert described["seeds_reproducible"] is False and "not supported" in described["seeds"]

@@ -208,7 +208,8 @@ class DiffusersBackend:
                 images = self.paint(job, report, token)
         report(1.0, "done")
         return Painting(
-            images=[GeneratedImage(image=image, seed=seed) for image, seed in zip(images, seeds, strict=False)],
+            images=[GeneratedImage(image=image, seed=seed)
+                    for image, seed in zip(images, seeds, strict=False)],
             backend=self.name, model=self.model_id, server=None, size=images[0].size,
             details={"steps": self.steps, "guidance_scale": self.guidance,
                      "zero_gpu": self.zero_gpu},

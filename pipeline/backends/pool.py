@@ -118,7 +118,9 @@ class ServerPool:
                 self._set_health(member, False, str(exc))
                 failed.append(member)
                 if len(failed) >= len(self.members):
-                    raise
+                    if len(self.members) == 1:
+                        raise
+                    raise self._none_healthy() from None
                 report(0.0, f"{member.server} failed; trying another server")
                 continue
             finally:
@@ -217,8 +219,6 @@ class ServerPool:
                 for member in candidates:
                     self._check(member)
                 continue
-            if failed and not candidates:
-                raise BackendUnavailable("Every server failed this job; see the log.")
             with self._changed:
                 raise self._none_healthy()
 

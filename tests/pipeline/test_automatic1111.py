@@ -24,6 +24,7 @@ from pipeline.errors import (
     BackendTimeout,
     BackendUnavailable,
     InvalidRequest,
+    RateLimited,
 )
 from pipeline.settings import load_settings
 from tests.fake_sd import FakeSDServer, seed_colours
@@ -365,3 +366,29 @@ def test_native_size_rejects_nonsense() -> None:
         native_size(0, 100, 512)
     with pytest.raises(InvalidRequest):
         native_size(100, 100, -1)
+
+
+def test_rate_limit_from_a_proxy_says_when_to_retry(sd: FakeSDServer, client: httpx.Client) -> None:
+    sd.mode = "rate_limit"
+    with pytest.raises(RateLimited, match="try again in 4 s") as caught:
+        A1111(sd.url, client=client).generate(params())
+    assert caught.value.retry_after == 4
+    sd.mode = "ok"
+    assert len(A1111(sd.url, client=client).generate(params()).images) == 1
+
+
+def test_print_targets_over_twice_the_painting_use_the_servers_upscaler(
+    sd: FakeSDServer, client: httpx.Client
+) -> None:
+    options = A1111Options(upscaler="R-ESRGAN 4x+")
+    big = params(count=2, pixel_budget=96 * 128 * 9)  # three times the side
+    painting = A1111(sd.url, client=client, options=A1111Options(
+        upscaler="R-ESRGAN 4x+", native_side=110)).generate(big)
+    assert [u["upscaler_1"] for u in sd.upscales] == ["R-ESRGAN 4x+"] * 2
+    assert sd.upscales[0]["upscaling_resize"] == 3.0
+    assert painting.size == (3 * 96, 3 * 128)  # painted at 96 × 128, upscaled three times
+    assert all(g.image.size == (288, 384) for g in painting.images)
+    assert painting.details["upscaler"] == "R-ESRGAN 4x+"
+    sd.upscales.clear()
+    A1111(sd.url, client=client, options=options).generate(params())  # not over 2x: none
+    assert sd.upscales == []

@@ -77,17 +77,17 @@ def test_a_server_killed_mid_request_loses_no_job(client: httpx.Client) -> None:
 
 
 def test_dead_servers_are_skipped_and_revived_by_health_checks(client: httpx.Client) -> None:
-    with FakeSDServer() as good, FakeSDServer(mode="no_api") as broken:
-        with pool_of([broken.url, good.url], client, health_interval=0.1) as pool:
-            pool.check()  # one healthy is enough
-            assert [s["healthy"] for s in pool.status()] == [False, True]
-            assert pool.generate(REQUEST).server == good.url
-            assert broken.txt2img_requests == []
-            broken.mode = "ok"
-            deadline = time.monotonic() + 3
-            while not pool.status()[0]["healthy"] and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert pool.status()[0]["healthy"] is True
+    with (FakeSDServer() as good, FakeSDServer(mode="no_api") as broken,
+          pool_of([broken.url, good.url], client, health_interval=0.1) as pool):
+        pool.check()  # one healthy is enough
+        assert [s["healthy"] for s in pool.status()] == [False, True]
+        assert pool.generate(REQUEST).server == good.url
+        assert broken.txt2img_requests == []
+        broken.mode = "ok"
+        deadline = time.monotonic() + 3
+        while not pool.status()[0]["healthy"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.status()[0]["healthy"] is True
 
 
 def test_none_healthy_names_every_server(client: httpx.Client) -> None:

@@ -159,6 +159,23 @@ class FlyerService:
             metro = load_image(settings.metro_path.read_bytes(), field="METRO_PATH")
         return cls(settings, backend, store, metro_logo=metro)
 
+    # -- the backend ------------------------------------------------------------------------
+    @property
+    def capacity(self) -> int:
+        """Generations worth running at once: the pool's slots (one per server), at least
+        FLYER_SD_CONCURRENCY. The pool itself is the per-server gate."""
+        slots = getattr(self.backend, "slots", 1)
+        return max(self.settings.sd_concurrency, slots if isinstance(slots, int) else 1)
+
+    def backend_status(self) -> dict[str, Any]:
+        """Which backend, model and servers paint, and how each server is doing (for the
+        authenticated /healthz detail); never a credential."""
+        status = getattr(self.backend, "status", None)
+        servers = status() if callable(status) else [
+            {"server": self.backend.server, "healthy": True}]
+        return {"backend": self.backend.name, "model": self.backend.model, "servers": servers,
+                "capabilities": vars(self.backend.capabilities)}
+
     # -- catalogues -------------------------------------------------------------------------
     def list_layouts(self) -> list[dict[str, Any]]:
         auto = {"name": "auto", "label": "Auto (calmest area)", "description": ""}

@@ -168,6 +168,8 @@ class ServerPool:
             member.backend.check()
         except BackendError as exc:
             self._set_health(member, False, str(exc))
+        except Exception as exc:  # a health check never kills the checking thread
+            self._set_health(member, False, f"health check failed ({type(exc).__name__})")
         else:
             self._set_health(member, True, "")
 

@@ -92,13 +92,13 @@ def test_dead_servers_are_skipped_and_revived_by_health_checks(client: httpx.Cli
 
 def test_none_healthy_names_every_server(client: httpx.Client) -> None:
     urls = [closed_url(), closed_url()]
-    pool = pool_of(urls, client)
-    with pytest.raises(BackendUnavailable) as caught:
-        pool.generate(REQUEST)
-    message = str(caught.value)
-    assert all(url in message for url in urls) and "not reachable" in message
-    with pytest.raises(BackendUnavailable, match="None of the 2"):
-        pool.check()
+    with pool_of(urls, client) as pool:
+        with pytest.raises(BackendUnavailable) as caught:
+            pool.generate(REQUEST)
+        message = str(caught.value)
+        assert all(url in message for url in urls) and "not reachable" in message
+        with pytest.raises(BackendUnavailable, match="None of the 2"):
+            pool.check()
 
 
 def test_waiting_for_a_server_is_cancellable_and_bounded(client: httpx.Client) -> None:

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test lint bench docs clean
+.PHONY: run test test-diffusers install install-test lint bench bench-pool docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,21 @@ test: install-test
 	$(BIN)/ruff check pipeline studio tests bench docs app.py
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+## make test-diffusers: the in-process backend through a tiny random-weights diffusers pipeline,
+## on CPU, in its own virtual environment (torch is too heavy for the main one and CI)
+DIFFUSERS_VENV ?= .venv-diffusers
+$(DIFFUSERS_VENV)/bin/python:
+	$(PYTHON) -m venv $(DIFFUSERS_VENV)
+	$(DIFFUSERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DIFFUSERS_VENV)/bin/python -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu || $(DIFFUSERS_VENV)/bin/python -m pip install --quiet torch
+	$(DIFFUSERS_VENV)/bin/python -m pip install --quiet -e '.[diffusers,test]'
+
+test-diffusers: $(DIFFUSERS_VENV)/bin/python
+	$(DIFFUSERS_VENV)/bin/python -m pytest tests/diffusers_tiny -p no:cacheprovider
+
+bench-pool: install
+	$(BIN)/python bench/bench_pool.py
 
 bench: install
 	$(BIN)/python bench/bench_compose.py

@@ -81,11 +81,13 @@ def machine() -> str:
 def background() -> tuple[Image.Image, str]:
     """A 512×640 background from the procedural backend, or a synthetic gradient."""
     try:
-        from pipeline.backends.base import GenerationParams
+        from pipeline.backends.base import PaintRequest
         from pipeline.backends.procedural import ProceduralBackend
 
-        params = GenerationParams(prompt="neon jazz club at night", width=512, height=640, seed=7)
-        return ProceduralBackend().generate(params)[0].image.convert("RGB"), "procedural"
+        request = PaintRequest(prompt="neon jazz club at night", aspect=(512, 640), seed=7,
+                               pixel_budget=512 * 640)
+        image = ProceduralBackend().generate(request).images[0].image.convert("RGB")
+        return image, "procedural"
     except ImportError:
         y = np.linspace(0, 1, 640, dtype=np.float32)[:, None, None]
         x = np.linspace(0, 1, 512, dtype=np.float32)[None, :, None]

@@ -10,7 +10,12 @@
     │   ├── BackendTimeout          server too slow
     │   ├── BackendAuthError        401/403: --api-auth credentials missing or wrong
     │   ├── BackendResponseError    server answered garbage, an error, or too few images
-    │   └── BackendCancelled        the user cancelled the job
+    │   ├── BackendCancelled        the user cancelled the job
+    │   ├── ContentRefused          the service refused the prompt (content policy)
+    │   ├── RateLimited             too many requests for now (``retry_after`` seconds)
+    │   ├── QuotaExhausted          the account's credits or quota are used up
+    │   ├── ModelNotFound           the configured model/checkpoint does not exist there
+    │   └── WorkflowInvalid         a ComfyUI workflow was refused (``node`` names the node)
     ├── RenderError                 composition failed (e.g. text cannot fit)
     ├── StoreFull                   the flyer store is full of live entries
     ├── Busy                        a job waited too long for its turn (queue, REST slots)
@@ -32,11 +37,16 @@ __all__ = [
     "BackendUnavailable",
     "Busy",
     "ConfigError",
+    "ContentRefused",
     "FlyerError",
     "InvalidRequest",
+    "ModelNotFound",
     "NotFound",
+    "QuotaExhausted",
+    "RateLimited",
     "RenderError",
     "StoreFull",
+    "WorkflowInvalid",
 ]
 
 
@@ -83,6 +93,34 @@ class BackendResponseError(BackendError):
 
 class BackendCancelled(BackendError):
     """The generation was cancelled by the user."""
+
+
+class ContentRefused(BackendError):
+    """The image service refused the prompt under its content policy (not worth retrying as is)."""
+
+
+class RateLimited(BackendError):
+    """The image service asks us to slow down. ``retry_after`` is in seconds when it said."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class QuotaExhausted(BackendError):
+    """The account's credits or quota at the image service are used up."""
+
+
+class ModelNotFound(BackendError):
+    """The configured model (or checkpoint) is not available on the image service."""
+
+
+class WorkflowInvalid(BackendError):
+    """A ComfyUI workflow was refused; ``node`` names the node at fault when known."""
+
+    def __init__(self, message: str, node: str | None = None) -> None:
+        self.node = node
+        super().__init__(message)
 
 
 class RenderError(FlyerError):

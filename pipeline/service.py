@@ -18,8 +18,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from .backends import GeneratedImage, GenerationParams, ImageBackend, create_backend
-from .backends.automatic1111 import native_size
+from .backends import GeneratedImage, ImageBackend, PaintRequest, create_backend
 from .errors import BackendCancelled, InvalidRequest
 from .export import encode, extension, media_type, preview_jpeg
 from .models import (
@@ -168,6 +167,23 @@ class FlyerService:
             metro = load_image(settings.metro_path.read_bytes(), field="METRO_PATH")
         return cls(settings, backend, store, metro_logo=metro)
 
+    # -- the backend ------------------------------------------------------------------------
+    @property
+    def capacity(self) -> int:
+        """Generations worth running at once: the pool's slots (one per server), at least
+        FLYER_SD_CONCURRENCY. The pool itself is the per-server gate."""
+        slots = getattr(self.backend, "slots", 1)
+        return max(self.settings.sd_concurrency, slots if isinstance(slots, int) else 1)
+
+    def backend_status(self) -> dict[str, Any]:
+        """Which backend, model and servers paint, and how each server is doing (for the
+        authenticated /healthz detail); never a credential."""
+        status = getattr(self.backend, "status", None)
+        servers = status() if callable(status) else [
+            {"server": self.backend.server, "healthy": True}]
+        return {"backend": self.backend.name, "model": self.backend.model, "servers": servers,
+                "capabilities": vars(self.backend.capabilities)}
+
     # -- catalogues -------------------------------------------------------------------------
     def list_layouts(self) -> list[dict[str, Any]]:
         auto = {"name": "auto", "label": "Auto (calmest area)", "description": ""}
@@ -214,38 +230,26 @@ class FlyerService:
             image = load_image(request.background, field="background").convert("RGB")
             progress(_BACKEND_SHARE, "Using your background")
             upload: dict[str, Any] = {
-                "backend": "upload", "model": None, "generated_size": list(image.size)
+                "backend": "upload", "model": None, "server": None,
+                "generated_size": list(image.size),
             }
             return [GeneratedImage(image, seed=0)] * request.batch_size, request.background, upload
-        info: dict[str, Any]
         left, top, right, bottom = fmt.trim_box  # paint the trimmed page's aspect ratio
-        width, height = native_size(right - left, bottom - top, self.settings.sd_native_size)
-        params = GenerationParams(
+        params = PaintRequest(
             prompt=request.prompt or request.details.title,
             negative_prompt=request.negative_prompt or self.settings.sd_negative_prompt,
-            width=width,
-            height=height,
-            batch_size=request.batch_size,
+            aspect=(right - left, bottom - top),
+            pixel_budget=(right - left) * (bottom - top),
+            count=request.batch_size,
             seed=request.seed,
-            steps=self.settings.sd_steps,
-            cfg_scale=self.settings.sd_cfg_scale,
-            sampler=self.settings.sd_sampler,
             palette=request.palette,
         )
 
         def painting(fraction: float, message: str) -> None:
             progress(max(0.0, min(1.0, fraction)) * _BACKEND_SHARE, message)
 
-        images = self.backend.generate(params, painting, cancel)
-        info = {
-            "backend": self.backend.name,
-            "model": self.backend.model,
-            "generated_size": [width, height],
-            "steps": params.steps,
-            "cfg_scale": params.cfg_scale,
-            "sampler": params.sampler,
-        }
-        return images, None, info
+        result = self.backend.generate(params, painting, cancel)
+        return result.images, None, result.describe()
 
     def generate(
         self,
@@ -306,7 +310,8 @@ class FlyerService:
             layout = self._variant_layout(request, uploaded is not None, used)
             flyer = compose(generated.image, spec, layout, fmt)
             used.append(flyer.layout)
-            flyers.append(self._record(flyer, source, layout, generated.seed))
+            seed = generated.seed if generated.seed is not None else -1
+            flyers.append(self._record(flyer, source, layout, seed))
         _stop_if_cancelled(stop)
         self.store.put(flyers)
         report(1.0, "Done")

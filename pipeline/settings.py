@@ -10,13 +10,22 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from .backend_settings import (
+    BACKEND_ENV_VARIABLES,
+    ComfyUISettings,
+    DiffusersSettings,
+    HFSettings,
+    OpenAISettings,
+    load_sections,
+    parse_urls,
+)
 from .errors import ConfigError
 from .render.language import check_language
 
@@ -35,8 +44,9 @@ class Settings:
     """Everything the studio and the pipeline are configured with."""
 
     # --- the seed's variables -------------------------------------------------------------
-    sd_instance: str | None = None
-    """Base URL of an AUTOMATIC1111 / Forge / SD.Next server (STABLE_DIFUSION_INSTANCE)."""
+    sd_instances: tuple[str, ...] = ()
+    """Base URLs of AUTOMATIC1111 / Forge / SD.Next servers (STABLE_DIFUSION_INSTANCE, a
+    comma-separated list): several make a pool."""
     max_in_memory: int = 3000
     max_batch_size: int = 5
     metro_path: Path | None = None
@@ -58,6 +68,17 @@ class Settings:
     language: str = "auto"
     """The events' language for hyphenation (``de``, ``en_GB``...), ``none``, or ``auto``:
     guessed from each flyer's texts."""
+    sd_upscaler: str | None = None
+    model_family: str | None = None
+    """FLYER_MODEL_FAMILY: overrides every backend's paint size (sd15, sdxl, flux...)."""
+    pool_health_interval: float = 30.0
+    space_id: str | None = None
+    """SPACE_ID, set by Hugging Face Spaces."""
+    # --- each backend's own section (pipeline.backend_settings) -----------------------------
+    comfyui: ComfyUISettings = field(default_factory=ComfyUISettings)
+    openai: OpenAISettings = field(default_factory=OpenAISettings)
+    hf: HFSettings = field(default_factory=HFSettings)
+    diffusers: DiffusersSettings = field(default_factory=DiffusersSettings)
     # --- store, queue and login -------------------------------------------------------------
     store_ttl_seconds: int = 3600
     store_max_bytes: int = 1024 * 1024 * 1024
@@ -88,17 +109,22 @@ class Settings:
     """Parent of each server's temporary folder (None: the system's temporary folder)."""
     temp_max_bytes: int = 512 * 1024 * 1024
 
+    @property
+    def sd_instance(self) -> str | None:
+        """The first AUTOMATIC1111 server's URL, or None."""
+        return self.sd_instances[0] if self.sd_instances else None
+
 
 # Every variable Settings reads: name -> one-line meaning. env.example is checked against it.
 ENV_VARIABLES: dict[str, str] = {
-    "STABLE_DIFUSION_INSTANCE": "URL of an AUTOMATIC1111/Forge/SD.Next server started with --api",
+    "STABLE_DIFUSION_INSTANCE": "URL(s), comma-separated, of AUTOMATIC1111/Forge/SD.Next servers",
     "STABLE_DIFFUSION_INSTANCE": "Correctly spelled alias of STABLE_DIFUSION_INSTANCE",
     "MAX_IN_MEMORY": "Most flyers kept at once; when full of live ones, new work gets a 503",
     "MAX_BATCH_SIZE": "Largest batch one request may ask for",
     "METRO_PATH": "Image file of the city's metro logo, drawn beside the metro station",
     "TEST_END_TO_END": "true to run the end-to-end tests against STABLE_DIFUSION_INSTANCE",
     "API_MASTER_KEY": "The master key: login password, X-API-Key for REST",
-    "FLYER_BACKEND": "Image backend: automatic1111 or procedural",
+    "FLYER_BACKEND": "automatic1111, comfyui, openai, hf-inference, diffusers or procedural",
     "FLYER_SD_AUTH": "user:password for a server started with --api-auth",
     "FLYER_SD_CONNECT_TIMEOUT": "Seconds to wait for a connection to the server",
     "FLYER_SD_READ_TIMEOUT": "Seconds to wait for one image; multiplied by the batch size",
@@ -127,9 +153,10 @@ ENV_VARIABLES: dict[str, str] = {
     "FLYER_SSL_KEYFILE": "TLS private key (PEM) matching FLYER_SSL_CERTFILE",
     "FLYER_TEMP_DIR": "Folder under which each server keeps its temporary files",
     "FLYER_TEMP_MAX_BYTES": "Most bytes of temporary files (previews, downloads, uploads)",
+    **BACKEND_ENV_VARIABLES,
 }
 
-BACKEND_NAMES = ("automatic1111", "procedural")
+BACKEND_NAMES = ("automatic1111", "comfyui", "openai", "hf-inference", "diffusers", "procedural")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -161,20 +188,6 @@ def _bool(name: str, raw: str) -> bool:
     if lowered in _FALSE:
         return False
     raise ConfigError(name, f"expected true or false, got {raw!r}")
-
-
-def _url(name: str, raw: str) -> str:
-    value = raw.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            name, f"expected a URL like http://host:7860, got {value!r}"
-        )
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        raise ConfigError(name, f"the port in {value!r} is not a number from 1 to 65535") from None
-    return value.rstrip("/")
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -278,6 +291,29 @@ def _language(name: str, raw: str) -> str:
             name, f"{raw.strip()!r} is no language with hyphenation patterns; use auto, none "
             "or a code such as de, de-CH, en, en_GB, fr, es, it, nl, pt, sv, pl, cs, ru")
     return value
+def _choose_backend(env: Mapping[str, str], values: Mapping[str, object]) -> str:
+    """FLYER_BACKEND, checked; else the first configured server kind; else, on a Space with
+    HF_TOKEN, Hugging Face Inference; else the offline generator."""
+    backend = env.get("FLYER_BACKEND", "").strip().lower()
+    if backend:
+        if backend not in BACKEND_NAMES:
+            raise ConfigError(
+                "FLYER_BACKEND", f"unknown backend {backend!r}; valid: {', '.join(BACKEND_NAMES)}"
+            )
+        if backend == "automatic1111" and "sd_instances" not in values:
+            raise ConfigError(
+                "STABLE_DIFUSION_INSTANCE", "FLYER_BACKEND=automatic1111 needs the server's URL"
+            )
+        if backend == "comfyui" and "FLYER_COMFYUI_URL" not in env:
+            raise ConfigError("FLYER_COMFYUI_URL", "FLYER_BACKEND=comfyui needs the server's URL")
+        return backend
+    if "sd_instances" in values:
+        return "automatic1111"
+    if "FLYER_COMFYUI_URL" in env:
+        return "comfyui"
+    if "SPACE_ID" in env and "HF_TOKEN" in env:
+        return "hf-inference"
+    return "procedural"
 
 
 def load_settings(
@@ -301,7 +337,7 @@ def load_settings(
             values[field] = cast(name, env[name])
 
     for name in ("STABLE_DIFFUSION_INSTANCE", "STABLE_DIFUSION_INSTANCE"):  # seed's wins
-        take(name, "sd_instance", _url)
+        take(name, "sd_instances", parse_urls)
     take("MAX_IN_MEMORY", "max_in_memory", _positive_int)
     take("MAX_BATCH_SIZE", "max_batch_size", _positive_int)
     take("METRO_PATH", "metro_path", _readable_file)
@@ -343,19 +379,8 @@ def load_settings(
         missing = "FLYER_SSL_KEYFILE" if "ssl_certfile" in values else "FLYER_SSL_CERTFILE"
         raise ConfigError(missing, "TLS needs both FLYER_SSL_CERTFILE and FLYER_SSL_KEYFILE")
 
-    backend = env.get("FLYER_BACKEND", "").strip().lower()
-    if backend:
-        if backend not in BACKEND_NAMES:
-            raise ConfigError(
-                "FLYER_BACKEND", f"unknown backend {backend!r}; valid: {', '.join(BACKEND_NAMES)}"
-            )
-        if backend == "automatic1111" and "sd_instance" not in values:
-            raise ConfigError(
-                "STABLE_DIFUSION_INSTANCE", "FLYER_BACKEND=automatic1111 needs the server's URL"
-            )
-        values["backend"] = backend
-    else:
-        values["backend"] = "automatic1111" if "sd_instance" in values else "procedural"
+    values.update(load_sections(env))
+    values["backend"] = _choose_backend(env, values)
 
     known = {f.name for f in fields(Settings)}
     assert set(values) <= known

@@ -99,7 +99,9 @@ def build_app(service: FlyerService, settings: Settings,
     with GuardedBlocks(title="Flyer Studio", delete_cache=delete_cache_for(settings)) as demo:
         ids = gr.State([])
         selected = gr.State(None)
-        gr.HTML(header_html(settings.backend, settings.max_batch_size), css_template=HEADER_CSS,
+        servers = len(getattr(service.backend, "members", ())) or 1
+        gr.HTML(header_html(service.backend.name, settings.max_batch_size, servers),
+                css_template=HEADER_CSS,
                 js_on_load=None, elem_id="fs-header-block")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=300, elem_id="fs-controls"):
@@ -184,7 +186,7 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
     private: dict[str, Any] = {"api_visibility": "private"}
     generating = controls.generate.click(
         on_generate, inputs={*form.values()}, outputs=view_outputs,
-        concurrency_limit=settings.sd_concurrency, concurrency_id=SD_CONCURRENCY_ID,
+        concurrency_limit=handlers.service.capacity, concurrency_id=SD_CONCURRENCY_ID,
         show_progress_on=[results.gallery], **private,
     )
     controls.cancel.click(on_cancel, None, None, cancels=[generating], queue=False, **private)

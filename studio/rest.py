@@ -148,12 +148,12 @@ def create_rest_router(
 ) -> APIRouter:
     """The ``/flyer`` routes for ``service``; every route requires ``X-API-Key``.
 
-    REST generations do not go through Gradio's queue, so at most ``settings.sd_concurrency``
-    run at once; one that waits longer than ``wait_s`` (default ``FLYER_QUEUE_MAX_WAIT``, the
-    limit Gradio's queue has too) gets 503 ``Service Overload``.
+    REST generations do not go through Gradio's queue, so at most ``service.capacity`` (one
+    per Stable Diffusion server) run at once; one that waits longer than ``wait_s`` (default
+    ``FLYER_QUEUE_MAX_WAIT``, the limit Gradio's queue has too) gets 503 ``Service Overload``.
     """
     router = APIRouter(dependencies=[Depends(require_api_key)], tags=["flyer"])
-    slots = threading.BoundedSemaphore(settings.sd_concurrency)
+    slots = threading.BoundedSemaphore(service.capacity)
     patience = wait_s if wait_s is not None else settings.queue_max_wait_seconds
 
     def generate(request: FlyerRequest) -> list[str]:

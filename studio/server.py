@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 import gradio as gr
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.routing import Mount
 
 from pipeline.errors import ConfigError
@@ -29,7 +29,7 @@ from pipeline.keys import new_key
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
-from .auth import KeyChecker, LoginThrottle, LoginThrottleMiddleware
+from .auth import API_KEY_HEADER, KeyChecker, LoginThrottle, LoginThrottleMiddleware
 from .bodylimit import BodyLimitMiddleware, studio_limits
 from .gate import SessionGate
 from .login_page import LoginPageScript
@@ -160,8 +160,20 @@ def create_server(
     app.state.sessions = sessions
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz(request: Request) -> dict[str, Any]:
+        """``{"status": "ok"}`` for anyone; with the right X-API-Key, also which backend,
+        model and servers paint and how each is doing. A wrong key counts as a failed login
+        and gets only the short answer."""
+        supplied = request.headers.get(API_KEY_HEADER)
+        if supplied is None:
+            return {"status": "ok"}
+        address = request.client.host if request.client else "unknown"
+        if throttle.locked_for(address) > 0:
+            return {"status": "ok"}
+        if not checker.matches(supplied):
+            throttle.record_failure(address)
+            return {"status": "ok"}
+        return {"status": "ok", **service.backend_status()}
 
     # Routes before the mount: Gradio, mounted at "/", answers every path not matched earlier.
     app.include_router(create_rest_router(service, settings))
@@ -183,7 +195,7 @@ def create_server(
     app.add_middleware(SecureTransportMiddleware)
 
     blocks = build_app(service, settings, files)  # sets delete_cache; leaves the queue to us
-    blocks.queue(max_size=settings.queue_size, default_concurrency_limit=settings.sd_concurrency)
+    blocks.queue(max_size=settings.queue_size, default_concurrency_limit=service.capacity)
     options: dict[str, Any] = {**mount_options()}  # theme and CSS
     options.update(
         auth=checker,

@@ -96,12 +96,18 @@ def studio_theme() -> gr.themes.Base:
     )
 
 
-def header_html(backend: str, max_batch_size: int) -> str:
+def header_html(backend: str, max_batch_size: int, servers: int = 1) -> str:
     """The header strip: product name, what it does, and which painter is connected."""
     painter = {
         "automatic1111": "Stable Diffusion",
+        "comfyui": "ComfyUI",
+        "openai": "OpenAI-compatible images",
+        "hf-inference": "Hugging Face Inference",
+        "diffusers": "diffusers (on this machine)",
         "procedural": "Offline painter",
     }.get(backend, backend)
+    if servers > 1:
+        painter += f" × {servers} servers"
     return (
         '<div id="fs-header"><div class="fs-brand"><div class="fs-logo">F</div><div>'
         "<h1>Flyer Studio</h1>"

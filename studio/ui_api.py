@@ -200,7 +200,7 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles,
         """The font pairings, each with name and label."""
         return service.list_pairings()
 
-    gr.api(generate, api_name="generate", concurrency_limit=settings.sd_concurrency,
+    gr.api(generate, api_name="generate", concurrency_limit=service.capacity,
            concurrency_id=SD_CONCURRENCY_ID)
     composing: list[Callable[..., Any]] = [rerender, download, download_zip]
     for fn in composing:

@@ -13,7 +13,10 @@ Modes: ``ok``; ``oom`` (500 ``{"error": "OutOfMemoryError"}``); ``error500``; ``
 every ``/sdapi`` route, like a server started without ``--api``); ``slow`` (sleeps ``delay``
 seconds before answering, reporting progress meanwhile; ``/sdapi/v1/interrupt`` ends it early);
 ``data_prefix`` (images carry a ``data:image/png;base64,`` prefix); ``extra_images`` (one extra
-control image after the batch, as ControlNet does); ``no_info`` (no ``info`` field).
+control image after the batch, as ControlNet does); ``no_info`` (no ``info`` field);
+``rate_limit`` (429 with ``Retry-After: 4``, as a proxy in front of the server answers).
+``kill()`` stops the server at once: the port closes and a job in flight gets no answer.
+``/sdapi/v1/extra-single-image`` upscales with Pillow by ``upscaling_resize``.
 
 Images are RGB PNGs whose colours derive from their seed, so variants can be told apart; their
 size is the requested width × height (or 64 × 64 when ``image_size_from_request`` is False).
@@ -49,6 +52,7 @@ MODES = (
     "data_prefix",
     "extra_images",
     "no_info",
+    "rate_limit",
 )
 
 _BASE_SAMPLERS = (
@@ -146,8 +150,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {})
         elif self.path == "/sdapi/v1/txt2img":
             self._txt2img(body)
+        elif self.path == "/sdapi/v1/extra-single-image":
+            self._upscale(body)
         else:
             self._json(404, {"detail": "Not Found"})
+
+    def _upscale(self, body: bytes) -> None:
+        payload = json.loads(body)
+        self.server.fake.upscales.append({k: v for k, v in payload.items() if k != "image"})
+        self._json(200, _upscaled(payload))
 
     def _txt2img(self, body: bytes) -> None:
         fake = self.server.fake
@@ -177,9 +188,26 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "garbage":
             self._send(200, b"<html><body>Welcome to nginx!</body></html>", "text/html", {})
             return
+        if mode == "rate_limit":
+            self._json(429, {"detail": "Too Many Requests"}, {"Retry-After": "4"})
+            return
         if mode == "slow":
             fake.run_slow_job()
+        if fake.killed.is_set():  # the server died mid-job: the connection closes unanswered
+            self.close_connection = True
+            return
         self._json(200, fake.build_result(payload))
+
+
+def _upscaled(payload: dict[str, Any]) -> dict[str, Any]:
+    raw = base64.b64decode(payload["image"])
+    with Image.open(io.BytesIO(raw)) as image:
+        factor = float(payload.get("upscaling_resize", 2))
+        bigger = image.convert("RGB").resize((round(image.width * factor),
+                                              round(image.height * factor)))
+    buffer = io.BytesIO()
+    bigger.save(buffer, "PNG", compress_level=1)
+    return {"image": base64.b64encode(buffer.getvalue()).decode(), "html_info": ""}
 
 
 class _Server(ThreadingHTTPServer):
@@ -204,6 +232,8 @@ class FakeSDServer:
         self.image_size_from_request = image_size_from_request
         self.txt2img_requests: list[dict[str, Any]] = []
         self.interrupted = 0
+        self.upscales: list[dict[str, Any]] = []
+        self.killed = threading.Event()
         self.url = ""
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -246,6 +276,11 @@ class FakeSDServer:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def kill(self) -> None:
+        """Die now: requests in flight get no answer, new ones are refused."""
+        self.killed.set()
+        self.__exit__(None, None, None)
 
     # --- used by the handler ----------------------------------------------------------------
     def record(self, payload: dict[str, Any]) -> None:

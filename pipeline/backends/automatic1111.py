@@ -1,59 +1,72 @@
 """AUTOMATIC1111 / Forge / SD.Next backend, over their shared ``/sdapi/v1`` HTTP API.
 
 One batch is one ``POST /sdapi/v1/txt2img`` (``batch_size`` images, ``n_iter`` 1). While it
-runs in a worker thread, ``GET /sdapi/v1/progress`` is polled and reported. Jobs run one at a
-time; setting a job's ``cancel`` event stops it: while it waits for its turn it just gives up,
-while it paints ``/sdapi/v1/interrupt`` is posted (the server then runs this job, not another
-user's). Every failure is translated, once, into a ``BackendError`` subclass
-whose message says what to do and never carries the password or a traceback (the messages
-live in :mod:`._a1111_errors`; decoding the answer in :mod:`._a1111_decode`).
+runs in a worker thread, ``GET /sdapi/v1/progress`` is polled and reported. Setting the job's
+``cancel`` event posts ``/sdapi/v1/interrupt``; one job at a time per server is the pool's
+business (:mod:`.pool`), so what the server paints then is this job. For print formats it can
+ask the server's own upscaler (``/sdapi/v1/extra-single-image``) for a sharper background when
+the target is more than twice the painted size. Failures are translated once (messages in
+:mod:`._a1111_errors` and :mod:`._http`; decoding in :mod:`._a1111_decode`).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import functools
 import math
 import threading
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
+from PIL import Image
 
-from ..errors import BackendCancelled, BackendError, BackendUnavailable, InvalidRequest
-from ..settings import Settings
+from ..errors import BackendError, BackendResponseError, InvalidRequest
 from ._a1111_decode import decode_images
-from ._a1111_errors import public_url, status_error, transport_error
-from .base import GeneratedImage, GenerationParams, ProgressCallback
+from ._a1111_errors import A1111_VOICE, a1111_status_error
+from ._http import HttpServer
+from ._images import decode_base64_image, png_bytes
+from ._sizes import fit_area
+from ._worker import call_cancellable
+from .base import (
+    Capabilities,
+    GeneratedImage,
+    Painting,
+    PaintRequest,
+    ProgressCallback,
+    no_progress,
+)
 
-__all__ = ["Automatic1111Backend", "native_size"]
-
-_CANCEL_GRACE_SECONDS = 5.0
+__all__ = ["A1111Options", "Automatic1111Backend", "native_size"]
 
 
 def native_size(target_w: int, target_h: int, native_side: int) -> tuple[int, int]:
     """Width and height (multiples of 8) with the target's aspect ratio and about
     ``native_side``² pixels: the size to ask the model for before scaling up."""
-    for name, value in (("width", target_w), ("height", target_h), ("native size", native_side)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise InvalidRequest(f"{name} must be a positive whole number, got {value!r}.",
-                                 field=name.replace(" ", "_"))
-    ratio = target_w / target_h
-    area = float(native_side * native_side)
-    ideal_w = math.sqrt(area * ratio)
-    best: tuple[float, int, int] | None = None
-    for w in {max(64, 8 * math.floor(ideal_w / 8)), max(64, 8 * math.ceil(ideal_w / 8))}:
-        for h in {max(64, 8 * math.floor(w / ratio / 8)), max(64, 8 * math.ceil(w / ratio / 8))}:
-            score = abs(math.log((w / h) / ratio)) + 0.5 * abs(math.log(w * h / area))
-            if best is None or score < best[0]:
-                best = (score, w, h)
-    assert best is not None
-    return best[1], best[2]
+    if isinstance(native_side, bool) or not isinstance(native_side, int) or native_side <= 0:
+        raise InvalidRequest(f"native size must be a positive whole number, got {native_side!r}.",
+                             field="native_size")
+    return fit_area((target_w, target_h), native_side * native_side, 8)
+
+
+@dataclass(frozen=True)
+class A1111Options:
+    """This backend's own settings (FLYER_SD_*)."""
+
+    steps: int = 25
+    cfg_scale: float = 7.0
+    sampler: str = "DPM++ 2M"
+    native_side: int = 512
+    upscaler: str | None = None
+    """Name of the server's upscaler for print formats (e.g. 'R-ESRGAN 4x+'); None: never."""
 
 
 class Automatic1111Backend:
-    """Paints backgrounds on an AUTOMATIC1111-compatible server. One job at a time."""
+    """Paints backgrounds on one AUTOMATIC1111-compatible server."""
 
     name = "automatic1111"
+    capabilities = Capabilities()
 
     def __init__(
         self,
@@ -64,160 +77,149 @@ class Automatic1111Backend:
         connect_timeout: float = 10,
         read_timeout: float = 120,
         poll_interval: float = 0.5,
+        options: A1111Options | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.public_url = public_url(self.base_url)
-        self._client = client if client is not None else httpx.Client()
-        self._auth = httpx.BasicAuth(*auth) if auth else None
-        self._password = auth[1] if auth else (urlsplit(self.base_url).password or None)
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
-        self._poll_interval = poll_interval
-        self._job_lock = threading.Lock()
-        self._state_lock = threading.Lock()
-        self._current: threading.Event | None = None  # the painting job's cancel event
-        self._model: str | None = None
-        self._wake = threading.Event()
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, client: httpx.Client | None = None
-    ) -> Automatic1111Backend:
-        if not settings.sd_instance:
-            raise BackendUnavailable(
-                "No Stable Diffusion server configured: set STABLE_DIFUSION_INSTANCE "
-                "(e.g. http://127.0.0.1:7860) or use the procedural backend."
-            )
-        return cls(
-            settings.sd_instance,
+        self.http = HttpServer(
+            base_url,
             client=client,
-            auth=settings.sd_auth,
-            connect_timeout=settings.sd_connect_timeout,
-            read_timeout=settings.sd_read_timeout,
+            voice=A1111_VOICE,
+            auth=httpx.BasicAuth(*auth) if auth else None,
+            secret=auth[1] if auth else None,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
         )
+        self.base_url = self.http.base_url
+        self.options = options or A1111Options()
+        self._poll_interval = poll_interval
+        self._model: str | None = None
+        self._model_lock = threading.Lock()
 
-    # --- model --------------------------------------------------------------------------------
+    @property
+    def server(self) -> str:
+        return self.http.public_url
+
+    # --- model and health ---------------------------------------------------------------------
     @property
     def model(self) -> str:
         """The server's ``sd_model_checkpoint``, fetched once; ``"unknown"`` if unavailable."""
-        if self._model is not None:
-            return self._model
+        if self._model is None:
+            with contextlib.suppress(BackendError):
+                self.check()
+        return self._model or "unknown"
+
+    def check(self) -> None:
+        """``GET /sdapi/v1/options``: answers when the server is up (and names its model)."""
+        response = self._request("GET", "/sdapi/v1/options", read_timeout=10.0)
         try:
-            data = self._request("GET", "/sdapi/v1/options", read_timeout=10.0).json()
-            checkpoint = data.get("sd_model_checkpoint") if isinstance(data, dict) else None
-        except (BackendError, ValueError):
-            return "unknown"
-        if not isinstance(checkpoint, str) or not checkpoint.strip():
-            return "unknown"
-        self._model = checkpoint.strip()
-        return self._model
+            data = response.json()
+        except ValueError:
+            raise BackendResponseError(
+                f"The Stable Diffusion server at {self.server} did not answer with JSON; "
+                "is the URL really an AUTOMATIC1111/Forge/SD.Next server?"
+            ) from None
+        checkpoint = data.get("sd_model_checkpoint") if isinstance(data, dict) else None
+        if isinstance(checkpoint, str) and checkpoint.strip():
+            with self._model_lock:
+                self._model = checkpoint.strip()
+
+    def paint_size(self, request: PaintRequest) -> tuple[int, int]:
+        side = self.options.native_side
+        return fit_area(request.aspect, side * side, 8, request.pixel_budget)
 
     # --- generation ---------------------------------------------------------------------------
     def generate(
         self,
-        params: GenerationParams,
+        request: PaintRequest,
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
-    ) -> list[GeneratedImage]:
-        """Paint ``params.batch_size`` images in one txt2img call; see the module docstring."""
-        report = progress or (lambda fraction, message: None)
+    ) -> Painting:
+        """Paint ``request.count`` images in one txt2img call; see the module docstring."""
+        report = progress or no_progress
         token = cancel if cancel is not None else threading.Event()
+        width, height = self.paint_size(request)
+        options = self.options
         payload = {
-            "prompt": params.prompt,
-            "negative_prompt": params.negative_prompt,
-            "seed": params.seed,
-            "steps": params.steps,
-            "cfg_scale": params.cfg_scale,
-            "sampler_name": params.sampler,
-            "width": params.width,
-            "height": params.height,
-            "batch_size": params.batch_size,
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt,
+            "seed": request.seed,
+            "steps": options.steps,
+            "cfg_scale": options.cfg_scale,
+            "sampler_name": options.sampler,
+            "width": width,
+            "height": height,
+            "batch_size": request.count,
             "n_iter": 1,
             "send_images": True,
             "save_images": False,
         }
-        self._take_turn(token)
-        try:
-            with self._state_lock:
-                self._current = token
-            report(0.0, "sent to the Stable Diffusion server")
-            response = self._post_with_progress(payload, params.batch_size, report, token)
-            images = decode_images(response, params, self.public_url)
-        finally:
-            with self._state_lock:
-                self._current = None
-            self._job_lock.release()
-        report(1.0, "done")
-        return images
+        report(0.0, "sent to the Stable Diffusion server")
+        read_timeout = self.http.read_timeout * max(1, request.count)
+        state = {"done": 0.0}
 
-    def cancel(self) -> None:
-        """Stop the job this backend is painting (if any); its ``generate`` then raises
-        BackendCancelled."""
-        with self._state_lock:
-            if self._current is None:
-                return
-            self._current.set()
-            self._wake.set()
+        def tick() -> None:
+            state["done"] = self._poll_progress(state["done"], report)
 
-    def _take_turn(self, token: threading.Event) -> None:
-        """Wait until no other job of this backend paints; give up if ``token`` is set first
-        (nothing to interrupt: the server is not painting this job)."""
-        while not self._job_lock.acquire(timeout=self._poll_interval):
-            if token.is_set():
-                raise BackendCancelled("Generation cancelled.")
-        if token.is_set():
-            self._job_lock.release()
-            raise BackendCancelled("Generation cancelled.")
-
-    def _post_with_progress(
-        self,
-        payload: dict[str, Any],
-        batch_size: int,
-        report: ProgressCallback,
-        token: threading.Event,
-    ) -> httpx.Response:
-        outcome: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                outcome["response"] = self._request(
-                    "POST",
-                    "/sdapi/v1/txt2img",
-                    body=payload,
-                    read_timeout=self._read_timeout * max(1, batch_size),
-                )
-            except BaseException as exc:  # handed to the calling thread
-                outcome["error"] = exc
-
-        wake = threading.Event()  # set when the call returns, or by cancel()
-        finished = threading.Event()
-        with self._state_lock:
-            self._wake = wake
-
-        def run() -> None:
-            work()
-            finished.set()
-            wake.set()
-
-        if token.is_set():  # cancelled before anything was sent
-            raise BackendCancelled("Generation cancelled.")
-        worker = threading.Thread(target=run, name="sd-txt2img", daemon=True)
-        worker.start()
-        done = 0.0
-        while not wake.wait(self._poll_interval) and not token.is_set():
-            done = self._poll_progress(done, report)
-        if token.is_set() and not finished.is_set():
-            # This job holds the job lock, so what the server paints now is this job.
+        def interrupt() -> None:
             with contextlib.suppress(BackendError):  # generate stops waiting regardless
                 self._request("POST", "/sdapi/v1/interrupt", read_timeout=10.0)
-            worker.join(_CANCEL_GRACE_SECONDS)
-            raise BackendCancelled("Generation cancelled.")
-        worker.join()
-        if "error" in outcome:
-            raise outcome["error"]
-        response: httpx.Response = outcome["response"]
-        return response
 
+        response = call_cancellable(
+            lambda: self._request("POST", "/sdapi/v1/txt2img", body=payload,
+                                  read_timeout=read_timeout),
+            token, poll_interval=self._poll_interval, tick=tick, interrupt=interrupt,
+            name="sd-txt2img",
+        )
+        images = decode_images(response, request.count, request.seed, self.server)
+        details: dict[str, Any] = {"steps": options.steps, "cfg_scale": options.cfg_scale,
+                                   "sampler": options.sampler}
+        factor = self._upscale_factor(request, width, height)
+        if factor is not None and options.upscaler:
+            images = self._upscale(images, factor, token, report)
+            details["upscaler"] = options.upscaler
+            details["upscaled_by"] = factor
+        report(1.0, "done")
+        size = images[0].image.size if images else (width, height)
+        return Painting(images=images, backend=self.name, model=self.model, server=self.server,
+                        size=size, details=details)
+
+    # --- upscaling for print --------------------------------------------------------------------
+    def _upscale_factor(self, request: PaintRequest, width: int, height: int) -> float | None:
+        """2-4 when the target has more than (2 × painted side)² pixels; else None."""
+        if not self.options.upscaler or request.pixel_budget is None:
+            return None
+        linear = math.sqrt(request.pixel_budget / (width * height))
+        if linear <= 2.0:
+            return None
+        return float(min(4, math.ceil(linear)))
+
+    def _upscale(self, images: list[GeneratedImage], factor: float, token: threading.Event,
+                 report: ProgressCallback) -> list[GeneratedImage]:
+        result = []
+        for index, generated in enumerate(images):
+            report(0.99, f"upscaling {index + 1} of {len(images)}")
+            body = {
+                "image": base64.b64encode(png_bytes(generated.image)).decode(),
+                "upscaler_1": self.options.upscaler,
+                "upscaling_resize": factor,
+            }
+            call = functools.partial(self._request, "POST", "/sdapi/v1/extra-single-image",
+                                     body=body, read_timeout=self.http.read_timeout)
+            response = call_cancellable(call, token, poll_interval=self._poll_interval,
+                                        name="sd-upscale")
+            try:
+                encoded = response.json().get("image")
+            except (ValueError, AttributeError):
+                encoded = None
+            image = decode_base64_image(
+                encoded, f"upscaled image {index + 1} from the Stable Diffusion server at "
+                f"{self.server}")
+            if image.size == generated.image.size:
+                image = image.resize((round(image.width * factor), round(image.height * factor)),
+                                     Image.Resampling.LANCZOS)
+            result.append(GeneratedImage(image=image, seed=generated.seed))
+        return result
+
+    # --- progress -------------------------------------------------------------------------------
     def _poll_progress(self, done: float, report: ProgressCallback) -> float:
         try:
             data = self._request(
@@ -246,31 +248,10 @@ class Automatic1111Backend:
         return fraction
 
     # --- HTTP -----------------------------------------------------------------------------------
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        read_timeout: float,
-        body: dict[str, Any] | None = None,
-    ) -> httpx.Response:
+    def _request(self, method: str, path: str, *, read_timeout: float,
+                 body: dict[str, Any] | None = None) -> httpx.Response:
         """One HTTP call; every failure becomes a BackendError. Returns a 2xx response."""
-        where = self.public_url
-        timeout = httpx.Timeout(
-            connect=self._connect_timeout, read=read_timeout, write=60.0, pool=read_timeout
-        )
-        try:
-            response = self._client.request(
-                method,
-                self.base_url + path,
-                json=body,
-                auth=self._auth or httpx.USE_CLIENT_DEFAULT,
-                timeout=timeout,
-            )
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise transport_error(
-                exc, where, self._connect_timeout, read_timeout, self._password
-            ) from None
+        response = self.http.send(method, path, read_timeout=read_timeout, json=body)
         if response.is_success:
             return response
-        raise status_error(response, path, where, self._password)
+        raise a1111_status_error(response, path, self.server, self.http.secret)

@@ -20,7 +20,15 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from ..errors import BackendCancelled, BackendResponseError
 from ._palette import palette_for
-from .base import GeneratedImage, GenerationParams, ProgressCallback
+from ._sizes import fit_area
+from .base import (
+    Capabilities,
+    GeneratedImage,
+    Painting,
+    PaintRequest,
+    ProgressCallback,
+    no_progress,
+)
 
 __all__ = ["STYLES", "ProceduralBackend", "colours_for", "render"]
 
@@ -245,44 +253,47 @@ class ProceduralBackend:
     """Offline, deterministic, designed backgrounds. Never touches the network."""
 
     name = "procedural"
+    capabilities = Capabilities(progress=True, cancel=True, negative_prompt=False, slots=4)
 
-    def __init__(self) -> None:
-        self._cancelled = threading.Event()
-        self._lock = threading.Lock()
+    def __init__(self, side: int = 512) -> None:
+        self._side = side
 
     @property
     def model(self) -> str:
         return "procedural-v1"
 
+    @property
+    def server(self) -> None:
+        return None
+
+    def check(self) -> None:
+        return None
+
+    def paint_size(self, request: PaintRequest) -> tuple[int, int]:
+        return fit_area(request.aspect, self._side * self._side, 8, request.pixel_budget)
+
     def generate(
         self,
-        params: GenerationParams,
+        request: PaintRequest,
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
-    ) -> list[GeneratedImage]:
-        report = progress or (lambda fraction, message: None)
-        if params.width <= 0 or params.height <= 0 or params.batch_size <= 0:
-            raise BackendResponseError(
-                f"Cannot paint {params.batch_size} image(s) of {params.width}×{params.height}."
-            )
-        palette_for("", params.palette)  # a bad brand colour raises InvalidRequest now
-        seed = params.seed
+    ) -> Painting:
+        report = progress or no_progress
+        if request.count <= 0:
+            raise BackendResponseError(f"Cannot paint {request.count} image(s).")
+        width, height = self.paint_size(request)
+        palette_for("", request.palette)  # a bad brand colour raises InvalidRequest now
+        seed = request.seed
         if seed < 0:
-            seed = random.SystemRandom().randrange(2**32 - params.batch_size)
-        with self._lock:
-            self._cancelled.clear()
-            images: list[GeneratedImage] = []
-            report(0.0, "painting")
-            for i in range(params.batch_size):
-                if self._cancelled.is_set() or (cancel is not None and cancel.is_set()):
-                    raise BackendCancelled("Generation cancelled.")
-                image = render(params.prompt, seed + i, params.width, params.height,
-                               params.palette)
-                images.append(GeneratedImage(image=image, seed=seed + i))
-                report((i + 1) / params.batch_size * 0.99,
-                       f"painted {i + 1} of {params.batch_size}")
+            seed = random.SystemRandom().randrange(2**32 - request.count)
+        images: list[GeneratedImage] = []
+        report(0.0, "painting")
+        for i in range(request.count):
+            if cancel is not None and cancel.is_set():
+                raise BackendCancelled("Generation cancelled.")
+            image = render(request.prompt, seed + i, width, height, request.palette)
+            images.append(GeneratedImage(image=image, seed=seed + i))
+            report((i + 1) / request.count * 0.99, f"painted {i + 1} of {request.count}")
         report(1.0, "done")
-        return images
-
-    def cancel(self) -> None:
-        self._cancelled.set()
+        return Painting(images=images, backend=self.name, model=self.model, server=None,
+                        size=(width, height))

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.backends.automatic1111 import Automatic1111Backend, native_size
-from pipeline.backends.base import GenerationParams
+from pipeline.backends import ServerPool, create_backend
+from pipeline.backends.automatic1111 import A1111Options, Automatic1111Backend, native_size
+from pipeline.backends.base import PaintRequest
 from pipeline.errors import (
     BackendAuthError,
     BackendCancelled,
@@ -23,6 +24,7 @@ from pipeline.errors import (
     BackendTimeout,
     BackendUnavailable,
     InvalidRequest,
+    RateLimited,
 )
 from pipeline.settings import load_settings
 from tests.fake_sd import FakeSDServer, seed_colours
@@ -30,20 +32,26 @@ from tests.fake_sd import FakeSDServer, seed_colours
 PASSWORD = "pa55-Wörd-xyzzy"
 
 
-def params(**overrides: object) -> GenerationParams:
+OPTIONS = A1111Options(steps=12, cfg_scale=6.5, sampler="Euler a")
+
+
+def params(**overrides: object) -> PaintRequest:
+    """A request the backend paints at exactly 96 × 128 (the budget caps the area)."""
     values: dict[str, object] = {
         "prompt": "jazz night, neon",
-        "width": 96,
-        "height": 128,
-        "batch_size": 1,
+        "aspect": (96, 128),
+        "pixel_budget": 96 * 128,
+        "count": 1,
         "negative_prompt": "text, watermark",
         "seed": 1234,
-        "steps": 12,
-        "cfg_scale": 6.5,
-        "sampler": "Euler a",
     }
     values.update(overrides)
-    return GenerationParams(**values)  # type: ignore[arg-type]
+    return PaintRequest(**values)  # type: ignore[arg-type]
+
+
+def A1111(url: str, **kwargs: object) -> Automatic1111Backend:
+    kwargs.setdefault("options", OPTIONS)
+    return Automatic1111Backend(url, **kwargs)  # type: ignore[arg-type]
 
 
 def mean_colour(image: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -73,8 +81,8 @@ def closed_port() -> int:
 
 
 def test_batch_is_one_request_with_every_parameter(sd: FakeSDServer, client: httpx.Client) -> None:
-    backend = Automatic1111Backend(sd.url, client=client)
-    images = backend.generate(params(batch_size=3))
+    backend = A1111(sd.url, client=client)
+    images = backend.generate(params(count=3)).images
 
     assert len(sd.txt2img_requests) == 1
     sent = sd.txt2img_requests[0]
@@ -97,7 +105,7 @@ def test_batch_is_one_request_with_every_parameter(sd: FakeSDServer, client: htt
 
 
 def test_random_seed_reports_the_servers_seeds(sd: FakeSDServer, client: httpx.Client) -> None:
-    images = Automatic1111Backend(sd.url, client=client).generate(params(seed=-1, batch_size=2))
+    images = A1111(sd.url, client=client).generate(params(seed=-1, count=2)).images
     assert sd.txt2img_requests[0]["seed"] == -1
     first, second = (g.seed for g in images)
     assert first >= 0 and second == first + 1
@@ -106,23 +114,23 @@ def test_random_seed_reports_the_servers_seeds(sd: FakeSDServer, client: httpx.C
 
 
 def test_data_prefix_and_extra_images_are_handled(sd: FakeSDServer, client: httpx.Client) -> None:
-    backend = Automatic1111Backend(sd.url, client=client)
+    backend = A1111(sd.url, client=client)
     sd.mode = "data_prefix"
-    assert len(backend.generate(params(batch_size=2))) == 2
+    assert len(backend.generate(params(count=2)).images) == 2
     sd.mode = "extra_images"
-    images = backend.generate(params(batch_size=2, seed=7))
+    images = backend.generate(params(count=2, seed=7)).images
     assert [g.seed for g in images] == [7, 8]
 
 
 def test_missing_info_falls_back_to_seed_plus_index(sd: FakeSDServer, client: httpx.Client) -> None:
     sd.mode = "no_info"
-    images = Automatic1111Backend(sd.url, client=client).generate(params(batch_size=2, seed=40))
+    images = A1111(sd.url, client=client).generate(params(count=2, seed=40)).images
     assert [g.seed for g in images] == [40, 41]
 
 
 def test_model_name_is_read_once_and_falls_back(sd: FakeSDServer, client: httpx.Client) -> None:
-    assert Automatic1111Backend(sd.url, client=client).model == "fake-model.safetensors"
-    offline = Automatic1111Backend(f"http://127.0.0.1:{closed_port()}", client=client)
+    assert A1111(sd.url, client=client).model == "fake-model.safetensors"
+    offline = A1111(f"http://127.0.0.1:{closed_port()}", client=client)
     assert offline.model == "unknown"
 
 
@@ -132,8 +140,10 @@ def test_from_settings_uses_url_auth_and_timeouts(client: httpx.Client) -> None:
             {"STABLE_DIFUSION_INSTANCE": sd.url, "FLYER_SD_AUTH": f"artist:{PASSWORD}"},
             env_file=None,
         )
-        backend = Automatic1111Backend.from_settings(settings, client=client)
-        assert len(backend.generate(params())) == 1
+        backend = create_backend(settings.backend, settings, client=client)
+        assert isinstance(backend, ServerPool)
+        painting = backend.generate(params())
+        assert len(painting.images) == 1 and painting.server == sd.url
 
 
 # --- progress and cancel -------------------------------------------------------------------
@@ -142,7 +152,7 @@ def test_from_settings_uses_url_auth_and_timeouts(client: httpx.Client) -> None:
 def test_progress_grows_during_a_slow_job(client: httpx.Client) -> None:
     calls: list[tuple[float, str]] = []
     with FakeSDServer(mode="slow", delay=1.2) as sd:
-        backend = Automatic1111Backend(sd.url, client=client, poll_interval=0.1)
+        backend = A1111(sd.url, client=client, poll_interval=0.1)
         backend.generate(params(), lambda fraction, message: calls.append((fraction, message)))
     fractions = [f for f, _ in calls]
     assert fractions == sorted(fractions)
@@ -154,12 +164,13 @@ def test_progress_grows_during_a_slow_job(client: httpx.Client) -> None:
 
 def test_cancel_from_another_thread(client: httpx.Client) -> None:
     outcome: list[BaseException | None] = []
+    cancel = threading.Event()
     with FakeSDServer(mode="slow", delay=20) as sd:
-        backend = Automatic1111Backend(sd.url, client=client, poll_interval=0.05)
+        backend = A1111(sd.url, client=client, poll_interval=0.05)
 
         def run() -> None:
             try:
-                backend.generate(params())
+                backend.generate(params(), cancel=cancel)
                 outcome.append(None)
             except BaseException as exc:
                 outcome.append(exc)
@@ -169,7 +180,7 @@ def test_cancel_from_another_thread(client: httpx.Client) -> None:
         worker.start()
         while not sd.txt2img_requests and time.monotonic() - started < 5:
             time.sleep(0.02)
-        backend.cancel()
+        cancel.set()
         worker.join(10)
         assert not worker.is_alive()
         assert time.monotonic() - started < 8
@@ -177,24 +188,17 @@ def test_cancel_from_another_thread(client: httpx.Client) -> None:
     assert len(outcome) == 1 and isinstance(outcome[0], BackendCancelled)
 
 
-def test_cancel_when_idle_does_nothing(sd: FakeSDServer, client: httpx.Client) -> None:
-    backend = Automatic1111Backend(sd.url, client=client)
-    backend.cancel()
-    assert sd.interrupted == 0
-    assert len(backend.generate(params())) == 1  # a stale cancel does not leak into a new job
-
-
 def test_a_job_cancel_event_interrupts_that_job_only(client: httpx.Client) -> None:
-    """Two jobs on one backend: cancelling the one waiting for its turn interrupts nothing;
-    cancelling the one painting interrupts the server."""
+    """Two jobs on one server (its pool is the gate): cancelling the one waiting for its turn
+    interrupts nothing; cancelling the one painting interrupts the server."""
     outcomes: dict[str, BaseException | int] = {}
     with FakeSDServer(mode="slow", delay=20) as sd:
-        backend = Automatic1111Backend(sd.url, client=client, poll_interval=0.05)
+        backend = ServerPool([A1111(sd.url, client=client, poll_interval=0.05)])
         painting, waiting = threading.Event(), threading.Event()
 
         def run(name: str, cancel: threading.Event) -> None:
             try:
-                outcomes[name] = len(backend.generate(params(), cancel=cancel))
+                outcomes[name] = len(backend.generate(params(), cancel=cancel).images)
             except BaseException as exc:
                 outcomes[name] = exc
 
@@ -226,7 +230,7 @@ def test_a_job_cancelled_before_its_turn_sends_nothing(
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(BackendCancelled):
-        Automatic1111Backend(sd.url, client=client).generate(params(), cancel=cancel)
+        A1111(sd.url, client=client).generate(params(), cancel=cancel)
     assert sd.txt2img_requests == [] and sd.interrupted == 0
 
 
@@ -236,7 +240,7 @@ def test_a_job_cancelled_before_its_turn_sends_nothing(
 def test_connection_refused_is_unavailable(client: httpx.Client) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     with pytest.raises(BackendUnavailable) as caught:
-        Automatic1111Backend(url, client=client).generate(params())
+        A1111(url, client=client).generate(params())
     message = str(caught.value)
     assert url in message and "not reachable" in message and "running" in message
     assert "Traceback" not in message
@@ -244,7 +248,7 @@ def test_connection_refused_is_unavailable(client: httpx.Client) -> None:
 
 def test_password_in_url_is_never_shown(client: httpx.Client) -> None:
     port = closed_port()
-    backend = Automatic1111Backend(f"http://artist:{PASSWORD}@127.0.0.1:{port}", client=client)
+    backend = A1111(f"http://artist:{PASSWORD}@127.0.0.1:{port}", client=client)
     with pytest.raises(BackendUnavailable) as caught:
         backend.generate(params())
     assert PASSWORD not in str(caught.value)
@@ -254,20 +258,21 @@ def test_password_in_url_is_never_shown(client: httpx.Client) -> None:
 def test_no_api_says_start_with_api(sd: FakeSDServer, client: httpx.Client) -> None:
     sd.mode = "no_api"
     with pytest.raises(BackendUnavailable, match="--api"):
-        Automatic1111Backend(sd.url, client=client).generate(params())
+        A1111(sd.url, client=client).generate(params())
 
 
 def test_unknown_sampler_is_not_mistaken_for_missing_api(
     sd: FakeSDServer, client: httpx.Client
 ) -> None:
     with pytest.raises(BackendResponseError, match="Sampler not found"):
-        Automatic1111Backend(sd.url, client=client).generate(params(sampler="Nope 9000"))
+        A1111(sd.url, client=client, options=A1111Options(sampler="Nope 9000")).generate(
+            params())
 
 
 @pytest.mark.parametrize("given", [None, ("artist", "wrong-" + PASSWORD), ("intruder", PASSWORD)])
 def test_missing_or_wrong_auth(given: tuple[str, str] | None, client: httpx.Client) -> None:
     with FakeSDServer(auth=("artist", PASSWORD)) as sd:
-        backend = Automatic1111Backend(sd.url, client=client, auth=given)
+        backend = A1111(sd.url, client=client, auth=given)
         with pytest.raises(BackendAuthError) as caught:
             backend.generate(params())
         assert sd.txt2img_requests == []
@@ -278,8 +283,8 @@ def test_missing_or_wrong_auth(given: tuple[str, str] | None, client: httpx.Clie
 
 def test_right_auth_works(client: httpx.Client) -> None:
     with FakeSDServer(auth=("artist", PASSWORD)) as sd:
-        backend = Automatic1111Backend(sd.url, client=client, auth=("artist", PASSWORD))
-        assert len(backend.generate(params(batch_size=2))) == 2
+        backend = A1111(sd.url, client=client, auth=("artist", PASSWORD))
+        assert len(backend.generate(params(count=2)).images) == 2
         assert backend.model == "fake-model.safetensors"
 
 
@@ -297,9 +302,9 @@ def test_error_modes(
     mode: str, error: type[BackendError], words: str, client: httpx.Client
 ) -> None:
     with FakeSDServer(mode=mode, auth=("artist", PASSWORD)) as sd:
-        backend = Automatic1111Backend(sd.url, client=client, auth=("artist", PASSWORD))
+        backend = A1111(sd.url, client=client, auth=("artist", PASSWORD))
         with pytest.raises(error) as caught:
-            backend.generate(params(batch_size=3))
+            backend.generate(params(count=3))
     message = str(caught.value)
     assert words in message
     assert PASSWORD not in message and "Traceback" not in message
@@ -311,26 +316,27 @@ def test_undecodable_image_is_a_response_error(client: httpx.Client) -> None:
     body = {"images": [base64.b64encode(b"definitely not a png").decode()], "info": "{}"}
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
     with httpx.Client(transport=transport) as mocked:
-        backend = Automatic1111Backend("http://sd.invalid:7860", client=mocked, poll_interval=0.01)
+        backend = A1111("http://sd.invalid:7860", client=mocked, poll_interval=0.01)
         with pytest.raises(BackendResponseError, match="could not be decoded"):
             backend.generate(params())
 
 
 def test_slow_server_times_out(client: httpx.Client) -> None:
     with FakeSDServer(mode="slow", delay=3) as sd:
-        backend = Automatic1111Backend(sd.url, client=client, read_timeout=0.3, poll_interval=0.05)
+        backend = A1111(sd.url, client=client, read_timeout=0.3, poll_interval=0.05)
         started = time.monotonic()
         with pytest.raises(BackendTimeout) as caught:
-            backend.generate(params(batch_size=1))
+            backend.generate(params(count=1))
         assert time.monotonic() - started < 2.5
     assert "FLYER_SD_READ_TIMEOUT" in str(caught.value)
 
 
 def test_read_timeout_scales_with_batch_size(client: httpx.Client) -> None:
     with FakeSDServer(mode="slow", delay=0.6) as sd:
-        backend = Automatic1111Backend(sd.url, client=client, read_timeout=0.25, poll_interval=0.05)
+        backend = A1111(sd.url, client=client, read_timeout=0.25, poll_interval=0.05)
         # 0.25 s per image × 4 images = 1 s: enough for a 0.6 s job.
-        assert len(backend.generate(params(batch_size=4, width=64, height=64))) == 4
+        request = params(count=4, aspect=(1, 1), pixel_budget=64 * 64)
+        assert len(backend.generate(request).images) == 4
 
 
 # --- native_size ---------------------------------------------------------------------------
@@ -360,3 +366,29 @@ def test_native_size_rejects_nonsense() -> None:
         native_size(0, 100, 512)
     with pytest.raises(InvalidRequest):
         native_size(100, 100, -1)
+
+
+def test_rate_limit_from_a_proxy_says_when_to_retry(sd: FakeSDServer, client: httpx.Client) -> None:
+    sd.mode = "rate_limit"
+    with pytest.raises(RateLimited, match="try again in 4 s") as caught:
+        A1111(sd.url, client=client).generate(params())
+    assert caught.value.retry_after == 4
+    sd.mode = "ok"
+    assert len(A1111(sd.url, client=client).generate(params()).images) == 1
+
+
+def test_print_targets_over_twice_the_painting_use_the_servers_upscaler(
+    sd: FakeSDServer, client: httpx.Client
+) -> None:
+    options = A1111Options(upscaler="R-ESRGAN 4x+")
+    big = params(count=2, pixel_budget=96 * 128 * 9)  # three times the side
+    painting = A1111(sd.url, client=client, options=A1111Options(
+        upscaler="R-ESRGAN 4x+", native_side=110)).generate(big)
+    assert [u["upscaler_1"] for u in sd.upscales] == ["R-ESRGAN 4x+"] * 2
+    assert sd.upscales[0]["upscaling_resize"] == 3.0
+    assert painting.size == (3 * 96, 3 * 128)  # painted at 96 × 128, upscaled three times
+    assert all(g.image.size == (288, 384) for g in painting.images)
+    assert painting.details["upscaler"] == "R-ESRGAN 4x+"
+    sd.upscales.clear()
+    A1111(sd.url, client=client, options=options).generate(params())  # not over 2x: none
+    assert sd.upscales == []

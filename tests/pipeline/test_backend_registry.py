@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from pipeline.backends import BACKENDS, ImageBackend, create_backend
+from pipeline.backends import BACKENDS, ImageBackend, ServerPool, create_backend
 from pipeline.backends.automatic1111 import Automatic1111Backend
 from pipeline.backends.procedural import ProceduralBackend
 from pipeline.errors import ConfigError
@@ -38,8 +38,23 @@ def test_default_is_automatic1111_with_a_server(variable: str) -> None:
     assert settings.backend == "automatic1111"
     with httpx.Client() as client:
         backend = create_backend(settings.backend, settings, client=client)
-        assert isinstance(backend, Automatic1111Backend) and isinstance(backend, ImageBackend)
-        assert backend.base_url == "http://127.0.0.1:7860"
+        assert isinstance(backend, ServerPool) and isinstance(backend, ImageBackend)
+        (member,) = (m.backend for m in backend.members)
+        assert isinstance(member, Automatic1111Backend) and isinstance(member, ImageBackend)
+        assert member.base_url == "http://127.0.0.1:7860"
+        assert backend.server == "http://127.0.0.1:7860"
+
+
+def test_a_server_list_is_one_pool_with_a_member_each() -> None:
+    settings = load_settings(
+        {"STABLE_DIFUSION_INSTANCE": "http://a:7860, http://b:7860/,http://a:7860"},
+        env_file=None,
+    )
+    assert settings.sd_instances == ("http://a:7860", "http://b:7860")
+    backend = create_backend(settings.backend, settings)
+    assert isinstance(backend, ServerPool)
+    assert [m.server for m in backend.members] == ["http://a:7860", "http://b:7860"]
+    assert backend.slots == 2
 
 
 def test_procedural_can_be_forced_with_a_server_configured() -> None:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from pipeline.backends.automatic1111 import Automatic1111Backend, native_size
-from pipeline.backends.base import GenerationParams
+from pipeline.backends import ImageBackend, create_backend
+from pipeline.backends.base import PaintRequest
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings, load_settings
 
@@ -32,27 +32,25 @@ def _settings_or_reason() -> tuple[Settings | None, str]:
 
 
 @pytest.fixture(scope="module")
-def backend() -> Iterator[Automatic1111Backend]:
+def backend() -> Iterator[ImageBackend]:
     settings, reason = _settings_or_reason()
     if settings is None:
         pytest.skip(reason)
     with httpx.Client() as client:
-        yield Automatic1111Backend.from_settings(settings, client=client)
+        yield create_backend("automatic1111", settings, client=client)
 
 
-def test_real_server_paints_a_batch_in_one_call(backend: Automatic1111Backend) -> None:
-    width, height = native_size(1080, 1350, 512)
+def test_real_server_paints_a_batch_in_one_call(backend: ImageBackend) -> None:
+    request = PaintRequest(prompt="abstract jazz night background, bokeh", aspect=(1080, 1350),
+                           count=2, seed=1234)
+    width, height = backend.paint_size(request)
     calls: list[float] = []
-    images = backend.generate(
-        GenerationParams(prompt="abstract jazz night background, bokeh", width=width,
-                         height=height, batch_size=2, seed=1234, steps=8),
-        lambda fraction, message: calls.append(fraction),
-    )
+    images = backend.generate(request, lambda fraction, message: calls.append(fraction)).images
     assert [g.seed for g in images] == [1234, 1235]
     for generated in images:
         assert generated.image.size == (width, height) and generated.image.mode == "RGB"
     assert calls[-1] == 1.0
 
 
-def test_real_server_reports_its_model(backend: Automatic1111Backend) -> None:
+def test_real_server_reports_its_model(backend: ImageBackend) -> None:
     assert backend.model != "unknown"

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from pipeline.backends import ImageBackend
-from pipeline.backends.base import GenerationParams
-from pipeline.backends.procedural import ProceduralBackend
+from pipeline.backends.base import PaintRequest
+from pipeline.backends.procedural import ProceduralBackend, render
 from pipeline.errors import BackendCancelled, InvalidRequest
 
 
@@ -20,9 +21,10 @@ def pixels(image: Image.Image) -> np.ndarray:
 
 def paint(prompt: str = "jazz night", seed: int = 1, size: tuple[int, int] = (160, 200),
           **extra: object) -> list[Image.Image]:
-    params = GenerationParams(prompt=prompt, width=size[0], height=size[1], seed=seed,
-                              **extra)  # type: ignore[arg-type]
-    return [g.image for g in ProceduralBackend().generate(params)]
+    palette = extra.get("palette", ())
+    ProceduralBackend().generate(PaintRequest(prompt=prompt, seed=seed,
+                                              palette=palette))  # type: ignore[arg-type]
+    return [render(prompt, seed, size[0], size[1], palette)]  # type: ignore[arg-type]
 
 
 def test_is_an_image_backend() -> None:
@@ -79,20 +81,19 @@ def test_bad_brand_colour_names_the_field() -> None:
 
 def test_random_seed_is_reported_and_reproducible() -> None:
     backend = ProceduralBackend()
-    batch = backend.generate(GenerationParams(prompt="autumn", width=96, height=120,
-                                              batch_size=2, seed=-1))
+    request = PaintRequest(prompt="autumn", aspect=(96, 120), pixel_budget=96 * 120)
+    batch = backend.generate(replace(request, count=2, seed=-1)).images
     first, second = batch
     assert first.seed >= 0 and second.seed == first.seed + 1
-    again = backend.generate(GenerationParams(prompt="autumn", width=96, height=120,
-                                              seed=second.seed))[0]
+    again = backend.generate(replace(request, seed=second.seed)).images[0]
     assert again.seed == second.seed
     assert np.array_equal(pixels(again.image), pixels(second.image))
 
 
 def test_batch_image_i_uses_seed_plus_i() -> None:
     batch = ProceduralBackend().generate(
-        GenerationParams(prompt="market", width=80, height=80, batch_size=3, seed=10)
-    )
+        PaintRequest(prompt="market", aspect=(80, 80), pixel_budget=80 * 80, count=3, seed=10)
+    ).images
     assert [g.seed for g in batch] == [10, 11, 12]
     assert np.array_equal(pixels(batch[2].image), pixels(paint("market", 12, (80, 80))[0]))
 
@@ -107,7 +108,7 @@ def test_sizes_are_honoured(size: tuple[int, int]) -> None:
 def test_progress_increases_and_ends_done() -> None:
     calls: list[tuple[float, str]] = []
     ProceduralBackend().generate(
-        GenerationParams(prompt="x", width=64, height=64, batch_size=3, seed=1),
+        PaintRequest(prompt="x", aspect=(64, 64), pixel_budget=64 * 64, count=3, seed=1),
         lambda fraction, message: calls.append((fraction, message)),
     )
     fractions = [f for f, _ in calls]
@@ -118,18 +119,18 @@ def test_progress_increases_and_ends_done() -> None:
 def test_cancel_stops_the_batch() -> None:
     backend = ProceduralBackend()
     calls: list[float] = []
+    cancel = threading.Event()
 
     def progress(fraction: float, message: str) -> None:
         calls.append(fraction)
         if 0 < fraction < 1:
-            backend.cancel()
+            cancel.set()
 
     with pytest.raises(BackendCancelled):
-        backend.generate(GenerationParams(prompt="x", width=64, height=64, batch_size=4),
-                         progress)
+        backend.generate(PaintRequest(prompt="x", aspect=(64, 64), count=4), progress, cancel)
     assert len([f for f in calls if 0 < f < 1]) == 1
     # A later job is not affected by the earlier cancel.
-    assert len(backend.generate(GenerationParams(prompt="x", width=64, height=64))) == 1
+    assert len(backend.generate(PaintRequest(prompt="x")).images) == 1
 
 
 def test_a_job_cancel_event_stops_that_batch() -> None:
@@ -141,6 +142,21 @@ def test_a_job_cancel_event_stops_that_batch() -> None:
             cancel.set()
 
     with pytest.raises(BackendCancelled):
-        backend.generate(GenerationParams(prompt="x", width=64, height=64, batch_size=4),
+        backend.generate(PaintRequest(prompt="x", aspect=(64, 64), count=4),
                          progress, cancel)
-    assert len(backend.generate(GenerationParams(prompt="x", width=64, height=64))) == 1
+    assert len(backend.generate(PaintRequest(prompt="x")).images) == 1
+
+
+@pytest.mark.parametrize(("aspect", "budget"), [((1080, 1350), None), ((1920, 1080), 300_000),
+                                                ((2480, 3508), None), ((100, 100), 64 * 64)])
+def test_paint_size_follows_the_aspect_within_the_budget(
+    aspect: tuple[int, int], budget: int | None
+) -> None:
+    request = PaintRequest(prompt="x", aspect=aspect, pixel_budget=budget)
+    painting = ProceduralBackend().generate(request)
+    width, height = painting.size
+    assert painting.images[0].image.size == (width, height)
+    assert width % 8 == 0 and height % 8 == 0
+    assert abs(width / height - aspect[0] / aspect[1]) < 0.03 * aspect[0] / aspect[1]
+    assert width * height <= 1.06 * (budget or 512 * 512)
+    assert painting.describe()["seeds_reproducible"] is True and painting.server is None

@@ -330,3 +330,18 @@ def test_validation_errors_never_echo_the_input() -> None:
                     ("body", "details", "title")}
     assert all(set(e) == {"type", "loc", "msg"} for e in caught.value.detail)
     json.dumps(caught.value.detail, allow_nan=False).encode("utf-8")  # answerable
+
+
+def test_healthz_names_backend_model_and_servers_only_with_the_key(
+    studio_on_fake_sd: RunningStudio, fake_sd: FakeSDServer
+) -> None:
+    url = studio_on_fake_sd.url + "/healthz"
+    assert httpx.get(url, timeout=5).json() == {"status": "ok"}
+    assert httpx.get(url, headers={"X-API-Key": "not-the-key"}, timeout=5).json() == {
+        "status": "ok"}
+    detail = httpx.get(url, headers=studio_on_fake_sd.headers, timeout=20).json()
+    assert detail["status"] == "ok" and detail["backend"] == "automatic1111"
+    assert detail["model"] == "fake-model.safetensors"
+    assert [s["server"] for s in detail["servers"]] == [fake_sd.url]
+    assert detail["capabilities"]["seeds"] is True
+    assert studio_on_fake_sd.headers["X-API-Key"] not in str(detail)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from pipeline.backends.base import GenerationParams
+from pipeline.backends.base import PaintRequest
 from pipeline.backends.procedural import STYLES, ProceduralBackend
 from pipeline.models import FlyerSpec
 from pipeline.render.compose import compose
@@ -55,9 +55,9 @@ def test_busy_photo_story(layout: str) -> None:
 @pytest.mark.parametrize("style", range(len(STYLES)))
 @pytest.mark.parametrize("layout", LAYOUT_NAMES)
 def test_procedural_backgrounds(layout: str, style: int) -> None:
-    params = GenerationParams(prompt="neon jazz club at night", width=256, height=320,
-                              seed=style)
-    (generated,) = ProceduralBackend().generate(params)
+    request = PaintRequest(prompt="neon jazz club at night", aspect=(256, 320), seed=style,
+                           pixel_budget=256 * 320)
+    (generated,) = ProceduralBackend().generate(request).images
     flyer = compose(generated.image, FlyerSpec(details=TEXTS["long"]), layout,
                     get_format("400x500"))
     _check_all(flyer.image, flyer.manifest)

@@ -1,0 +1,224 @@
+"""Hugging Face Inference backend: ``huggingface_hub.InferenceClient.text_to_image``.
+
+The model (``FLYER_HF_MODEL``) runs at an inference provider (``FLYER_HF_PROVIDER``: ``auto``
+picks one serving it) or at a dedicated Inference Endpoint (``FLYER_HF_ENDPOINT``), billed to
+the token in ``HF_TOKEN`` — the usual Space secret, which makes this the default backend of a
+Space with a token and no server. The API paints one image per call, so a batch is ``count``
+calls; each gets its own seed (seed + i), which the providers that take a seed honour. Cancel
+stops waiting (a started call cannot be stopped). ``huggingface_hub``'s errors are translated
+here, once.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import (
+    BackendAuthError,
+    BackendError,
+    BackendResponseError,
+    BackendTimeout,
+    BackendUnavailable,
+    ContentRefused,
+    ModelNotFound,
+    QuotaExhausted,
+    RateLimited,
+)
+from ._http import public_url, retry_after, scrub
+from ._sizes import ModelFamily, fit_area, model_family
+from ._worker import call_cancellable
+from .base import (
+    Capabilities,
+    GeneratedImage,
+    Painting,
+    PaintRequest,
+    ProgressCallback,
+    no_progress,
+)
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from ..settings import Settings
+
+__all__ = ["HFInferenceBackend"]
+
+_REFUSAL_WORDS = ("nsfw", "content policy", "safety", "unsafe", "moderation")
+TextToImage = Callable[..., "Image.Image"]
+
+
+def _client_for(model: str, provider: str, endpoint: str | None, token: str | None,
+                timeout: float) -> TextToImage:
+    """``InferenceClient(...).text_to_image``; an endpoint URL is called directly."""
+    try:
+        from huggingface_hub import InferenceClient
+    except ImportError:  # pragma: no cover - huggingface_hub comes with gradio
+        raise BackendUnavailable(
+            "Hugging Face Inference needs huggingface_hub: pip install 'flyer-studio[hf]'."
+        ) from None
+    if endpoint is not None:
+        client = InferenceClient(model=endpoint, provider="hf-inference", token=token,
+                                 timeout=timeout)
+    else:
+        client = InferenceClient(model=model, provider=provider, token=token,  # type: ignore[arg-type]
+                                 timeout=timeout)
+    return client.text_to_image
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    return any(cls.__module__.split(".")[0] in ("httpx", "httpx2")
+               and cls.__name__ in ("TransportError", "TimeoutException")
+               for cls in type(exc).__mro__)
+
+
+class HFInferenceBackend:
+    """Paints backgrounds through Hugging Face Inference (a provider or an endpoint)."""
+
+    name = "hf-inference"
+    capabilities = Capabilities(seeds=True, negative_prompt=True, batching=False,
+                                progress=False, cancel=False, slots=2)
+
+    def __init__(
+        self,
+        *,
+        model: str = "black-forest-labs/FLUX.1-schnell",
+        provider: str = "auto",
+        endpoint: str | None = None,
+        token: str | None = None,
+        family: ModelFamily | None = None,
+        steps: int | None = None,
+        read_timeout: float = 120,
+        poll_interval: float = 0.5,
+        text_to_image: TextToImage | None = None,
+    ) -> None:
+        self._model = model
+        self.provider = "hf-inference" if endpoint else provider
+        self.endpoint = endpoint
+        self._token = token
+        self.family = family or model_family("flux")
+        self.steps = steps
+        self._timeout = read_timeout
+        self._poll = poll_interval
+        self._call = text_to_image or _client_for(model, provider, endpoint, token, read_timeout)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, endpoint: str | None) -> HFInferenceBackend:
+        section = settings.hf
+        return cls(model=section.model, provider=section.provider, endpoint=endpoint,
+                   token=section.token,
+                   family=model_family(settings.model_family or section.family),
+                   steps=section.steps, read_timeout=settings.sd_read_timeout)
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def server(self) -> str:
+        return public_url(self.endpoint) if self.endpoint else f"provider:{self.provider}"
+
+    def check(self) -> None:
+        """Nothing cheap to ask a provider; a configured token is the precondition."""
+        if self.endpoint is None and not self._token:
+            raise BackendAuthError(
+                "Hugging Face Inference needs a token: set HF_TOKEN (on a Space, as a secret)."
+            )
+
+    def paint_size(self, request: PaintRequest) -> tuple[int, int]:
+        return fit_area(request.aspect, self.family.area, self.family.multiple,
+                        request.pixel_budget)
+
+    def generate(
+        self,
+        request: PaintRequest,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Painting:
+        report = progress or no_progress
+        token = cancel if cancel is not None else threading.Event()
+        width, height = self.paint_size(request)
+        first = request.seed if request.seed >= 0 else random.SystemRandom().randrange(2**31)
+        images = []
+        for index in range(request.count):
+            report(index / request.count * 0.99,
+                   f"painting {index + 1} of {request.count} on {self.server}")
+            seed = first + index
+            call = functools.partial(self._paint_one, request, width, height, seed)
+            image = call_cancellable(call, token, poll_interval=self._poll, name="hf-inference")
+            images.append(GeneratedImage(image=image, seed=seed))
+        report(1.0, "done")
+        return Painting(images=images, backend=self.name, model=self._model, server=self.server,
+                        size=images[0].image.size,
+                        details={"provider": self.provider, "calls": request.count,
+                                 "seeds": "sent to the provider (seed + i per image)"})
+
+    def _paint_one(self, request: PaintRequest, width: int, height: int,
+                   seed: int) -> Image.Image:
+        try:
+            image = self._call(request.prompt, negative_prompt=request.negative_prompt or None,
+                               width=width, height=height, num_inference_steps=self.steps,
+                               seed=seed)
+            image.load()
+            return image.convert("RGB")
+        except Exception as exc:  # third-party errors, translated once, here
+            raise self._translate(exc) from None
+
+    def _translate(self, exc: Exception) -> BackendError:
+        where = self.server
+        response: Any = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+        if isinstance(status, int):
+            text = scrub(" ".join(str(getattr(response, "text", "")).split())[:200], self._token)
+            lowered = text.lower()
+            if status in (401, 403):
+                return BackendAuthError(
+                    f"Hugging Face Inference refused the token (HTTP {status}) at {where}; set "
+                    "HF_TOKEN to a token allowed to call Inference Providers.")
+            if status == 402 or "credits" in lowered:
+                return QuotaExhausted(
+                    "The Hugging Face account has used up its Inference credits (HTTP "
+                    f"{status}); add credits, wait for next month, or switch backend.")
+            if status == 404:
+                return ModelNotFound(
+                    f"{self._model!r} is not available at {where} (HTTP 404); set FLYER_HF_MODEL "
+                    "to a text-to-image model the provider serves.")
+            if status == 429:
+                wait = retry_after(response)
+                return RateLimited(
+                    f"Hugging Face Inference is rate limiting us (HTTP 429); try again "
+                    f"{f'in {wait:.0f} s' if wait is not None else 'in a minute'}.",
+                    retry_after=wait)
+            if status in (400, 422) and any(word in lowered for word in _REFUSAL_WORDS):
+                return ContentRefused(
+                    f"The provider refused the prompt under its content policy ({text}); "
+                    "reword the prompt.")
+            if status == 503:
+                return BackendUnavailable(
+                    f"The model at {where} is not ready (HTTP 503: {text}); try again shortly.")
+            if status >= 500 and "out of memory" in lowered:
+                return BackendResponseError(
+                    "The Hugging Face model ran out of GPU memory: try a smaller size.")
+            return BackendResponseError(f"Hugging Face Inference at {where} answered HTTP "
+                                        f"{status}{f': {text}' if text else ''}.")
+        if isinstance(exc, TimeoutError) or type(exc).__name__ == "InferenceTimeoutError":
+            return BackendTimeout(
+                f"Hugging Face Inference at {where} did not answer within {self._timeout:g} s; "
+                "try again or raise FLYER_SD_READ_TIMEOUT.")
+        if _is_transport_error(exc):
+            return BackendUnavailable(
+                f"Hugging Face Inference not reachable at {where}; is the network up? "
+                f"({type(exc).__name__})")
+        if isinstance(exc, ValueError) and "not supported" in str(exc):
+            return ModelNotFound(scrub(f"{exc} Set FLYER_HF_MODEL or FLYER_HF_PROVIDER.",
+                                       self._token))
+        if isinstance(exc, OSError):
+            return BackendResponseError(
+                f"Hugging Face Inference at {where} answered with something that is not an "
+                "image.")
+        return BackendResponseError(scrub(
+            f"Hugging Face Inference at {where} failed ({type(exc).__name__}: {exc}).",
+            self._token))

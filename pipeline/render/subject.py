@@ -1,0 +1,269 @@
+"""What a picture shows, as plain data: a saliency map and boxes (faces, main objects).
+
+A :class:`Subject` describes the *source* background: boxes are fractions ``(left, top, right,
+bottom)`` of the source image and the saliency map (float32, 0 calm .. 1 the subject) covers the
+whole source on a small grid. ``reframe`` gives the same subject as seen through a crop, so code
+that places things on a canvas asks the same questions in canvas fractions:
+
+* ``covered(boxes)``: the share of the salient mass under the union of ``boxes``;
+* ``face_share(boxes)``: the share of the faces' area under them (``1 - face_share([crop])`` is
+  how much of the faces a crop cuts off);
+* ``focus()``: the box a crop must keep whole (the faces with hair and chin, else the main
+  object).
+
+It is stored with a flyer (``encode``/``decode``: a uint8 grid and rounded boxes, a few KB) so
+that re-renders reuse it; ``see.analyse`` builds it. This module needs numpy only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["FracBox", "Subject", "box_weights", "integral", "quantise", "resample"]
+
+FracBox = tuple[float, float, float, float]
+_VERSION = 1
+_FACE_SAMPLES = 16
+"""Sample points per side when measuring how much of a face a set of boxes covers."""
+_MIN_MASS = 0.01
+"""Salient mass (mean saliency) below which a picture has no subject to cover."""
+
+
+def quantise(values: np.ndarray) -> np.ndarray:
+    """Saliency as it is stored: 1/255 steps, float32 (encode/decode round-trips exactly)."""
+    steps = np.clip(np.round(values * 255.0), 0, 255).astype(np.uint8)
+    return _from_uint8(steps)
+
+
+def _from_uint8(steps: np.ndarray) -> np.ndarray:
+    out: np.ndarray = steps.astype(np.float32) / np.float32(255.0)
+    return out
+
+
+def _lerp_at(table: np.ndarray, edges: np.ndarray, axis: int) -> np.ndarray:
+    """``table`` linearly interpolated at fractional indices ``edges`` along ``axis``."""
+    n = table.shape[axis] - 1
+    at = np.clip(edges, 0.0, float(n))
+    low = np.minimum(np.floor(at).astype(np.intp), max(0, n - 1))
+    t = at - low
+    a = np.take(table, low, axis=axis)
+    b = np.take(table, np.minimum(low + 1, n), axis=axis)
+    shape = [1, 1]
+    shape[axis] = -1
+    out: np.ndarray = a + (b - a) * t.reshape(shape)
+    return out
+
+
+def integral(grid: np.ndarray) -> np.ndarray:
+    """The summed-area table of ``grid``, (h + 1, w + 1), for ``resample``."""
+    table = np.zeros((grid.shape[0] + 1, grid.shape[1] + 1), dtype=np.float64)
+    table[1:, 1:] = grid.astype(np.float64).cumsum(axis=0).cumsum(axis=1)
+    table.setflags(write=False)
+    return table
+
+
+def resample(grid: np.ndarray, crop: FracBox, size: tuple[int, int],
+             table: np.ndarray | None = None) -> np.ndarray:
+    """``grid`` (h, w) as seen through ``crop`` (fractions of the grid), on a (height,
+    width) = ``size[::-1]`` grid: the exact area average of the cells each output cell spans
+    (the integral image is bilinear inside each cell, so interpolating it is exact); no
+    BLAS, so it stays cheap on a busy machine. ``table``: ``integral(grid)``, when the
+    caller resamples the same grid many times."""
+    width, height = size
+    h, w = grid.shape
+    if table is None:
+        table = integral(grid)
+    xs = (crop[0] + (crop[2] - crop[0]) * np.arange(width + 1) / width) * w
+    ys = (crop[1] + (crop[3] - crop[1]) * np.arange(height + 1) / height) * h
+    corners = _lerp_at(_lerp_at(table, xs, axis=1), ys, axis=0)
+    sums = corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1]
+    dx = np.diff(np.clip(xs, 0.0, float(w)))
+    dy = np.diff(np.clip(ys, 0.0, float(h)))
+    area = np.outer(dy, dx)
+    out: np.ndarray = np.where(area > 0, sums / np.where(area > 0, area, 1.0), 0.0)
+    return out.astype(np.float32)
+
+
+def _cover_1d(lo: float, hi: float, n: int) -> np.ndarray:
+    """Share of each of ``n`` cells on [0, 1] inside [lo, hi]."""
+    edges = np.arange(n + 1, dtype=np.float64) / n
+    out: np.ndarray = np.clip(np.minimum(hi, edges[1:]) - np.maximum(lo, edges[:-1]), 0.0,
+                              None) * n
+    return out
+
+
+def box_weights(boxes: Iterable[FracBox], shape: tuple[int, int]) -> np.ndarray:
+    """(h, w) share of each cell of a grid of ``shape`` under the union of ``boxes``
+    (partly covered cells count their covered share; overlaps are not counted twice)."""
+    free = np.ones(shape, dtype=np.float64)
+    for box in boxes:
+        cover = np.outer(_cover_1d(box[1], box[3], shape[0]), _cover_1d(box[0], box[2], shape[1]))
+        free *= 1.0 - np.clip(cover, 0.0, 1.0)
+    out: np.ndarray = 1.0 - free
+    return out
+
+
+def _clip(box: FracBox) -> FracBox | None:
+    left, top = max(0.0, box[0]), max(0.0, box[1])
+    right, bottom = min(1.0, box[2]), min(1.0, box[3])
+    if right - left <= 1e-6 or bottom - top <= 1e-6:
+        return None
+    return (left, top, right, bottom)
+
+
+def _round(box: FracBox) -> FracBox:
+    return (round(box[0], 4), round(box[1], 4), round(box[2], 4), round(box[3], 4))
+
+
+@dataclass(frozen=True, eq=False)
+class Subject:
+    """Saliency (float32 (h, w), 0..1, the whole picture) plus faces and main objects as
+    fractions of the picture. Read-only; build it with ``see.analyse`` or ``decode``."""
+
+    saliency: np.ndarray
+    faces: tuple[FracBox, ...] = ()
+    objects: tuple[FracBox, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.saliency.ndim != 2 or min(self.saliency.shape) < 1:
+            raise ValueError("saliency must be a non-empty 2-D grid")
+        if self.saliency.dtype != np.float32 or self.saliency.flags.writeable:
+            grid = self.saliency.astype(np.float32, copy=True)
+            grid.setflags(write=False)
+            object.__setattr__(self, "saliency", grid)
+        object.__setattr__(self, "_table", None)
+
+    def _integral(self) -> np.ndarray:
+        table: np.ndarray | None = getattr(self, "_table", None)
+        if table is None:  # derived from the frozen grid once, for the many reframes
+            table = integral(self.saliency)
+            object.__setattr__(self, "_table", table)
+        return table
+
+    @classmethod
+    def blank(cls, shape: tuple[int, int] = (1, 1)) -> Subject:
+        """A picture with nothing in it to keep clear (nothing measured, nothing seen)."""
+        return cls(np.zeros(shape, dtype=np.float32))
+
+    # -- measures -------------------------------------------------------------------------
+    @property
+    def mass(self) -> float:
+        """Mean saliency: ~0 for a calm gradient, ~0.1-0.3 for a photo with a subject."""
+        return float(self.saliency.mean())
+
+    def covered(self, boxes: Iterable[FracBox], level: float | None = None) -> float:
+        """Share (0..1) of the salient mass under the union of ``boxes``; 0 when the
+        picture has no salient mass at all. With ``level``: the share of the salient
+        *area*, the cells whose saliency is at least ``level``, instead."""
+        if level is not None:
+            salient = (self.saliency >= level).astype(np.float64)
+            area = float(salient.sum())
+            if area == 0:
+                return 0.0
+            return float((box_weights(boxes, self.saliency.shape) * salient).sum() / area)
+        if self.mass < _MIN_MASS:
+            return 0.0
+        weights = box_weights(boxes, self.saliency.shape)
+        return float((weights * self.saliency).sum() / self.saliency.sum())
+
+    def face_share(self, boxes: Iterable[FracBox]) -> float:
+        """Share (0..1) of the faces' total area under the union of ``boxes`` (0 when no
+        face was found), measured on a 16 x 16 sample of each face."""
+        if not self.faces:
+            return 0.0
+        rects = np.asarray(list(boxes), dtype=np.float64).reshape(-1, 4)
+        unit = (np.arange(_FACE_SAMPLES, dtype=np.float64) + 0.5) / _FACE_SAMPLES
+        hits, total = 0.0, 0.0
+        for f in self.faces:
+            xs = f[0] + (f[2] - f[0]) * unit
+            ys = f[1] + (f[3] - f[1]) * unit
+            inx = (xs[None, :] >= rects[:, 0:1]) & (xs[None, :] <= rects[:, 2:3])  # (n, 16)
+            iny = (ys[None, :] >= rects[:, 1:2]) & (ys[None, :] <= rects[:, 3:4])
+            hit = (iny[:, :, None] & inx[:, None, :]).any(axis=0)  # (16, 16)
+            area = (f[2] - f[0]) * (f[3] - f[1])
+            hits += area * float(np.count_nonzero(hit)) / hit.size
+            total += area
+        return hits / total if total > 0 else 0.0
+
+    def focus(self) -> FracBox | None:
+        """The box to keep whole: every face grown to take in hair and chin, else the main
+        object; None for a picture with no subject."""
+        if self.faces:
+            grown = [(f[0] - 0.25 * (f[2] - f[0]), f[1] - 0.4 * (f[3] - f[1]),
+                      f[2] + 0.25 * (f[2] - f[0]), f[3] + 0.2 * (f[3] - f[1]))
+                     for f in self.faces]
+            union = (min(b[0] for b in grown), min(b[1] for b in grown),
+                     max(b[2] for b in grown), max(b[3] for b in grown))
+            return _clip(union)
+        return self.objects[0] if self.objects else None
+
+    def reframe(self, crop: FracBox, size: tuple[int, int]) -> Subject:
+        """This subject as seen through ``crop`` (fractions of the picture), on a grid of
+        ``size`` (width, height): boxes become fractions of the crop, clipped to it."""
+        left, top = crop[0], crop[1]
+        w, h = crop[2] - crop[0], crop[3] - crop[1]
+
+        def move(boxes: tuple[FracBox, ...]) -> tuple[FracBox, ...]:
+            moved = (_clip(((b[0] - left) / w, (b[1] - top) / h, (b[2] - left) / w,
+                            (b[3] - top) / h)) for b in boxes)
+            return tuple(b for b in moved if b is not None)
+
+        return Subject(resample(self.saliency, crop, size, self._integral()), move(self.faces),
+                       move(self.objects))
+
+    # -- storing ----------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """The boxes for a manifest (the grid stays with the stored flyer)."""
+        return {
+            "faces": [list(_round(b)) for b in self.faces],
+            "objects": [list(_round(b)) for b in self.objects],
+            "focus": list(_round(f)) if (f := self.focus()) is not None else None,
+            "salient_mass": round(self.mass, 4),
+            "grid": [int(self.saliency.shape[1]), int(self.saliency.shape[0])],
+        }
+
+    def encode(self) -> bytes:
+        """Compact bytes (JSON: the saliency as base64 uint8, boxes rounded): a few KB."""
+        steps = np.clip(np.round(self.saliency * 255.0), 0, 255).astype(np.uint8)
+        data = {
+            "v": _VERSION,
+            "w": int(steps.shape[1]),
+            "h": int(steps.shape[0]),
+            "saliency": base64.b64encode(steps.tobytes()).decode("ascii"),
+            "faces": [list(_round(b)) for b in self.faces],
+            "objects": [list(_round(b)) for b in self.objects],
+        }
+        return json.dumps(data, separators=(",", ":")).encode("ascii")
+
+    @classmethod
+    def decode(cls, data: bytes) -> Subject:
+        """The subject ``encode`` wrote; ValueError if ``data`` is not one."""
+        try:
+            raw = json.loads(data)
+            if raw.get("v") != _VERSION:
+                raise ValueError(f"unknown subject version {raw.get('v')!r}")
+            w, h = int(raw["w"]), int(raw["h"])
+            steps = np.frombuffer(base64.b64decode(raw["saliency"], validate=True),
+                                  dtype=np.uint8)
+            grid = _from_uint8(steps.reshape(h, w))
+            faces = tuple(_box(b) for b in raw["faces"])
+            objects = tuple(_box(b) for b in raw["objects"])
+        except (KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+            raise ValueError(f"not a stored subject: {exc}") from exc
+        return cls(grid, faces, objects)
+
+
+def _box(raw: Any) -> FracBox:
+    if not (isinstance(raw, list) and len(raw) == 4):
+        raise ValueError(f"a box is four numbers, not {raw!r}")
+    left, top, right, bottom = (float(v) for v in raw)
+    if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
+        raise ValueError(f"box {raw!r} is not inside the picture")
+    return (left, top, right, bottom)

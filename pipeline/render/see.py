@@ -3,7 +3,7 @@
 Everything ships inside the opencv-python-headless wheel; nothing is downloaded at run time:
 
 * faces: OpenCV's Haar cascades (``cv2.data``): frontal faces (``frontalface_alt2``) on a copy
-  with a long side of ``FACE_SIDE`` px, profiles (both directions) on a ``PROFILE_SIDE`` copy;
+  of ``FACE_SIDE``² px, profiles (both directions) on a ``PROFILE_SIDE``² copy;
 * saliency, on a ``SALIENCY_SIDE`` copy in CIELAB: contrast against the picture's borders (what
   differs from the background), centre-surround colour contrast and the spectral residual of
   the lightness (Hou & Zhang 2007), a mild centre prior; each face and the body under it are
@@ -30,11 +30,12 @@ from .subject import FracBox, Subject, quantise
 __all__ = ["FACE_SIDE", "GRID_SIDE", "PROFILE_SIDE", "SALIENCY_SIDE", "analyse"]
 
 FACE_SIDE = 256
-"""Long side (px) of the copy frontal faces are looked for in."""
+"""Frontal faces are looked for on a copy of FACE_SIDE² pixels (256 x 256 for a square,
+341 x 192 for 16:9: the short side keeps its share of the work)."""
 PROFILE_SIDE = 160
-"""Long side (px) of the copy profile faces are looked for in (they are costlier)."""
+"""Profile faces are looked for on a copy of PROFILE_SIDE² pixels (they are costlier)."""
 SALIENCY_SIDE = 96
-"""Long side (px) of the copy the saliency is computed on."""
+"""The saliency is computed on a copy of SALIENCY_SIDE² pixels."""
 GRID_SIDE = 64
 """Long side (cells) of the stored saliency grid."""
 MIN_FACE = 0.07
@@ -55,7 +56,8 @@ def _cascade(name: str) -> cv2.CascadeClassifier:
 
 
 def _shrink(image: Image.Image, side: int) -> Image.Image:
-    scale = side / max(image.size)
+    """``image`` reduced to about ``side``² pixels (never enlarged)."""
+    scale = side / (image.width * image.height) ** 0.5
     if scale >= 1:
         return image
     size = (max(8, round(image.width * scale)), max(8, round(image.height * scale)))
@@ -119,24 +121,36 @@ def _border_contrast(lab: np.ndarray) -> np.ndarray:
 
 
 def _centre_surround(lab: np.ndarray) -> np.ndarray:
-    out = np.zeros(lab.shape[:2], dtype=np.float32)
+    """Colour difference between each pixel's neighbourhood and its wider surround, at two
+    scales; faded out over the outer 6 px, where the blur's mirrored border makes a smooth
+    gradient look like an edge."""
+    h, w = lab.shape[:2]
+    out = np.zeros((h, w), dtype=np.float32)
     for inner, outer in ((1.0, 4.0), (2.0, 8.0)):
         diff = cv2.GaussianBlur(lab, (0, 0), inner) - cv2.GaussianBlur(lab, (0, 0), outer)
         out += np.sqrt((diff ** 2).sum(axis=2))
-    return out
+    ramp_y = np.clip(np.minimum(np.arange(h), np.arange(h)[::-1]) / 6.0, 0.0, 1.0)
+    ramp_x = np.clip(np.minimum(np.arange(w), np.arange(w)[::-1]) / 6.0, 0.0, 1.0)
+    faded: np.ndarray = out * np.outer(ramp_y, ramp_x).astype(np.float32)
+    return faded
 
 
 def _spectral_residual(lightness: np.ndarray) -> np.ndarray:
+    """Hou & Zhang's spectral residual on a 64-px copy, mirrored at the edges first so the
+    FFT's wrap-around does not make the borders of a gradient look salient."""
     h, w = lightness.shape
     scale = 64 / max(h, w)
-    small = cv2.resize(lightness, (max(8, round(w * scale)), max(8, round(h * scale))),
-                       interpolation=cv2.INTER_AREA)
-    spectrum = np.fft.fft2(small)
+    sw, sh = max(8, round(w * scale)), max(8, round(h * scale))
+    small = cv2.resize(lightness, (sw, sh), interpolation=cv2.INTER_AREA)
+    py, px = sh // 2, sw // 2
+    padded = np.pad(small, ((py, py), (px, px)), mode="reflect")
+    spectrum = np.fft.fft2(padded)
     log_amp = np.log(np.abs(spectrum) + 1e-3)
     residual = log_amp - cv2.blur(log_amp, (3, 3))
     back = np.abs(np.fft.ifft2(np.exp(residual + 1j * np.angle(spectrum)))) ** 2
-    back = cv2.GaussianBlur(back.astype(np.float32), (0, 0), 2.0)
-    out: np.ndarray = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR)
+    back = cv2.GaussianBlur(back.astype(np.float32), (0, 0), 2.0)[py:py + sh, px:px + sw]
+    out: np.ndarray = cv2.resize(np.ascontiguousarray(back), (w, h),
+                                 interpolation=cv2.INTER_LINEAR)
     return out
 
 
@@ -178,7 +192,10 @@ def _saliency(image: Image.Image, faces: tuple[FracBox, ...]) -> np.ndarray:
     ys = (np.arange(h, dtype=np.float32)[:, None] + 0.5) / h - 0.5
     xs = (np.arange(w, dtype=np.float32)[None, :] + 0.5) / w - 0.5
     centre = np.exp(-(xs ** 2 + ys ** 2) / (2 * 0.3 ** 2))
-    sal = np.clip((mix * (0.55 + 0.45 * centre) - 0.15) / 0.6, 0.0, 1.0)
+    mix = mix * (0.55 + 0.45 * centre)
+    # relative to the picture's typical level: a smooth gradient lifts every pixel alike
+    floor = max(0.15, float(np.median(mix)))
+    sal = np.clip((mix - floor) / 0.6, 0.0, 1.0)
     for face in faces:
         fw, fh = face[2] - face[0], face[3] - face[1]
         body = _person(face)

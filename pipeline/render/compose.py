@@ -1,31 +1,42 @@
 """compose(background, spec, layout, fmt) -> Flyer: the whole flyer, pure and deterministic.
 
-Order of work: start cover-fitting the background to the full canvas (bleed included) in
-strips on other cores; meanwhile pick the layout (``auto``: calmest text regions of the source
-region), fit every text block, and plan (``plan.py``) the panels, the colour or scrim that makes
-every element legible and the logo plates on a measuring surface taken from the same source
-region; then ink each strip as it arrives (text, QR code, logos) and describe it all in the
-manifest. The pixels never depend on the core count or on which strip finishes first.
+Order of work: see the picture (``see.analyse``, unless the caller passes the ``subject`` it
+stored), then plan the crop and the layout together (``autolayout``: for ``auto`` every layout,
+else the named one, each with focal crops, scored on how much of the subject, faces first,
+anything would cover); start resizing that crop of the background on other cores, into the
+whole canvas or, for a layout whose opaque panel takes a side, into the picture's part of it;
+meanwhile fit every text block, and plan (``plan.py``) the panels, the colour or scrim that
+makes every element legible and the logo plates on a measuring surface taken from the same
+crop; then ink each strip as it arrives (text, QR code, logos) and describe it all in the
+manifest (the subject's boxes, the crop, the score terms). The pixels never depend on the core
+count or on which strip finishes first.
 """
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from ..errors import RenderError
 from ..models import Flyer, FlyerSpec, normalise_palette
-from .autolayout import choose_layout
+from .autolayout import Choice, choose_layout
 from .blocks import METRO_LOGO_GAP, PlacedText, fit_block
+from .focal import SrcBox, fractions, upscale
 from .fonts import Pairing, get_pairing
 from .formats import Format
 from .layouts import LAYOUT_NAMES, TEXT_ROLES, Layout, get_layout, pixel_box
-from .legibility import Surface
+from .legibility import WORK_SIDE, Surface, pixel_luminance
 from .logos import fit_into, shrink_to_boxes, to_rgba
 from .paint import place_qr
 from .plan import Plan, Work, apply, manifest, plan
 from .resample import start_strips, workers
+from .score import alignment, grid_size, overlap
+from .see import analyse
+from .subject import FracBox, Subject
 from .text import Stamp, clean_text
 
 __all__ = ["compose", "prepare_logo"]
@@ -33,33 +44,32 @@ __all__ = ["compose", "prepare_logo"]
 Box = tuple[int, int, int, int]
 
 
-def _cover_box(img: Image.Image, fmt: Format) -> tuple[float, float, float, float]:
-    """The centred source box with the canvas's aspect (as ImageOps.fit, centering 0.5)."""
-    ratio = fmt.width / fmt.height
-    if img.width / img.height == ratio:
-        crop_w, crop_h = float(img.width), float(img.height)
-    elif img.width / img.height > ratio:
-        crop_w, crop_h = ratio * img.height, float(img.height)
-    else:
-        crop_w, crop_h = float(img.width), img.width / ratio
-    left, top = (img.width - crop_w) * 0.5, (img.height - crop_h) * 0.5
-    return (left, top, left + crop_w, top + crop_h)
+PRINT_UPSCALE_WARN = 2.0
+"""Enlarging the picture more than this for print earns a warning in the manifest."""
 
 
-def _start_cover_fit(pool: Executor, img: Image.Image, box: tuple[float, float, float, float],
-                     fmt: Format) -> list[tuple[int, Future[Image.Image]]]:
+def _start_cover_fit(pool: Executor, img: Image.Image, box: SrcBox, size: tuple[int, int]
+                     ) -> list[tuple[int, Future[Image.Image]]]:
     # Enlarging (the usual case: a 512-px painting on a 1080-px or print canvas), bicubic
     # looks the same as Lanczos (-0.5 dB PSNR on a detailed photo, no visible difference)
     # at 60% of the cost; shrinking keeps Lanczos, which is sharper there.
-    upscale = fmt.width > box[2] - box[0]
-    method = Image.Resampling.BICUBIC if upscale else Image.Resampling.LANCZOS
-    return start_strips(pool, img, (fmt.width, fmt.height), method, box)
+    upscaling = size[0] > box[2] - box[0]
+    method = Image.Resampling.BICUBIC if upscaling else Image.Resampling.LANCZOS
+    return start_strips(pool, img, size, method, box)
 
 
 def _assemble(strips: list[tuple[int, Future[Image.Image]]], fmt: Format,
-              decided: Plan | None) -> Image.Image:
+              decided: Plan | None, picture: Box, fill: tuple[int, int, int]) -> Image.Image:
     """The canvas from its strips, each inked (``decided``) as soon as it is resized while
-    the others still are; the same pixels as inking the whole canvas at once."""
+    the others still are; the same pixels as inking the whole canvas at once. A picture that
+    fills only part of the canvas is pasted on ``fill`` first and inked whole."""
+    if picture != (0, 0, fmt.width, fmt.height):
+        canvas = Image.new("RGB", (fmt.width, fmt.height), fill)
+        for top, job in strips:
+            canvas.paste(job.result(), (picture[0], picture[1] + top))
+        if decided is not None:
+            apply(canvas, decided)
+        return canvas
     if len(strips) == 1:
         canvas = strips[0][1].result()
         if decided is not None:
@@ -72,6 +82,41 @@ def _assemble(strips: list[tuple[int, Future[Image.Image]]], fmt: Format,
             apply(strip, decided, top)
         canvas.paste(strip, (0, top))
     return canvas
+
+
+def _surface(img: Image.Image, crop: SrcBox, picture: Box, fmt: Format
+             ) -> tuple[Surface, tuple[int, int, int]]:
+    """The measuring surface of the canvas, straight from the source crop, and the colour
+    around a picture that fills only part of the canvas (its mean: panels cover it)."""
+    size = (fmt.width, fmt.height)
+    if picture == (0, 0, fmt.width, fmt.height):
+        return Surface.of_region(img, crop, size), (0, 0, 0)
+    factor = max(1, int(max(size) / WORK_SIDE))
+    small_size = (-(-size[0] // factor), -(-size[1] // factor))
+    scale = small_size[0] / size[0]
+    left, top = round(picture[0] * scale), round(picture[1] * scale)
+    pw = max(1, round(picture[2] * scale) - left)
+    ph = max(1, round(picture[3] * scale) - top)
+    shrink = pw <= crop[2] - crop[0] and ph <= crop[3] - crop[1]
+    method = Image.Resampling.BOX if shrink else Image.Resampling.BICUBIC
+    part = img.resize((pw, ph), method, box=crop, reducing_gap=2.0 if shrink else None)
+    mean = np.asarray(part, dtype=np.float32).reshape(-1, 3).mean(axis=0)
+    fill = (int(mean[0]), int(mean[1]), int(mean[2]))
+    small = Image.new("RGB", small_size, fill)
+    small.paste(part, (left, top))
+    raw = np.asarray(small)
+    return Surface(rgb=raw.astype(np.float32), scale=scale, lum=pixel_luminance(raw)), fill
+
+
+def _content(spec: FlyerSpec) -> dict[str, str]:
+    """What the flyer will hold: the text of each filled role, 'qr' (the link), 'logo'."""
+    details = spec.details.validated()
+    have = {role: getattr(details, role) for role in TEXT_ROLES if getattr(details, role)}
+    if details.url:
+        have["qr"] = details.url
+    if spec.logo is not None:
+        have["logo"] = "logo"
+    return have
 
 
 def _rgb(background: Image.Image) -> Image.Image:
@@ -97,32 +142,72 @@ def _texts(spec: FlyerSpec, lay: Layout, warnings: list[str]) -> dict[str, str]:
     return out
 
 
-def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) -> Flyer:
-    """Compose one flyer. ``layout`` is a layout name or ``"auto"``."""
+def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format,
+            subject: Subject | None = None) -> Flyer:
+    """Compose one flyer. ``layout`` is a layout name or ``"auto"``; ``subject`` is the
+    background's analysis when the caller kept it (``see.analyse(background)`` otherwise)."""
     warnings: list[str] = []
     pairing = get_pairing(spec.font_pairing)
     palette = normalise_palette(spec.palette)
+    img = _rgb(background)
+    seen = subject if subject is not None else analyse(img)
+    auto = (layout or "").strip().lower() == "auto"
+    names = None if auto else (get_layout(layout).name,)
+    choice = choose_layout(img, fmt, seen, _content(spec), names)
+    lay, crop, picture = choice.layout, choice.crop, choice.picture
+    target = (picture[2] - picture[0], picture[3] - picture[1])
+    enlarged = upscale(crop, target)
+    if fmt.print and enlarged > PRINT_UPSCALE_WARN:
+        grow = enlarged / PRINT_UPSCALE_WARN
+        warnings.append(
+            f"The picture is enlarged {enlarged:.1f}× to fill this print format, so it may "
+            f"print soft: for a sharp print use a background of at least "
+            f"{math.ceil(img.width * grow)}×{math.ceil(img.height * grow)} px.")
     # The background resizes on other cores (Pillow drops the GIL) while this thread fits
     # and rasterises the text and decides colours, scrims and plates on a measuring surface
     # taken from the source: only the final ink waits for the canvas.
-    img = _rgb(background)
-    box = _cover_box(img, fmt)
-    if (layout or "").strip().lower() == "auto":
-        lay, reason = choose_layout(img, fmt, box)
-    else:
-        lay = get_layout(layout)
-        reason = {"mode": "fixed", "chosen": lay.name, "why": "requested by name"}
     with ThreadPoolExecutor(max_workers=workers()) as pool:
         logo_job = None
         if spec.logo is not None:  # the logo first: its plate is decided early
             logo_job = _start_logo(pool, spec.logo, lay, fmt)
-        strips = _start_cover_fit(pool, img, box, fmt)
+        strips = _start_cover_fit(pool, img, crop, target)
         work = _measure(spec, lay, fmt, pairing, warnings, logo_job)
-        surface = Surface.of_region(img, box, (fmt.width, fmt.height))
+        surface, fill = _surface(img, crop, picture, fmt)
         decided = plan(surface, spec, fmt, pairing, palette, work)
-        canvas = _assemble(strips, fmt, decided)
-        info = manifest(spec, lay, reason, fmt, pairing, palette, work, decided, warnings)
+        canvas = _assemble(strips, fmt, decided, picture, fill)
+        info = manifest(spec, lay, choice.reason, fmt, pairing, palette, work, decided, warnings)
+    info["layout_scores"] = choice.scores
+    info["subject"] = _subject_record(seen, choice, img.size, enlarged, info)
     return Flyer(image=canvas, manifest=info, layout=lay.name, format=fmt.name)
+
+
+def _subject_record(seen: Subject, choice: Choice, size: tuple[int, int], enlarged: float,
+                    info: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's ``subject``: the analysis's boxes, the crop, and how much of the
+    subject the finished flyer covers (every element and panel, whatever its opacity)."""
+    picture = choice.picture
+    frac = fractions(choice.crop, size)
+    view = seen.reframe(frac, grid_size(picture))
+    w, h = picture[2] - picture[0], picture[3] - picture[1]
+    boxes = [e["box"] for e in info["elements"]] + [p["box"] for p in info.get("panels", [])]
+    inside: list[FracBox] = []
+    for b in boxes:
+        box = (max(0.0, (b[0] - picture[0]) / w), max(0.0, (b[1] - picture[1]) / h),
+               min(1.0, (b[2] - picture[0]) / w), min(1.0, (b[3] - picture[1]) / h))
+        if box[2] > box[0] and box[3] > box[1]:
+            inside.append(box)
+    elements = [tuple(e["box"]) for e in info["elements"]]
+    return seen.describe() | {
+        "crop": [round(v, 2) for v in choice.crop],
+        "zoom": choice.zoom,
+        "picture": list(picture),
+        "upscale": round(enlarged, 3),
+        "covered": {"faces": round(view.face_share(inside), 4),
+                    "salient": round(view.covered(inside), 4)},
+        "quality": {"ove": round(overlap(elements), 4),
+                    "ali": round(alignment(elements, (info["format"]["width"],
+                                                      info["format"]["height"])), 4)},
+    }
 
 
 def prepare_logo(logo: Image.Image, fmt: Format) -> Image.Image:

@@ -77,6 +77,8 @@ class Plan:
     ops: list[_Op] = field(default_factory=list)
     elements: list[dict[str, Any]] = field(default_factory=list)
     underlay: RGB = (0, 0, 0)
+    panels: list[dict[str, Any]] = field(default_factory=list)
+    """Panels and scrims as drawn (box, opacity): what covers the picture besides elements."""
 
 
 def _union(boxes: list[Box]) -> Box:
@@ -118,6 +120,7 @@ def _panels(surface: Surface, fmt: Format, work: Work, underlay: RGB,
     for box, opacity, radius in panels:
         surface.blend(box, underlay, opacity, radius)
         out.ops.append(overlay_tint(size, box, underlay, opacity, radius))
+        out.panels.append({"kind": "panel", "box": list(box), "opacity": opacity})
     return on_panel
 
 
@@ -145,6 +148,7 @@ def plan(surface: Surface, spec: FlyerSpec, fmt: Format, pairing: Pairing,
             box, opacity, radius = result.scrim
             out.ops.append(overlay_tint((fmt.width, fmt.height), box, result.scrim_colour,
                                         opacity, radius))
+            out.panels.append({"kind": "scrim", "box": list(box), "opacity": opacity})
         for item in items:
             colours[item.role] = result.colours[item.role]
             threshold = (LARGE_TEXT if is_large_text(item.fitted.size, item.bold, fmt)
@@ -229,6 +233,7 @@ def manifest(spec: FlyerSpec, lay: Layout, reason: dict[str, Any], fmt: Format,
                   "body": pairing.body.name, "body_bold": pairing.body_bold.name},
         "regions": {k: list(v) for k, v in work.regions.items()},
         "elements": decided.elements,
+        "panels": decided.panels,
         "warnings": warnings,
         "provenance": dict(spec.provenance),
     }

@@ -27,6 +27,8 @@ from .render.fonts import get_pairing, list_pairings
 from .render.formats import Format, get_format, list_formats
 from .render.images import load_image
 from .render.layouts import LAYOUT_NAMES, get_layout, list_layouts
+from .render.see import analyse
+from .render.subject import Subject
 from .settings import Settings
 from .store import FlyerSource, FlyerStore, StoredFlyer
 
@@ -66,10 +68,21 @@ def _check_pairing(name: str) -> str:
     return get_pairing(name).name
 
 
+def _stored_subject(source: FlyerSource) -> Subject | None:
+    """The analysis kept with the flyer (None: compose analyses the background again)."""
+    if source.subject is None:
+        return None
+    try:
+        return Subject.decode(source.subject)
+    except ValueError:
+        return None
+
+
 def compose_stored(
     source: FlyerSource, layout: str, fmt: Format, metro_logo: Image.Image | None
 ) -> Flyer:
-    """Compose a flyer from what the store keeps (used for re-renders and downloads)."""
+    """Compose a flyer from what the store keeps (used for re-renders and downloads): the
+    background and its stored analysis, so nothing is painted or analysed again."""
     background = load_image(source.background, field="background").convert("RGB")
     logo = prepare_logo(load_image(source.logo, field="logo"), fmt) if source.logo else None
     spec = FlyerSpec(
@@ -80,7 +93,7 @@ def compose_stored(
         metro_logo=metro_logo,
         provenance=source.provenance,
     )
-    return compose(background, spec, layout, fmt)
+    return compose(background, spec, layout, fmt, subject=_stored_subject(source))
 
 
 def flyer_from_manifest(
@@ -92,7 +105,8 @@ def flyer_from_manifest(
 ) -> Flyer:
     """Compose a flyer again from its manifest (as saved beside it) and its background.
 
-    Same manifest, same background and logos: same pixels.
+    Same manifest, same background and logos: same pixels (the background is analysed again,
+    which gives the same subject).
     """
     try:
         provenance = dict(manifest["provenance"])
@@ -237,6 +251,7 @@ class FlyerService:
         self.store.ensure_room(request.batch_size)
         report(0.0, "Painting backgrounds")
         images, uploaded, info = self._paint(request, fmt, report)
+        seen: dict[int, Subject] = {}  # an upload is one picture for the whole batch
         used: list[str] = []
         flyers: list[StoredFlyer] = []
         for index, generated in enumerate(images):
@@ -252,6 +267,10 @@ class FlyerService:
                 "details": {k: v for k, v in vars(request.details).items()},
                 **info,
             }
+            key = id(generated.image)
+            if key not in seen:
+                seen[key] = analyse(generated.image)
+            subject = seen[key]
             source = FlyerSource(
                 background=uploaded if uploaded is not None else _png(generated.image),
                 details=request.details,
@@ -259,6 +278,7 @@ class FlyerService:
                 font_pairing=request.font_pairing,
                 logo=request.logo,
                 provenance=provenance,
+                subject=subject.encode(),
             )
             spec = FlyerSpec(
                 details=request.details,
@@ -269,7 +289,7 @@ class FlyerService:
                 provenance=provenance,
             )
             layout = self._variant_layout(request, uploaded is not None, used)
-            flyer = compose(generated.image, spec, layout, fmt)
+            flyer = compose(generated.image, spec, layout, fmt, subject=subject)
             used.append(flyer.layout)
             flyers.append(self._record(flyer, source, layout, generated.seed))
         self.store.put(flyers)

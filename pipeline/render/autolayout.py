@@ -15,7 +15,7 @@ from .focal import SrcBox, crop_candidates, fractions
 from .formats import Format
 from .layouts import LAYOUT_NAMES, Layout, get_layout
 from .score import Candidate, crop_terms, grid_size, planned, score, total
-from .subject import Subject, integral, resample
+from .subject import Subject, integral, resample_many
 
 __all__ = ["Choice", "choose_layout", "edge_energy"]
 
@@ -58,7 +58,8 @@ class Choice:
 
 @dataclass
 class _Views:
-    """The subject and the edge energy as each crop shows them (each crop seen once)."""
+    """The subject and the edge energy as each crop shows them, all crops of one grid
+    resampled in one pass, plus what each crop costs."""
 
     subject: Subject
     energy: np.ndarray
@@ -68,13 +69,19 @@ class _Views:
         default_factory=dict)
     costs: dict[tuple[SrcBox, float], dict[str, float]] = field(default_factory=dict)
 
+    def prepare(self, crops: Sequence[SrcBox], grid: tuple[int, int]) -> None:
+        todo = [c for c in crops if (c, grid) not in self.seen]
+        if not todo:
+            return
+        fracs = [fractions(c, self.size) for c in todo]
+        subjects = self.subject.reframe_many(fracs, grid)
+        energies = resample_many(self.energy, fracs, grid, self.table)
+        for crop, seen, surface in zip(todo, subjects, energies, strict=True):
+            self.seen[(crop, grid)] = (seen, surface)
+
     def get(self, crop: SrcBox, grid: tuple[int, int]) -> tuple[Subject, np.ndarray]:
-        key = (crop, grid)
-        if key not in self.seen:
-            frac = fractions(crop, self.size)
-            self.seen[key] = (self.subject.reframe(frac, grid),
-                              resample(self.energy, frac, grid, self.table))
-        return self.seen[key]
+        self.prepare([crop], grid)
+        return self.seen[(crop, grid)]
 
     def cost(self, crop: SrcBox, zoom: float) -> dict[str, float]:
         key = (crop, zoom)
@@ -87,6 +94,7 @@ def _best_crop(candidate: Candidate, views: _Views,
                crops: Sequence[tuple[SrcBox, float]]) -> tuple[float, SrcBox, float,
                                                              dict[str, float]]:
     grid = grid_size(candidate.picture)
+    views.prepare([c for c, _ in crops], grid)
     best: tuple[float, SrcBox, float, dict[str, float]] | None = None
     for crop, zoom in crops:
         seen, surface = views.get(crop, grid)

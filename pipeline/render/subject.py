@@ -20,13 +20,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["FracBox", "Subject", "box_weights", "integral", "quantise", "resample"]
+__all__ = [
+    "FracBox",
+    "Subject",
+    "box_weights",
+    "integral",
+    "quantise",
+    "resample",
+    "resample_many",
+]
 
 FracBox = tuple[float, float, float, float]
 _VERSION = 1
@@ -47,20 +55,6 @@ def _from_uint8(steps: np.ndarray) -> np.ndarray:
     return out
 
 
-def _lerp_at(table: np.ndarray, edges: np.ndarray, axis: int) -> np.ndarray:
-    """``table`` linearly interpolated at fractional indices ``edges`` along ``axis``."""
-    n = table.shape[axis] - 1
-    at = np.clip(edges, 0.0, float(n))
-    low = np.minimum(np.floor(at).astype(np.intp), max(0, n - 1))
-    t = at - low
-    a = np.take(table, low, axis=axis)
-    b = np.take(table, np.minimum(low + 1, n), axis=axis)
-    shape = [1, 1]
-    shape[axis] = -1
-    out: np.ndarray = a + (b - a) * t.reshape(shape)
-    return out
-
-
 def integral(grid: np.ndarray) -> np.ndarray:
     """The summed-area table of ``grid``, (h + 1, w + 1), for ``resample``."""
     table = np.zeros((grid.shape[0] + 1, grid.shape[1] + 1), dtype=np.float64)
@@ -69,26 +63,49 @@ def integral(grid: np.ndarray) -> np.ndarray:
     return table
 
 
-def resample(grid: np.ndarray, crop: FracBox, size: tuple[int, int],
-             table: np.ndarray | None = None) -> np.ndarray:
-    """``grid`` (h, w) as seen through ``crop`` (fractions of the grid), on a (height,
-    width) = ``size[::-1]`` grid: the exact area average of the cells each output cell spans
-    (the integral image is bilinear inside each cell, so interpolating it is exact); no
-    BLAS, so it stays cheap on a busy machine. ``table``: ``integral(grid)``, when the
-    caller resamples the same grid many times."""
+def _at(edges: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer cell index and fraction of each fractional position in [0, n]."""
+    at = np.clip(edges, 0.0, float(n))
+    low = np.minimum(np.floor(at).astype(np.intp), max(0, n - 1))
+    return low, at - low
+
+
+def resample_many(grid: np.ndarray, crops: Sequence[FracBox], size: tuple[int, int],
+                  table: np.ndarray | None = None) -> np.ndarray:
+    """``grid`` (h, w) as seen through each of ``crops`` (fractions of the grid), on grids
+    of ``size`` (width, height): (len(crops), height, width), each cell the exact area
+    average of the cells it spans (the integral image is bilinear inside each cell, so
+    interpolating it is exact). All crops at once and no BLAS: cheap on a busy machine.
+    ``table``: ``integral(grid)``, when the caller has it."""
     width, height = size
     h, w = grid.shape
     if table is None:
         table = integral(grid)
-    xs = (crop[0] + (crop[2] - crop[0]) * np.arange(width + 1) / width) * w
-    ys = (crop[1] + (crop[3] - crop[1]) * np.arange(height + 1) / height) * h
-    corners = _lerp_at(_lerp_at(table, xs, axis=1), ys, axis=0)
-    sums = corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1]
-    dx = np.diff(np.clip(xs, 0.0, float(w)))
-    dy = np.diff(np.clip(ys, 0.0, float(h)))
-    area = np.outer(dy, dx)
+    boxes = np.asarray(crops, dtype=np.float64).reshape(-1, 4)
+    steps_x = np.arange(width + 1, dtype=np.float64) / width
+    steps_y = np.arange(height + 1, dtype=np.float64) / height
+    xs = (boxes[:, 0:1] + (boxes[:, 2:3] - boxes[:, 0:1]) * steps_x) * w  # (n, width + 1)
+    ys = (boxes[:, 1:2] + (boxes[:, 3:4] - boxes[:, 1:2]) * steps_y) * h  # (n, height + 1)
+    lx, tx = _at(xs, w)
+    cols = table[:, lx] + (table[:, lx + 1] - table[:, lx]) * tx  # (h + 1, n, width + 1)
+    cols = cols.transpose(1, 0, 2)  # (n, h + 1, width + 1)
+    ly, ty = _at(ys, h)
+    lo = np.take_along_axis(cols, ly[:, :, None], axis=1)
+    hi = np.take_along_axis(cols, ly[:, :, None] + 1, axis=1)
+    corners = lo + (hi - lo) * ty[:, :, None]  # (n, height + 1, width + 1)
+    sums = corners[:, 1:, 1:] - corners[:, :-1, 1:] - corners[:, 1:, :-1] + corners[:, :-1, :-1]
+    dx = np.diff(np.clip(xs, 0.0, float(w)), axis=1)
+    dy = np.diff(np.clip(ys, 0.0, float(h)), axis=1)
+    area = dy[:, :, None] * dx[:, None, :]
     out: np.ndarray = np.where(area > 0, sums / np.where(area > 0, area, 1.0), 0.0)
     return out.astype(np.float32)
+
+
+def resample(grid: np.ndarray, crop: FracBox, size: tuple[int, int],
+             table: np.ndarray | None = None) -> np.ndarray:
+    """``grid`` (h, w) as seen through ``crop``: ``resample_many`` for one crop."""
+    out: np.ndarray = resample_many(grid, [crop], size, table)[0]
+    return out
 
 
 def _cover_1d(lo: float, hi: float, n: int) -> np.ndarray:
@@ -116,6 +133,15 @@ def _clip(box: FracBox) -> FracBox | None:
     if right - left <= 1e-6 or bottom - top <= 1e-6:
         return None
     return (left, top, right, bottom)
+
+
+def _moved(boxes: tuple[FracBox, ...], crop: FracBox) -> tuple[FracBox, ...]:
+    """``boxes`` in the fractions of ``crop``, clipped to it (those outside dropped)."""
+    left, top = crop[0], crop[1]
+    w, h = crop[2] - crop[0], crop[3] - crop[1]
+    moved = (_clip(((b[0] - left) / w, (b[1] - top) / h, (b[2] - left) / w, (b[3] - top) / h))
+             for b in boxes)
+    return tuple(b for b in moved if b is not None)
 
 
 def _round(box: FracBox) -> FracBox:
@@ -204,19 +230,16 @@ class Subject:
             return _clip(union)
         return self.objects[0] if self.objects else None
 
+    def reframe_many(self, crops: Sequence[FracBox], size: tuple[int, int]) -> list[Subject]:
+        """``reframe`` for several crops at once (one resampling pass)."""
+        grids = resample_many(self.saliency, crops, size, self._integral())
+        return [Subject(grid, _moved(self.faces, crop), _moved(self.objects, crop))
+                for grid, crop in zip(grids, crops, strict=True)]
+
     def reframe(self, crop: FracBox, size: tuple[int, int]) -> Subject:
         """This subject as seen through ``crop`` (fractions of the picture), on a grid of
         ``size`` (width, height): boxes become fractions of the crop, clipped to it."""
-        left, top = crop[0], crop[1]
-        w, h = crop[2] - crop[0], crop[3] - crop[1]
-
-        def move(boxes: tuple[FracBox, ...]) -> tuple[FracBox, ...]:
-            moved = (_clip(((b[0] - left) / w, (b[1] - top) / h, (b[2] - left) / w,
-                            (b[3] - top) / h)) for b in boxes)
-            return tuple(b for b in moved if b is not None)
-
-        return Subject(resample(self.saliency, crop, size, self._integral()), move(self.faces),
-                       move(self.objects))
+        return self.reframe_many([crop], size)[0]
 
     # -- storing ----------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

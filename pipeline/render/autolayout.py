@@ -17,7 +17,7 @@ from .layouts import LAYOUT_NAMES, Layout, get_layout
 from .score import Candidate, crop_terms, grid_size, planned, score, total
 from .subject import Subject, integral, resample_many
 
-__all__ = ["Choice", "choose_layout", "edge_energy"]
+__all__ = ["Choice", "choose_layout", "edge_energy", "rank_layouts"]
 
 ENERGY_SIDE = 96
 PxBox = tuple[int, int, int, int]
@@ -107,40 +107,54 @@ def _best_crop(candidate: Candidate, views: _Views,
     return best
 
 
-def choose_layout(background: Image.Image, fmt: Format, subject: Subject,
-                  content: Mapping[str, str], names: Sequence[str] | None = None) -> Choice:
-    """The best (layout, crop) among ``names`` (all layouts: ``auto``) for this background
-    and what the flyer holds (``content``: each filled text role's text, 'qr' and 'logo'
-    when it has them)."""
+def rank_layouts(background: Image.Image, fmt: Format, subject: Subject,
+                 content: Mapping[str, str], names: Sequence[str] | None = None
+                 ) -> list[Choice]:
+    """Every layout among ``names`` (all layouts: ``auto``) with its best crop for this
+    background and what the flyer holds (``content``: each filled text role's text, 'qr'
+    and 'logo' when it has them), best first. Each choice carries every layout's terms
+    (``scores``) and the reason it would be picked."""
     auto = names is None
     pool = tuple(LAYOUT_NAMES if names is None else names)
     energy = edge_energy(background)
     views = _Views(subject, energy, background.size, integral(energy))
     crops_for: dict[tuple[int, int], list[tuple[SrcBox, float]]] = {}
     found: dict[str, tuple[float, SrcBox, float, dict[str, float]]] = {}
+    pictures: dict[str, PxBox] = {}
     for name in pool:
         candidate = planned(get_layout(name), fmt, content)
-        pic = candidate.picture
+        pic = pictures[name] = candidate.picture
         target = (pic[2] - pic[0], pic[3] - pic[1])
         if target not in crops_for:
             crops_for[target] = crop_candidates(background.size, target, subject)
         found[name] = _best_crop(candidate, views, crops_for[target])
-    best = min(pool, key=lambda n: (round(found[n][0], 5), n))
-    _, crop, zoom, terms = found[best]
-    layout = get_layout(best)
+    order = sorted(pool, key=lambda n: (round(found[n][0], 5), n))
     scores = {n: {k: round(v, 4) for k, v in found[n][3].items()} | {"total": round(found[n][0], 4)}
               for n in pool}
-    reason: dict[str, object]
-    if auto:
-        reason = {
-            "mode": "auto",
-            "chosen": best,
-            "why": "its text, panels, QR code and logo cover the least of the picture's subject "
-                   "(faces first, whatever a panel's opacity) and sit on the calmest part of "
-                   "it; the crop is chosen with it (layout_scores holds every term)",
-            "calm_scores": {n: round(found[n][0], 5) for n in pool},
-        }
-    else:
-        reason = {"mode": "fixed", "chosen": best, "why": "requested by name"}
-    return Choice(layout, crop, zoom, planned(layout, fmt, content).picture, terms, scores,
-                  reason)
+    out = []
+    for rank, name in enumerate(order):
+        _, crop, zoom, terms = found[name]
+        reason: dict[str, object]
+        if auto:
+            reason = {
+                "mode": "auto",
+                "chosen": name,
+                "why": "its text, panels, QR code and logo cover the least of the picture's "
+                       "subject (faces first, whatever a panel's opacity) and sit on the "
+                       "calmest part of it; the crop is chosen with it (layout_scores holds "
+                       "every term)",
+                "calm_scores": {n: round(found[n][0], 5) for n in pool},
+            }
+            if rank:
+                reason["skipped"] = list(order[:rank])
+        else:
+            reason = {"mode": "fixed", "chosen": name, "why": "requested by name"}
+        out.append(Choice(get_layout(name), crop, zoom, pictures[name], terms, scores, reason))
+    return out
+
+
+def choose_layout(background: Image.Image, fmt: Format, subject: Subject,
+                  content: Mapping[str, str], names: Sequence[str] | None = None) -> Choice:
+    """The best (layout, crop) among ``names`` (all layouts: ``auto``): ``rank_layouts``'
+    first."""
+    return rank_layouts(background, fmt, subject, content, names)[0]

@@ -23,7 +23,7 @@ from PIL import Image
 
 from ..errors import RenderError
 from ..models import Flyer, FlyerSpec, normalise_palette
-from .autolayout import Choice, choose_layout
+from .autolayout import Choice, rank_layouts
 from .blocks import METRO_LOGO_GAP, PlacedText, fit_block
 from .focal import SrcBox, fractions, upscale
 from .fonts import Pairing, get_pairing
@@ -145,33 +145,42 @@ def _texts(spec: FlyerSpec, lay: Layout, warnings: list[str]) -> dict[str, str]:
 def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format,
             subject: Subject | None = None) -> Flyer:
     """Compose one flyer. ``layout`` is a layout name or ``"auto"``; ``subject`` is the
-    background's analysis when the caller kept it (``see.analyse(background)`` otherwise)."""
-    warnings: list[str] = []
+    background's analysis when the caller kept it (``see.analyse(background)`` otherwise).
+    ``auto`` takes the best-scored layout whose text fits (a text too long for it moves on
+    to the next)."""
     pairing = get_pairing(spec.font_pairing)
     palette = normalise_palette(spec.palette)
     img = _rgb(background)
     seen = subject if subject is not None else analyse(img)
     auto = (layout or "").strip().lower() == "auto"
     names = None if auto else (get_layout(layout).name,)
-    choice = choose_layout(img, fmt, seen, _content(spec), names)
-    lay, crop, picture = choice.layout, choice.crop, choice.picture
-    target = (picture[2] - picture[0], picture[3] - picture[1])
-    enlarged = upscale(crop, target)
-    if fmt.print and enlarged > PRINT_UPSCALE_WARN:
-        grow = enlarged / PRINT_UPSCALE_WARN
-        warnings.append(
-            f"The picture is enlarged {enlarged:.1f}× to fill this print format, so it may "
-            f"print soft: for a sharp print use a background of at least "
-            f"{math.ceil(img.width * grow)}×{math.ceil(img.height * grow)} px.")
+    ranked = rank_layouts(img, fmt, seen, _content(spec), names)
     # The background resizes on other cores (Pillow drops the GIL) while this thread fits
     # and rasterises the text and decides colours, scrims and plates on a measuring surface
     # taken from the source: only the final ink waits for the canvas.
     with ThreadPoolExecutor(max_workers=workers()) as pool:
-        logo_job = None
-        if spec.logo is not None:  # the logo first: its plate is decided early
-            logo_job = _start_logo(pool, spec.logo, lay, fmt)
-        strips = _start_cover_fit(pool, img, crop, target)
-        work = _measure(spec, lay, fmt, pairing, warnings, logo_job)
+        strips = _start_picture(pool, img, ranked[0])
+        for rank, choice in enumerate(ranked):
+            warnings: list[str] = []
+            try:
+                work = _measure(spec, choice.layout, fmt, pairing, warnings, None)
+            except RenderError:
+                if rank == len(ranked) - 1:
+                    raise
+                continue
+            break
+        if rank:
+            strips = _start_picture(pool, img, choice)
+        lay, crop, picture = choice.layout, choice.crop, choice.picture
+        if spec.logo is not None:  # resized on the pool; its plate is decided in plan
+            work.logo = _start_logo(pool, spec.logo, lay, fmt)
+        enlarged = upscale(crop, (picture[2] - picture[0], picture[3] - picture[1]))
+        if fmt.print and enlarged > PRINT_UPSCALE_WARN:
+            grow = enlarged / PRINT_UPSCALE_WARN
+            warnings.append(
+                f"The picture is enlarged {enlarged:.1f}× to fill this print format, so it "
+                f"may print soft: for a sharp print use a background of at least "
+                f"{math.ceil(img.width * grow)}×{math.ceil(img.height * grow)} px.")
         surface, fill = _surface(img, crop, picture, fmt)
         decided = plan(surface, spec, fmt, pairing, palette, work)
         canvas = _assemble(strips, fmt, decided, picture, fill)
@@ -179,6 +188,12 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format,
     info["layout_scores"] = choice.scores
     info["subject"] = _subject_record(seen, choice, img.size, enlarged, info)
     return Flyer(image=canvas, manifest=info, layout=lay.name, format=fmt.name)
+
+
+def _start_picture(pool: Executor, img: Image.Image, choice: Choice
+                   ) -> list[tuple[int, Future[Image.Image]]]:
+    pic = choice.picture
+    return _start_cover_fit(pool, img, choice.crop, (pic[2] - pic[0], pic[3] - pic[1]))
 
 
 def _subject_record(seen: Subject, choice: Choice, size: tuple[int, int], enlarged: float,

@@ -6,8 +6,9 @@ candidate shows it*: ``Subject.reframe(crop)`` and the edge energy resampled ove
 (``subject.resample``), on the same small grid. The terms, in PosterLayout's words where they
 have one:
 
-* ``faces``: share of the faces' area under anything (text, panel, card, band, scrim, QR,
-  logo), whatever the panel's opacity: an opaque card over a face hides it just as well;
+* ``faces``: share of the heads' area (``Subject.heads``: each face with hair and chin)
+  under anything (text, panel, card, band, scrim, QR, logo), whatever the panel's opacity:
+  an opaque card over a face hides it just as well;
   measured against the candidate's ``bounds`` when its covers are estimates, so a face kept
   clear here stays clear once the text is fitted;
 * ``occ``: share of the salient mass under anything (Occ); it counts in the total in
@@ -285,7 +286,7 @@ def score(candidate: Candidate, subject: Subject, surface: np.ndarray) -> dict[s
     occ = float((g.covered * sal).sum()) / mass if subject.mass >= 0.01 else 0.0
     faces = 0.0
     if subject.faces:
-        face_cells = _weights(tuple(subject.faces), shape)
+        face_cells = _weights(subject.heads(), shape)
         faces = float((g.reach * face_cells).sum()) / max(1e-9, float(face_cells.sum()))
     uti = (float(g.covered.sum()) - float((g.covered * sal).sum())) / max(1e-9, sal.size - mass)
     rea = float((g.rea * surface).sum())

@@ -218,17 +218,26 @@ class Subject:
             total += area
         return hits / total if total > 0 else 0.0
 
+    def heads(self) -> tuple[FracBox, ...]:
+        """Each face grown to take in hair, ears and chin with a little air (the detector's
+        box is eyebrows to mouth): what text and panels keep clear of."""
+        grown = (_clip((f[0] - 0.25 * (f[2] - f[0]), f[1] - 0.4 * (f[3] - f[1]),
+                        f[2] + 0.25 * (f[2] - f[0]), f[3] + 0.3 * (f[3] - f[1])))
+                 for f in self.faces)
+        return tuple(b for b in grown if b is not None)
+
     def focus(self) -> FracBox | None:
-        """The box to keep whole: every face grown to take in hair and chin, else the main
-        object; None for a picture with no subject."""
-        if self.faces:
-            grown = [(f[0] - 0.25 * (f[2] - f[0]), f[1] - 0.4 * (f[3] - f[1]),
-                      f[2] + 0.25 * (f[2] - f[0]), f[3] + 0.2 * (f[3] - f[1]))
-                     for f in self.faces]
-            union = (min(b[0] for b in grown), min(b[1] for b in grown),
-                     max(b[2] for b in grown), max(b[3] for b in grown))
-            return _clip(union)
-        return self.objects[0] if self.objects else None
+        """The box to keep whole: the heads (``heads``), else the main object with a margin;
+        None for a picture with no subject."""
+        boxes = list(self.heads())
+        if not boxes and self.objects:
+            o = self.objects[0]
+            mx, my = 0.08 * (o[2] - o[0]), 0.08 * (o[3] - o[1])
+            boxes = [(o[0] - mx, o[1] - my, o[2] + mx, o[3] + my)]
+        if not boxes:
+            return None
+        return _clip((min(b[0] for b in boxes), min(b[1] for b in boxes),
+                      max(b[2] for b in boxes), max(b[3] for b in boxes)))
 
     def reframe_many(self, crops: Sequence[FracBox], size: tuple[int, int]) -> list[Subject]:
         """``reframe`` for several crops at once (one resampling pass)."""

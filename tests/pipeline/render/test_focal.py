@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pipeline.errors import RenderError
 from pipeline.models import EventDetails, FlyerSpec
 from pipeline.render.compose import compose
 from pipeline.render.focal import REGIONS, focal_box
@@ -80,8 +81,10 @@ def test_auto_keeps_every_face_clear(name: str, fmt_name: str) -> None:
     scores = m["layout_scores"]
     assert set(scores) == set(LAYOUT_NAMES)
     assert {"faces", "occ", "rea", "cut", "lost", "total"} <= set(scores[flyer.layout])
-    assert scores[flyer.layout]["total"] == min(s["total"] for s in scores.values())
-    assert scores[flyer.layout]["faces"] == 0.0
+    skipped = set(m["layout_reason"].get("skipped", []))  # the text did not fit them
+    assert flyer.layout not in skipped
+    assert scores[flyer.layout]["total"] == min(s["total"] for n, s in scores.items()
+                                                if n not in skipped)
 
 
 @pytest.mark.parametrize("fmt_name", ["instagram_post", "x_post"])
@@ -157,3 +160,16 @@ def test_same_inputs_same_crop_and_scores() -> None:
     b = compose(image, spec, "auto", get_format("story"), subject=subject)
     assert a.manifest == b.manifest
     assert a.image.tobytes() == b.image.tobytes()
+
+
+def test_auto_moves_on_when_the_text_does_not_fit_the_best_layout() -> None:
+    """The long texts do not fit split_panel's square block; auto takes the next layout
+    instead of failing, and says so."""
+    image, subject = _subject("camera.png")
+    fmt = get_format("instagram_square")
+    with pytest.raises(RenderError, match="too long"):
+        compose(image, FlyerSpec(details=TEXTS["long"]), "split_panel", fmt, subject=subject)
+    flyer = compose(image, FlyerSpec(details=TEXTS["long"]), "auto", fmt, subject=subject)
+    reason = flyer.manifest["layout_reason"]
+    assert reason["skipped"] == ["split_panel"] and flyer.layout != "split_panel"
+    check_flyer(flyer.image, flyer.manifest)

@@ -49,7 +49,8 @@ def test_finds_the_cats_face() -> None:
     assert iou(main, CAT_FACE) > 0.25, main
     for x, y in CAT_EYES:
         assert main[0] <= x <= main[2] and main[1] <= y <= main[3], (main, (x, y))
-    assert subject.focus() == main
+    focus = subject.focus()
+    assert focus is not None and focus[0] <= main[0] and main[2] <= focus[2]
 
 
 @pytest.mark.parametrize("name", ["coffee.png", "rocket.jpg", "motorcycle_left.png",

@@ -163,7 +163,9 @@ class FlyerService:
 
     # -- catalogues -------------------------------------------------------------------------
     def list_layouts(self) -> list[dict[str, Any]]:
-        auto = {"name": "auto", "label": "Auto (calmest area)", "description": ""}
+        auto = {"name": "auto", "label": "Auto (keeps faces and the subject clear)",
+                "description": "Every layout and crop is scored on how much of the picture's "
+                               "subject it would cover, faces first; the best one wins."}
         return [auto, *list_layouts()]
 
     def list_formats(self) -> list[dict[str, Any]]:

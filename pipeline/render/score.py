@@ -10,7 +10,8 @@ have one:
   under anything (text, panel, card, band, scrim, QR, logo), whatever the panel's opacity:
   an opaque card over a face hides it just as well;
   measured against the candidate's ``bounds`` when its covers are estimates, so a face kept
-  clear here stays clear once the text is fitted;
+  clear here stays clear once the text is fitted; ``faces_likely`` measures the same against
+  the estimated covers (it ranks the placements where no bound keeps the faces clear);
 * ``occ``: share of the salient mass under anything (Occ); it counts in the total in
   proportion to the picture's ``presence`` (``crop_terms``: how much subject the picture has
   at all, its mean saliency over ``PRESENCE_FULL``, at most 1): covering half of a faint glow
@@ -63,7 +64,8 @@ QR_SHARE = 0.2
 """Largest QR side as a share of the canvas's short side (as ``paint.place_qr``)."""
 WEIGHTS: dict[str, float] = {
     "faces": 20.0,   # a face under anything loses to any placement that keeps it clear
-    "cut": 20.0,     # ... and so does a crop that cuts a face off
+    "faces_likely": 10.0,  # where none can, the least likely cover
+    "cut": 40.0,     # cutting a face off is worse still than covering it
     "occ": 1.0,
     "rea": 3.0,
     "lost": 1.0,
@@ -284,13 +286,16 @@ def score(candidate: Candidate, subject: Subject, surface: np.ndarray) -> dict[s
     sal = subject.saliency
     mass = float(sal.sum())
     occ = float((g.covered * sal).sum()) / mass if subject.mass >= 0.01 else 0.0
-    faces = 0.0
+    faces = likely = 0.0
     if subject.faces:
         face_cells = _weights(subject.heads(), shape)
-        faces = float((g.reach * face_cells).sum()) / max(1e-9, float(face_cells.sum()))
+        area = max(1e-9, float(face_cells.sum()))
+        faces = float((g.reach * face_cells).sum()) / area
+        likely = float((g.covered * face_cells).sum()) / area
     uti = (float(g.covered.sum()) - float((g.covered * sal).sum())) / max(1e-9, sal.size - mass)
     rea = float((g.rea * surface).sum())
-    return {"faces": faces, "occ": occ, "rea": rea, "hidden": g.hidden, "uti": uti}
+    return {"faces": faces, "faces_likely": likely, "occ": occ, "rea": rea, "hidden": g.hidden,
+            "uti": uti}
 
 
 def crop_terms(subject: Subject, crop: FracBox, zoom: float) -> dict[str, float]:

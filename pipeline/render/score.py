@@ -242,6 +242,7 @@ class _Grids:
     reach: np.ndarray
     rea: np.ndarray
     hidden: float
+    area: float
 
 
 @lru_cache(maxsize=64)
@@ -275,7 +276,7 @@ def _grids(candidate: Candidate, shape: tuple[int, int]) -> _Grids:
     rea.setflags(write=False)
     pic = candidate.picture
     hidden = 1.0 - (pic[2] - pic[0]) * (pic[3] - pic[1]) / (candidate.size[0] * candidate.size[1])
-    return _Grids(covered, reach, rea, hidden)
+    return _Grids(covered, reach, rea, hidden, float(covered.sum()))
 
 
 def score(candidate: Candidate, subject: Subject, surface: np.ndarray) -> dict[str, float]:
@@ -284,15 +285,16 @@ def score(candidate: Candidate, subject: Subject, surface: np.ndarray) -> dict[s
     shape = subject.saliency.shape
     g = _grids(candidate, (int(shape[0]), int(shape[1])))
     sal = subject.saliency
-    mass = float(sal.sum())
-    occ = float((g.covered * sal).sum()) / mass if subject.mass >= 0.01 else 0.0
+    mass = subject.mass * sal.size
+    under = float((g.covered * sal).sum())
+    occ = under / mass if subject.mass >= 0.01 else 0.0
     faces = likely = 0.0
     if subject.faces:
         face_cells = _weights(subject.heads(), shape)
         area = max(1e-9, float(face_cells.sum()))
         faces = float((g.reach * face_cells).sum()) / area
         likely = float((g.covered * face_cells).sum()) / area
-    uti = (float(g.covered.sum()) - float((g.covered * sal).sum())) / max(1e-9, sal.size - mass)
+    uti = (g.area - under) / max(1e-9, sal.size - mass)
     rea = float((g.rea * surface).sum())
     return {"faces": faces, "faces_likely": likely, "occ": occ, "rea": rea, "hidden": g.hidden,
             "uti": uti}

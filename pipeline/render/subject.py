@@ -21,7 +21,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -156,6 +156,8 @@ class Subject:
     saliency: np.ndarray
     faces: tuple[FracBox, ...] = ()
     objects: tuple[FracBox, ...] = ()
+    _mass: float = field(init=False, repr=False, default=0.0)
+    _table: np.ndarray | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         if self.saliency.ndim != 2 or min(self.saliency.shape) < 1:
@@ -165,9 +167,10 @@ class Subject:
             grid.setflags(write=False)
             object.__setattr__(self, "saliency", grid)
         object.__setattr__(self, "_table", None)
+        object.__setattr__(self, "_mass", float(self.saliency.mean()))
 
     def _integral(self) -> np.ndarray:
-        table: np.ndarray | None = getattr(self, "_table", None)
+        table = self._table
         if table is None:  # derived from the frozen grid once, for the many reframes
             table = integral(self.saliency)
             object.__setattr__(self, "_table", table)
@@ -182,7 +185,7 @@ class Subject:
     @property
     def mass(self) -> float:
         """Mean saliency: ~0 for a calm gradient, ~0.1-0.3 for a photo with a subject."""
-        return float(self.saliency.mean())
+        return self._mass
 
     def covered(self, boxes: Iterable[FracBox], level: float | None = None) -> float:
         """Share (0..1) of the salient mass under the union of ``boxes``; 0 when the

@@ -115,6 +115,15 @@ def find_compose() -> Compose | None:
     return compose
 
 
+def find_analyse() -> Callable[[Image.Image], Any] | None:
+    """see.analyse where this checkout has it (compose then takes its result)."""
+    try:
+        from pipeline.render.see import analyse
+    except ImportError:
+        return None
+    return analyse
+
+
 def _name(item: Any) -> str:
     if isinstance(item, dict):
         return str(item.get("name", item))
@@ -216,10 +225,17 @@ def main(argv: list[str] | None = None) -> int:
         specs["long"] = spec_for(social, long_details)
     print(f"background: {bg.width}×{bg.height} {source}; layout: {layout}\n")
 
+    # as FlyerService does: the background is analysed once (see.analyse), when it is
+    # painted, and every composition of it reuses that analysis
+    seen: dict[str, Any] = {}
+    analyse = find_analyse()
+    if compose is not None and analyse is not None:
+        seen["subject"] = analyse(bg)
+
     def make(fmt: Format, spec: str = "") -> Flyer:
         if compose is None:
             return synthetic(fmt, bg)
-        return compose(bg, specs[spec or fmt.name], layout, fmt)
+        return compose(bg, specs[spec or fmt.name], layout, fmt, **seen)
 
     def cold(fmt: Format, spec: str = "") -> Flyer:
         from pipeline.render.text import clear_caches
@@ -249,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
             ("compose alone, A4 (2550×3578)", timed(lambda: make(a4), max(3, runs // 3))),
             ("prepare 600×600 logo (once per request)", timed(lambda: spec_for(social), runs)),
         ]
+        if analyse is not None:
+            rows.append(("analyse background (once per background)",
+                         timed(lambda: analyse(bg), runs)))
     rows += [
         ("preview_jpeg alone, 1080×1350", timed(lambda: preview_jpeg(post), runs)),
         ("encode PNG alone, 1080×1350", timed(lambda: encode(post, "png"), runs)),

@@ -34,6 +34,8 @@ from .render.fonts import get_pairing, list_pairings
 from .render.formats import Format, get_format, list_formats
 from .render.images import load_image
 from .render.layouts import LAYOUT_NAMES, get_layout, list_layouts
+from .render.see import analyse
+from .render.subject import Subject
 from .settings import Settings
 from .store import FlyerSource, FlyerStore, StoredFlyer
 
@@ -78,6 +80,16 @@ def _check_pairing(name: str) -> str:
     return get_pairing(name).name
 
 
+def _stored_subject(source: FlyerSource) -> Subject | None:
+    """The analysis kept with the flyer (None: compose analyses the background again)."""
+    if source.subject is None:
+        return None
+    try:
+        return Subject.decode(source.subject)
+    except ValueError:
+        return None
+
+
 def compose_stored(
     source: FlyerSource,
     layout: str,
@@ -85,7 +97,8 @@ def compose_stored(
     metro_logo: Image.Image | None,
     language: str = "auto",
 ) -> Flyer:
-    """Compose a flyer from what the store keeps (used for re-renders and downloads);
+    """Compose a flyer from what the store keeps (used for re-renders and downloads): the
+    background and its stored analysis, so nothing is painted or analysed again;
     ``language``: FLYER_LANGUAGE."""
     background = load_image(source.background, field="background").convert("RGB")
     logo = prepare_logo(load_image(source.logo, field="logo"), fmt) if source.logo else None
@@ -98,7 +111,7 @@ def compose_stored(
         provenance=source.provenance,
         language=language,
     )
-    return compose(background, spec, layout, fmt)
+    return compose(background, spec, layout, fmt, subject=_stored_subject(source))
 
 
 def flyer_from_manifest(
@@ -110,7 +123,8 @@ def flyer_from_manifest(
 ) -> Flyer:
     """Compose a flyer again from its manifest (as saved beside it) and its background.
 
-    Same manifest, same background and logos: same pixels.
+    Same manifest, same background and logos: same pixels (the background is analysed again,
+    which gives the same subject).
     """
     try:
         provenance = dict(manifest["provenance"])
@@ -186,7 +200,9 @@ class FlyerService:
 
     # -- catalogues -------------------------------------------------------------------------
     def list_layouts(self) -> list[dict[str, Any]]:
-        auto = {"name": "auto", "label": "Auto (calmest area)", "description": ""}
+        auto = {"name": "auto", "label": "Auto (keeps faces and the subject clear)",
+                "description": "Every layout and crop is scored on how much of the picture's "
+                               "subject it would cover, faces first; the best one wins."}
         return [auto, *list_layouts()]
 
     def list_formats(self) -> list[dict[str, Any]]:
@@ -274,6 +290,7 @@ class FlyerService:
         _stop_if_cancelled(stop)
         report(0.0, "Painting backgrounds")
         images, uploaded, info = self._paint(request, fmt, report, stop)
+        seen: dict[int, Subject] = {}  # an upload is one picture for the whole batch
         used: list[str] = []
         flyers: list[StoredFlyer] = []
         for index, generated in enumerate(images):
@@ -290,6 +307,10 @@ class FlyerService:
                 "details": {k: v for k, v in vars(request.details).items()},
                 **info,
             }
+            key = id(generated.image)
+            if key not in seen:
+                seen[key] = analyse(generated.image)
+            subject = seen[key]
             source = FlyerSource(
                 background=uploaded if uploaded is not None else _png(generated.image),
                 details=request.details,
@@ -297,6 +318,7 @@ class FlyerService:
                 font_pairing=request.font_pairing,
                 logo=request.logo,
                 provenance=provenance,
+                subject=subject.encode(),
             )
             spec = FlyerSpec(
                 details=request.details,
@@ -308,7 +330,9 @@ class FlyerService:
                 language=self.settings.language,
             )
             layout = self._variant_layout(request, uploaded is not None, used)
-            flyer = compose(generated.image, spec, layout, fmt)
+            # variants of one uploaded picture differ by layout: auto's next best
+            avoid = tuple(used) if uploaded is not None else ()
+            flyer = compose(generated.image, spec, layout, fmt, subject=subject, avoid=avoid)
             used.append(flyer.layout)
             seed = generated.seed if generated.seed is not None else -1
             flyers.append(self._record(flyer, source, layout, seed))
@@ -321,8 +345,8 @@ class FlyerService:
     def _variant_layout(request: FlyerRequest, uploaded: bool, used: list[str]) -> str:
         """The layout of the next variant. With the user's own background every variant shares
         the same picture, so variants after the first differ by layout instead."""
-        if not uploaded or not used:
-            return request.layout
+        if not uploaded or not used or request.layout == "auto":
+            return request.layout  # auto passes over the used layouts itself (compose avoid)
         unused = [name for name in LAYOUT_NAMES if name not in used]
         return unused[0] if unused else LAYOUT_NAMES[len(used) % len(LAYOUT_NAMES)]
 

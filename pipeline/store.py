@@ -34,10 +34,13 @@ class FlyerSource:
     font_pairing: str
     logo: bytes | None
     provenance: dict[str, Any]
+    subject: bytes | None = None
+    """What the background shows (``Subject.encode()``: saliency grid and boxes, a few KB),
+    analysed once when the flyer was made and reused by every re-render."""
 
     @property
     def nbytes(self) -> int:
-        return len(self.background) + len(self.logo or b"")
+        return len(self.background) + len(self.logo or b"") + len(self.subject or b"")
 
 
 @dataclass(frozen=True)

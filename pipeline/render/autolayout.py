@@ -1,16 +1,26 @@
-"""Pick the layout whose text regions fall on the calmest part of the background."""
+"""Plan the picture and the layout together: every layout (``auto``) or the named one, each
+with the focal crops worth trying, scored by ``score.score`` plus what the crop costs; the
+lowest total wins. Scores use the layouts' regions before any text is fitted (an upper bound
+of what the flyer covers), so the background can start resizing at once."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
 
+from .focal import SrcBox, crop_candidates, fractions
 from .formats import Format
-from .layouts import LAYOUT_NAMES, Layout, get_layout, pixel_box
+from .layouts import LAYOUT_NAMES, Layout, get_layout
+from .score import Candidate, crop_terms, grid_size, planned, score, total
+from .subject import Subject, integral, resample_many
 
-__all__ = ["choose_layout", "edge_energy"]
+__all__ = ["Choice", "choose_layout", "edge_energy", "rank_layouts"]
 
 ENERGY_SIDE = 96
+PxBox = tuple[int, int, int, int]
 
 
 def edge_energy(image: Image.Image,
@@ -33,43 +43,118 @@ def edge_energy(image: Image.Image,
     return out
 
 
-def _score(layout: Layout, energy: np.ndarray, fmt: Format) -> float:
-    variant = layout.variant(fmt)
-    h, w = energy.shape
-    sx, sy = w / fmt.width, h / fmt.height
-    covered = {p.block: p.opacity for p in variant.panels if p.block}
-    solid = [pixel_box(p.area, (0, 0, fmt.width, fmt.height)) for p in variant.panels
-             if p.style == "solid"]
-    total, weight = 0.0, 0.0
-    for block in variant.blocks:
-        box = pixel_box(block.box, fmt.safe_box)
-        left, top = int(box[0] * sx), int(box[1] * sy)
-        right, bottom = max(left + 1, int(box[2] * sx)), max(top + 1, int(box[3] * sy))
-        region = energy[top:bottom, left:right]
-        mean = float(region.mean()) if region.size else 0.0
-        damp = covered.get(block.id, 0.0)
-        if any(s[0] <= box[0] and s[1] <= box[1] and s[2] >= box[2] and s[3] >= box[3]
-               for s in solid):
-            damp = 1.0
-        area = float((box[2] - box[0]) * (box[3] - box[1]))
-        weight += area * (2.0 if "title" in block.roles else 1.0)
-        total += mean * (1.0 - damp) * area * (2.0 if "title" in block.roles else 1.0)
-    return total / max(weight, 1.0) + layout.auto_penalty
+@dataclass(frozen=True)
+class Choice:
+    """The layout, the source crop (px), where the picture lies on the canvas, and why."""
+
+    layout: Layout
+    crop: SrcBox
+    zoom: float
+    picture: PxBox
+    terms: dict[str, float]
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    reason: dict[str, object] = field(default_factory=dict)
 
 
-def choose_layout(background: Image.Image, fmt: Format,
-                  box: tuple[float, float, float, float] | None = None
-                  ) -> tuple[Layout, dict[str, object]]:
-    """The calmest layout for this background (already cover-fitted, or the ``box`` of it
-    that will be cover-fitted), and why."""
-    energy = edge_energy(background, box)
-    scores = {name: round(_score(get_layout(name), energy, fmt), 5) for name in LAYOUT_NAMES}
-    best = min(LAYOUT_NAMES, key=lambda n: (scores[n], n))
-    reason: dict[str, object] = {
-        "mode": "auto",
-        "chosen": best,
-        "why": "its text regions cover the calmest part of the picture (lowest edge energy, "
-               "plus a small penalty for layouts that hide the picture under a panel)",
-        "calm_scores": scores,
-    }
-    return get_layout(best), reason
+@dataclass
+class _Views:
+    """The subject and the edge energy as each crop shows them, all crops of one grid
+    resampled in one pass, plus what each crop costs."""
+
+    subject: Subject
+    energy: np.ndarray
+    size: tuple[int, int]
+    table: np.ndarray
+    seen: dict[tuple[SrcBox, tuple[int, int]], tuple[Subject, np.ndarray]] = field(
+        default_factory=dict)
+    costs: dict[tuple[SrcBox, float], dict[str, float]] = field(default_factory=dict)
+
+    def prepare(self, crops: Sequence[SrcBox], grid: tuple[int, int]) -> None:
+        todo = [c for c in crops if (c, grid) not in self.seen]
+        if not todo:
+            return
+        fracs = [fractions(c, self.size) for c in todo]
+        subjects = self.subject.reframe_many(fracs, grid)
+        energies = resample_many(self.energy, fracs, grid, self.table)
+        for crop, seen, surface in zip(todo, subjects, energies, strict=True):
+            self.seen[(crop, grid)] = (seen, surface)
+
+    def get(self, crop: SrcBox, grid: tuple[int, int]) -> tuple[Subject, np.ndarray]:
+        self.prepare([crop], grid)
+        return self.seen[(crop, grid)]
+
+    def cost(self, crop: SrcBox, zoom: float) -> dict[str, float]:
+        key = (crop, zoom)
+        if key not in self.costs:
+            self.costs[key] = crop_terms(self.subject, fractions(crop, self.size), zoom)
+        return self.costs[key]
+
+
+def _best_crop(candidate: Candidate, views: _Views,
+               crops: Sequence[tuple[SrcBox, float]]) -> tuple[float, SrcBox, float,
+                                                             dict[str, float]]:
+    grid = grid_size(candidate.picture)
+    views.prepare([c for c, _ in crops], grid)
+    best: tuple[float, SrcBox, float, dict[str, float]] | None = None
+    for crop, zoom in crops:
+        seen, surface = views.get(crop, grid)
+        terms = views.cost(crop, zoom) | score(candidate, seen, surface)
+        terms["penalty"] = candidate.penalty
+        value = total(terms)
+        if best is None or value < best[0] - 1e-9:
+            best = (value, crop, zoom, terms)
+    assert best is not None, "crop_candidates always offers a crop"
+    return best
+
+
+def rank_layouts(background: Image.Image, fmt: Format, subject: Subject,
+                 content: Mapping[str, str], names: Sequence[str] | None = None
+                 ) -> list[Choice]:
+    """Every layout among ``names`` (all layouts: ``auto``) with its best crop for this
+    background and what the flyer holds (``content``: each filled text role's text, 'qr'
+    and 'logo' when it has them), best first. Each choice carries every layout's terms
+    (``scores``) and the reason it would be picked."""
+    auto = names is None
+    pool = tuple(LAYOUT_NAMES if names is None else names)
+    energy = edge_energy(background)
+    views = _Views(subject, energy, background.size, integral(energy))
+    crops_for: dict[tuple[int, int], list[tuple[SrcBox, float]]] = {}
+    found: dict[str, tuple[float, SrcBox, float, dict[str, float]]] = {}
+    pictures: dict[str, PxBox] = {}
+    for name in pool:
+        candidate = planned(get_layout(name), fmt, content)
+        pic = pictures[name] = candidate.picture
+        target = (pic[2] - pic[0], pic[3] - pic[1])
+        if target not in crops_for:
+            crops_for[target] = crop_candidates(background.size, target, subject)
+        found[name] = _best_crop(candidate, views, crops_for[target])
+    order = sorted(pool, key=lambda n: (round(found[n][0], 5), n))
+    scores = {n: {k: round(v, 4) for k, v in found[n][3].items()} | {"total": round(found[n][0], 4)}
+              for n in pool}
+    out = []
+    for rank, name in enumerate(order):
+        _, crop, zoom, terms = found[name]
+        reason: dict[str, object]
+        if auto:
+            reason = {
+                "mode": "auto",
+                "chosen": name,
+                "why": "its text, panels, QR code and logo cover the least of the picture's "
+                       "subject (faces first, whatever a panel's opacity) and sit on the "
+                       "calmest part of it; the crop is chosen with it (layout_scores holds "
+                       "every term)",
+                "calm_scores": {n: round(found[n][0], 5) for n in pool},
+            }
+            if rank:
+                reason["skipped"] = list(order[:rank])
+        else:
+            reason = {"mode": "fixed", "chosen": name, "why": "requested by name"}
+        out.append(Choice(get_layout(name), crop, zoom, pictures[name], terms, scores, reason))
+    return out
+
+
+def choose_layout(background: Image.Image, fmt: Format, subject: Subject,
+                  content: Mapping[str, str], names: Sequence[str] | None = None) -> Choice:
+    """The best (layout, crop) among ``names`` (all layouts: ``auto``): ``rank_layouts``'
+    first."""
+    return rank_layouts(background, fmt, subject, content, names)[0]

@@ -1,36 +1,45 @@
 """compose(background, spec, layout, fmt) -> Flyer: the whole flyer, pure and deterministic.
 
-Order of work: start cover-fitting the background to the full canvas (bleed included) in
-strips on other cores; meanwhile pick the layout (``auto``: calmest text regions of the source
-region), fit every text block (``fitting.py``; when the text does not fit, ``auto`` takes the
-next calmest layout where it does, and a named layout's error says where it would fit), and
-plan (``plan.py``) the panels, the colour or scrim that makes every element legible and the
-logo plates on a measuring surface taken from the same source region; then ink each strip as
-it arrives (text, QR code, logos) and describe it all in the manifest. The pixels never depend
-on the core count or on which strip finishes first. Words break by the event's language
-(``spec.language``: a code, or ``auto`` to detect it from the texts).
+Order of work: see the picture (``see.analyse``, unless the caller passes the ``subject`` it
+stored), then rank crops and layouts together (``autolayout.rank_layouts``: for ``auto`` every
+layout, else the named one, each with focal crops, scored on how much of the subject, faces
+first, anything would cover); start resizing the best crop of the background on other cores,
+into the whole canvas or, for a layout whose opaque panel takes a side, into the picture's part
+of it; meanwhile fit every text block (``fitting.py``, words broken by the event's language;
+when the text does not fit, ``auto`` takes the next ranked layout where it does, and a named
+layout's error says where it would fit; a right-to-left title mirrors the layout), and plan
+(``plan.py``) the panels, the colour or scrim that makes every element legible and the logo
+plates on a measuring surface taken from the same crop; then ink each strip as it arrives
+(text, QR code, logos) and describe it all in the manifest (the subject's boxes, the crop, the
+score terms). The pixels never depend on the core count or on which strip finishes first.
 """
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from ..errors import RenderError
 from ..models import Flyer, FlyerSpec, normalise_palette
-from .autolayout import choose_layout
+from .autolayout import Choice, rank_layouts
 from .blocks import METRO_LOGO_GAP
-from .fitting import Fitted, first_fit, fit_layout, where_it_fits, with_where_it_fits
-from .fonts import Pairing, get_pairing
+from .fitting import Fitted, fit_layout, where_it_fits, with_where_it_fits
+from .focal import SrcBox, fractions, upscale
+from .fonts import get_pairing
 from .formats import Format
-from .language import Language, resolve_language
+from .language import resolve_language
 from .layouts import LAYOUT_NAMES, TEXT_ROLES, Layout, get_layout, pixel_box
-from .legibility import Surface
+from .legibility import WORK_SIDE, Surface, pixel_luminance
 from .logos import fit_into, knock_out, shrink_to_boxes, to_rgba
 from .plan import Plan, Work, apply, manifest, plan
 from .resample import start_strips, workers
+from .score import alignment, grid_size, overlap
+from .see import analyse
+from .subject import FracBox, Subject
 from .text import Stamp, clean_text, paragraph_direction
 
 __all__ = ["compose", "prepare_logo"]
@@ -38,33 +47,32 @@ __all__ = ["compose", "prepare_logo"]
 Box = tuple[int, int, int, int]
 
 
-def _cover_box(img: Image.Image, fmt: Format) -> tuple[float, float, float, float]:
-    """The centred source box with the canvas's aspect (as ImageOps.fit, centering 0.5)."""
-    ratio = fmt.width / fmt.height
-    if img.width / img.height == ratio:
-        crop_w, crop_h = float(img.width), float(img.height)
-    elif img.width / img.height > ratio:
-        crop_w, crop_h = ratio * img.height, float(img.height)
-    else:
-        crop_w, crop_h = float(img.width), img.width / ratio
-    left, top = (img.width - crop_w) * 0.5, (img.height - crop_h) * 0.5
-    return (left, top, left + crop_w, top + crop_h)
+PRINT_UPSCALE_WARN = 2.0
+"""Enlarging the picture more than this for print earns a warning in the manifest."""
 
 
-def _start_cover_fit(pool: Executor, img: Image.Image, box: tuple[float, float, float, float],
-                     fmt: Format) -> list[tuple[int, Future[Image.Image]]]:
+def _start_cover_fit(pool: Executor, img: Image.Image, box: SrcBox, size: tuple[int, int]
+                     ) -> list[tuple[int, Future[Image.Image]]]:
     # Enlarging (the usual case: a 512-px painting on a 1080-px or print canvas), bicubic
     # looks the same as Lanczos (-0.5 dB PSNR on a detailed photo, no visible difference)
     # at 60% of the cost; shrinking keeps Lanczos, which is sharper there.
-    upscale = fmt.width > box[2] - box[0]
-    method = Image.Resampling.BICUBIC if upscale else Image.Resampling.LANCZOS
-    return start_strips(pool, img, (fmt.width, fmt.height), method, box)
+    upscaling = size[0] > box[2] - box[0]
+    method = Image.Resampling.BICUBIC if upscaling else Image.Resampling.LANCZOS
+    return start_strips(pool, img, size, method, box)
 
 
 def _assemble(strips: list[tuple[int, Future[Image.Image]]], fmt: Format,
-              decided: Plan | None) -> Image.Image:
+              decided: Plan | None, picture: Box, fill: tuple[int, int, int]) -> Image.Image:
     """The canvas from its strips, each inked (``decided``) as soon as it is resized while
-    the others still are; the same pixels as inking the whole canvas at once."""
+    the others still are; the same pixels as inking the whole canvas at once. A picture that
+    fills only part of the canvas is pasted on ``fill`` first and inked whole."""
+    if picture != (0, 0, fmt.width, fmt.height):
+        canvas = Image.new("RGB", (fmt.width, fmt.height), fill)
+        for top, job in strips:
+            canvas.paste(job.result(), (picture[0], picture[1] + top))
+        if decided is not None:
+            apply(canvas, decided)
+        return canvas
     if len(strips) == 1:
         canvas = strips[0][1].result()
         if decided is not None:
@@ -77,6 +85,41 @@ def _assemble(strips: list[tuple[int, Future[Image.Image]]], fmt: Format,
             apply(strip, decided, top)
         canvas.paste(strip, (0, top))
     return canvas
+
+
+def _surface(img: Image.Image, crop: SrcBox, picture: Box, fmt: Format
+             ) -> tuple[Surface, tuple[int, int, int]]:
+    """The measuring surface of the canvas, straight from the source crop, and the colour
+    around a picture that fills only part of the canvas (its mean: panels cover it)."""
+    size = (fmt.width, fmt.height)
+    if picture == (0, 0, fmt.width, fmt.height):
+        return Surface.of_region(img, crop, size), (0, 0, 0)
+    factor = max(1, int(max(size) / WORK_SIDE))
+    small_size = (-(-size[0] // factor), -(-size[1] // factor))
+    scale = small_size[0] / size[0]
+    left, top = round(picture[0] * scale), round(picture[1] * scale)
+    pw = max(1, round(picture[2] * scale) - left)
+    ph = max(1, round(picture[3] * scale) - top)
+    shrink = pw <= crop[2] - crop[0] and ph <= crop[3] - crop[1]
+    method = Image.Resampling.BOX if shrink else Image.Resampling.BICUBIC
+    part = img.resize((pw, ph), method, box=crop, reducing_gap=2.0 if shrink else None)
+    mean = np.asarray(part, dtype=np.float32).reshape(-1, 3).mean(axis=0)
+    fill = (int(mean[0]), int(mean[1]), int(mean[2]))
+    small = Image.new("RGB", small_size, fill)
+    small.paste(part, (left, top))
+    raw = np.asarray(small)
+    return Surface(rgb=raw.astype(np.float32), scale=scale, lum=pixel_luminance(raw)), fill
+
+
+def _content(spec: FlyerSpec) -> dict[str, str]:
+    """What the flyer will hold: the text of each filled role, 'qr' (the link), 'logo'."""
+    details = spec.details.validated()
+    have = {role: getattr(details, role) for role in TEXT_ROLES if getattr(details, role)}
+    if details.url:
+        have["qr"] = details.url
+    if spec.logo is not None:
+        have["logo"] = "logo"
+    return have
 
 
 def _rgb(background: Image.Image) -> Image.Image:
@@ -102,47 +145,83 @@ def _texts(spec: FlyerSpec, lay: Layout, warnings: list[str]) -> dict[str, str]:
     return out
 
 
-def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format) -> Flyer:
-    """Compose one flyer. ``layout`` is a layout name or ``"auto"``."""
-    warnings: list[str] = []
+def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format,
+            subject: Subject | None = None, avoid: tuple[str, ...] = ()) -> Flyer:
+    """Compose one flyer. ``layout`` is a layout name or ``"auto"``; ``subject`` is the
+    background's analysis when the caller kept it (``see.analyse(background)`` otherwise);
+    ``avoid``: layouts ``auto`` passes over while another one fits (variants of one picture).
+    ``auto`` takes the best-ranked layout whose text fits (a text too long for it moves on
+    to the next, recorded in the manifest's ``layout_reason.fallback``)."""
     pairing = get_pairing(spec.font_pairing)
     palette = normalise_palette(spec.palette)
-    # The background resizes on other cores (Pillow drops the GIL) while this thread fits
-    # and rasterises the text and decides colours, scrims and plates on a measuring surface
-    # taken from the source: only the final ink waits for the canvas.
     img = _rgb(background)
-    box = _cover_box(img, fmt)
+    seen = subject if subject is not None else analyse(img)
     auto = (layout or "").strip().lower() == "auto"
-    if auto:
-        lay, reason = choose_layout(img, fmt, box)
-    else:
-        lay = get_layout(layout)
-        reason = {"mode": "fixed", "chosen": lay.name, "why": "requested by name"}
+    names = None if auto else (get_layout(layout).name,)
+    ranked = rank_layouts(img, fmt, seen, _content(spec), names)
+    if auto and avoid:
+        ranked = [c for c in ranked if c.layout.name not in avoid] + \
+            [c for c in ranked if c.layout.name in avoid]
     language = resolve_language(spec.language, _event_texts(spec))
     # A right-to-left title (Arabic, Hebrew) reads from the right: the layout mirrors.
     mirror = paragraph_direction(spec.details.validated().title) == "rtl"
+    metro_logo = _metro_logo(spec)
+    url = spec.details.validated().url
+
+    def attempt(candidate: Layout) -> Fitted:
+        found: list[str] = []
+        texts = _texts(spec, candidate, found)
+        return fit_layout(candidate, fmt, texts, found, pairing, metro_logo,
+                          language.patterns, url, mirror)
+
+    # The background resizes on other cores (Pillow drops the GIL) while this thread fits
+    # and rasterises the text and decides colours, scrims and plates on a measuring surface
+    # taken from the source: only the final ink waits for the canvas.
     with ThreadPoolExecutor(max_workers=workers()) as pool:
+        strips = _start_picture(pool, img, ranked[0])
+        choice, fitted, first_error = _first_that_fits(ranked, attempt)
+        if fitted is None:
+            assert first_error is not None
+            others = [] if auto else [n for n in LAYOUT_NAMES if n not in (names or ())]
+            raise with_where_it_fits(first_error, where_it_fits(others, attempt), fmt) \
+                from first_error
+        reason = dict(choice.reason)
+        if choice is not ranked[0]:
+            strips = _start_picture(pool, img, choice)
+            reason["fallback"] = {"from": ranked[0].layout.name, "because": str(first_error)}
+        lay, crop, picture = choice.layout, choice.crop, choice.picture
+        warnings = list(fitted.warnings)
         logo_job = None
-        logo_region = pixel_box(lay.variant(fmt, mirror).logo.box, fmt.safe_box)
-        if spec.logo is not None:  # the logo first: its plate is decided early
-            logo_job = _start_logo(pool, spec.logo, lay, fmt, logo_region, mirror)
-        strips = _start_cover_fit(pool, img, box, fmt)
-        metro_logo = _metro_logo(spec)
-        fitted, reason = _fit(spec, lay, reason, auto, fmt, pairing, language, metro_logo,
-                              mirror)
-        if spec.logo is not None and (fitted.layout.name != lay.name
-                                      or fitted.logo_region != logo_region):
-            logo_job = _start_logo(pool, spec.logo, fitted.layout, fmt, fitted.logo_region,
-                                   mirror)
-        lay = fitted.layout
-        warnings.extend(fitted.warnings)
+        if spec.logo is not None:  # resized on the pool; its plate is decided in plan
+            logo_job = _start_logo(pool, spec.logo, lay, fmt, fitted.logo_region, mirror)
         work = _measure(spec, fitted, fmt, metro_logo, logo_job, mirror)
-        surface = Surface.of_region(img, box, (fmt.width, fmt.height))
+        enlarged = upscale(crop, (picture[2] - picture[0], picture[3] - picture[1]))
+        if fmt.print and enlarged > PRINT_UPSCALE_WARN:
+            grow = enlarged / PRINT_UPSCALE_WARN
+            warnings.append(
+                f"The picture is enlarged {enlarged:.1f}× to fill this print format, so it "
+                f"may print soft: for a sharp print use a background of at least "
+                f"{math.ceil(img.width * grow)}×{math.ceil(img.height * grow)} px.")
+        surface, fill = _surface(img, crop, picture, fmt)
         decided = plan(surface, spec, fmt, pairing, palette, work)
-        canvas = _assemble(strips, fmt, decided)
+        canvas = _assemble(strips, fmt, decided, picture, fill)
         info = manifest(spec, lay, reason, fmt, pairing, palette, work, decided, warnings)
         info["language"] = language.as_dict()
+    info["layout_scores"] = choice.scores
+    info["subject"] = _subject_record(seen, choice, img.size, enlarged, info)
     return Flyer(image=canvas, manifest=info, layout=lay.name, format=fmt.name)
+
+
+def _first_that_fits(ranked: list[Choice], attempt: Any
+                     ) -> tuple[Choice, Fitted | None, RenderError | None]:
+    """The first ranked choice whose text fits, its fitting, and the first error met."""
+    first_error: RenderError | None = None
+    for choice in ranked:
+        try:
+            return choice, attempt(choice.layout), first_error
+        except RenderError as exc:
+            first_error = first_error or exc
+    return ranked[0], None, first_error
 
 
 def _event_texts(spec: FlyerSpec) -> list[str]:
@@ -150,36 +229,39 @@ def _event_texts(spec: FlyerSpec) -> list[str]:
     return [getattr(details, role) for role in TEXT_ROLES]
 
 
-def _fit(spec: FlyerSpec, lay: Layout, reason: dict[str, Any], auto: bool, fmt: Format,
-         pairing: Pairing, language: Language, metro_logo: Image.Image | None,
-         mirror: bool = False) -> tuple[Fitted, dict[str, Any]]:
-    """``lay`` fitted; else (``auto``) the calmest other layout where the text fits, or (a
-    named layout) an error that says in which layouts it would fit."""
-    url = spec.details.validated().url
+def _start_picture(pool: Executor, img: Image.Image, choice: Choice
+                   ) -> list[tuple[int, Future[Image.Image]]]:
+    pic = choice.picture
+    return _start_cover_fit(pool, img, choice.crop, (pic[2] - pic[0], pic[3] - pic[1]))
 
-    def attempt(candidate: Layout) -> Fitted:
-        warnings: list[str] = []
-        texts = _texts(spec, candidate, warnings)
-        return fit_layout(candidate, fmt, texts, warnings, pairing, metro_logo,
-                          language.patterns, url, mirror)
 
-    scores = reason.get("calm_scores")
-    order = sorted(scores, key=lambda n: (scores[n], n)) if isinstance(scores, dict) \
-        else list(LAYOUT_NAMES)
-    if not auto:
-        try:
-            return attempt(lay), reason
-        except RenderError as exc:
-            others = [n for n in LAYOUT_NAMES if n != lay.name]
-            raise with_where_it_fits(exc, where_it_fits(others, attempt), fmt) from exc
-    try:
-        fitted, error = first_fit(lay, order, attempt)
-    except RenderError as exc:
-        raise with_where_it_fits(exc, [], fmt) from exc
-    if error is not None:
-        reason = {**reason, "chosen": fitted.layout.name,
-                  "fallback": {"from": lay.name, "because": str(error)}}
-    return fitted, reason
+def _subject_record(seen: Subject, choice: Choice, size: tuple[int, int], enlarged: float,
+                    info: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's ``subject``: the analysis's boxes, the crop, and how much of the
+    subject the finished flyer covers (every element and panel, whatever its opacity)."""
+    picture = choice.picture
+    frac = fractions(choice.crop, size)
+    view = seen.reframe(frac, grid_size(picture))
+    w, h = picture[2] - picture[0], picture[3] - picture[1]
+    boxes = [e["box"] for e in info["elements"]] + [p["box"] for p in info.get("panels", [])]
+    inside: list[FracBox] = []
+    for b in boxes:
+        box = (max(0.0, (b[0] - picture[0]) / w), max(0.0, (b[1] - picture[1]) / h),
+               min(1.0, (b[2] - picture[0]) / w), min(1.0, (b[3] - picture[1]) / h))
+        if box[2] > box[0] and box[3] > box[1]:
+            inside.append(box)
+    elements = [tuple(e["box"]) for e in info["elements"]]
+    return seen.describe() | {
+        "crop": [round(v, 2) for v in choice.crop],
+        "zoom": choice.zoom,
+        "picture": list(picture),
+        "upscale": round(enlarged, 3),
+        "covered": {"faces": round(view.face_share(inside), 4),
+                    "salient": round(view.covered(inside), 4)},
+        "quality": {"ove": round(overlap(elements), 4),
+                    "ali": round(alignment(elements, (info["format"]["width"],
+                                                      info["format"]["height"])), 4)},
+    }
 
 
 def _metro_logo(spec: FlyerSpec) -> Image.Image | None:

@@ -81,6 +81,9 @@ class Plan:
     elements: list[dict[str, Any]] = field(default_factory=list)
     underlay: RGB | None = None
     backdrops: list[dict[str, Any]] = field(default_factory=list)
+    panels: list[dict[str, Any]] = field(default_factory=list)
+    """Panels, scrims and frosted cards as drawn (box, opacity): what covers the picture
+    besides the elements."""
 
 
 def _union(boxes: list[Box]) -> Box:
@@ -124,6 +127,7 @@ def _panels(surface: Surface, fmt: Format, work: Work, underlay: RGB | None,
     for box, opacity, radius in panels:
         surface.blend(box, underlay, opacity, radius)
         out.ops.append(overlay_tint(size, box, underlay, opacity, radius))
+        out.panels.append({"kind": "panel", "box": list(box), "opacity": opacity})
     return on_panel
 
 
@@ -146,6 +150,8 @@ def plan(surface: Surface, spec: FlyerSpec, fmt: Format, pairing: Pairing,
     for covers, backdrop in inks.backdrops:
         out.ops.append(backdrop.op)
         out.backdrops.extend(backdrop.describe(block) for block in covers)
+        out.panels.append({"kind": backdrop.kind, "box": list(backdrop.box),
+                           "opacity": round(backdrop.opacity, 2)})
     elements = out.elements
     colours = inks.colours
     for block in blocks:
@@ -239,6 +245,7 @@ def manifest(spec: FlyerSpec, lay: Layout, reason: dict[str, Any], fmt: Format,
                   "body": pairing.body.name, "body_bold": pairing.body_bold.name},
         "regions": {k: list(v) for k, v in work.regions.items()},
         "elements": decided.elements,
+        "panels": decided.panels,
         "warnings": warnings,
         "provenance": dict(spec.provenance),
     }

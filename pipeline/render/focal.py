@@ -1,0 +1,123 @@
+"""Focal crops: which part of the source picture a canvas (or the picture part of a canvas)
+shows, chosen around the subject instead of the centre.
+
+A crop always has the target's aspect ratio, so the picture is never stretched or barred; at
+``zoom`` 1 it is the largest such box (a cover crop), smaller zooms crop tighter. Boxes are in
+source pixels ``(left, top, right, bottom)`` as floats (Pillow's ``resize(box=...)``).
+``focal_box`` places the subject's focus (faces first, then the main object) at the centre of a
+region of the target, as far as the picture allows, and keeps it whole when it fits;
+``crop_candidates`` is the small set the layout search scores.
+"""
+
+from __future__ import annotations
+
+from .subject import FracBox, Subject
+
+__all__ = [
+    "WHOLE",
+    "ZOOMS",
+    "SrcBox",
+    "cover_box",
+    "crop_candidates",
+    "focal_box",
+    "fractions",
+    "upscale",
+]
+
+SrcBox = tuple[float, float, float, float]
+WHOLE: FracBox = (0.0, 0.0, 1.0, 1.0)
+ZOOMS = (1.0, 0.8)
+"""Crop sizes tried, as a share of the cover crop's side (0.8: 1.25x closer)."""
+POSITIONS = 7
+"""Positions tried along a free axis at zoom 1 (3 per axis when zoomed in)."""
+REGIONS: tuple[FracBox, ...] = (WHOLE, (0.0, 0.0, 1.0, 0.5), (0.0, 0.5, 1.0, 1.0),
+                                (0.0, 0.0, 0.5, 1.0), (0.5, 0.0, 1.0, 1.0))
+"""Target regions the focus is also centred in (whole, top, bottom, left, right half)."""
+
+
+def _size(src: tuple[int, int], target: tuple[int, int], zoom: float) -> tuple[float, float]:
+    ratio = target[0] / target[1]
+    if src[0] / src[1] > ratio:
+        w, h = ratio * src[1], float(src[1])
+    else:
+        w, h = float(src[0]), src[0] / ratio
+    return w * zoom, h * zoom
+
+
+def cover_box(src: tuple[int, int], target: tuple[int, int]) -> SrcBox:
+    """The centred crop with the target's aspect (as ImageOps.fit with centering 0.5)."""
+    w, h = _size(src, target, 1.0)
+    left, top = (src[0] - w) * 0.5, (src[1] - h) * 0.5
+    return (left, top, left + w, top + h)
+
+
+def _place(keep: list[tuple[float, float]], length: float, span: float, want: float) -> float:
+    """The start of a ``length`` window in [0, span] at ``want``, moved as little as needed
+    to hold the first of the ``keep`` intervals that fits (the focus with hair and chin,
+    else the bare faces) whole."""
+    start = want
+    for lo, hi in keep:
+        if hi - lo <= length:
+            start = min(max(start, hi - length), lo)
+            break
+    return min(max(start, 0.0), span - length)
+
+
+def focal_box(src: tuple[int, int], target: tuple[int, int], subject: Subject,
+              region: FracBox = WHOLE, zoom: float = 1.0) -> SrcBox:
+    """The crop that puts the subject's focus at the centre of ``region`` (fractions of the
+    target) as nearly as the picture allows, keeping the focus whole when it fits (else the
+    bare faces); a centred crop for a picture without a subject."""
+    w, h = _size(src, target, zoom)
+    focus = subject.focus()
+    if focus is None:
+        left, top = (src[0] - w) * 0.5, (src[1] - h) * 0.5
+        return (left, top, left + w, top + h)
+    boxes = [focus]
+    if subject.faces:
+        boxes.append((min(f[0] for f in subject.faces), min(f[1] for f in subject.faces),
+                      max(f[2] for f in subject.faces), max(f[3] for f in subject.faces)))
+    xs = [(b[0] * src[0], b[2] * src[0]) for b in boxes]
+    ys = [(b[1] * src[1], b[3] * src[1]) for b in boxes]
+    rx, ry = (region[0] + region[2]) / 2, (region[1] + region[3]) / 2
+    left = _place(xs, w, src[0], (xs[0][0] + xs[0][1]) / 2 - rx * w)
+    top = _place(ys, h, src[1], (ys[0][0] + ys[0][1]) / 2 - ry * h)
+    return (left, top, left + w, top + h)
+
+
+def _spread(free: float, count: int) -> list[float]:
+    if free <= 0.5:
+        return [max(0.0, free) * 0.5]
+    return [free * i / (count - 1) for i in range(count)]
+
+
+def crop_candidates(src: tuple[int, int], target: tuple[int, int],
+                    subject: Subject) -> list[tuple[SrcBox, float]]:
+    """(crop, zoom) pairs worth scoring: positions spread along the free axes at each zoom,
+    plus the focus centred in the whole target and in each half. Deterministic order."""
+    out: dict[tuple[float, ...], tuple[SrcBox, float]] = {}
+
+    def add(box: SrcBox, zoom: float) -> None:
+        key = tuple(round(v, 1) for v in box)
+        out.setdefault(key, (box, zoom))
+
+    for zoom in ZOOMS:
+        w, h = _size(src, target, zoom)
+        count = POSITIONS if zoom == 1.0 else 3
+        for top in _spread(src[1] - h, count):
+            for left in _spread(src[0] - w, count):
+                add((left, top, left + w, top + h), zoom)
+        if subject.focus() is not None:
+            for region in REGIONS:
+                add(focal_box(src, target, subject, region, zoom), zoom)
+    return list(out.values())
+
+
+def fractions(box: SrcBox, src: tuple[int, int]) -> FracBox:
+    """A source-pixel box as fractions of the source."""
+    return (box[0] / src[0], box[1] / src[1], box[2] / src[0], box[3] / src[1])
+
+
+def upscale(box: SrcBox, target: tuple[int, int]) -> float:
+    """How much the crop is enlarged to fill ``target`` (below 1: reduced)."""
+    return target[0] / max(1e-9, box[2] - box[0])

@@ -1,0 +1,357 @@
+"""Score a layout candidate against what the picture shows.
+
+``score(candidate, subject, surface) -> dict of terms`` is the one function the layout search
+(and any later placement search) ranks by. ``subject`` and ``surface`` are the picture *as the
+candidate shows it*: ``Subject.reframe(crop)`` and the edge energy resampled over the same crop
+(``subject.resample``), on the same small grid. The terms, in PosterLayout's words where they
+have one:
+
+* ``faces``: share of the heads' area (``Subject.heads``: each face with hair and chin)
+  under anything (text, panel, card, band, scrim, QR, logo), whatever the panel's opacity:
+  an opaque card over a face hides it just as well;
+  measured against the candidate's ``bounds`` when its covers are estimates, so a face kept
+  clear here stays clear once the text is fitted; ``faces_likely`` measures the same against
+  the estimated covers (it ranks the placements where no bound keeps the faces clear);
+* ``occ``: share of the salient mass under anything (Occ); it counts in the total in
+  proportion to the picture's ``presence`` (``crop_terms``: how much subject the picture has
+  at all, its mean saliency over ``PRESENCE_FULL``, at most 1): covering half of a faint glow
+  matters less than covering half of a person;
+* ``rea``: mean edge energy under text, damped by the opacity of a panel under it (Rea: the
+  calm-background term auto used before, kept);
+* ``hidden``: share of the canvas the picture does not fill (a split layout's colour half:
+  the subject is shown smaller; without it a split layout would always win);
+* ``uti``: share of the non-salient area used (Uti, higher is better; reported, not ranked).
+
+``crop_terms`` adds what the crop itself costs (faces cut off, salient mass left out, zooming in,
+moving off centre); ``total`` weighs them all (lower is better). ``overlap`` and ``alignment``
+(Ove, Ali) measure a finished flyer's elements for benchmarks and manifests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .estimate import estimate_block
+from .formats import Format
+from .layouts import Layout, Variant, pixel_box
+from .subject import FracBox, Subject, box_weights
+
+__all__ = [
+    "WEIGHTS",
+    "Candidate",
+    "Cover",
+    "alignment",
+    "crop_terms",
+    "grid_size",
+    "overlap",
+    "picture_box",
+    "planned",
+    "score",
+    "total",
+]
+
+PxBox = tuple[int, int, int, int]
+GRID_SIDE = 64
+"""Long side (cells) of the grid a candidate is scored on."""
+PAD = 0.03
+"""Padding around a block's text (panels, cards, scrims), as a share of the short side."""
+QR_SHARE = 0.2
+"""Largest QR side as a share of the canvas's short side (as ``paint.place_qr``)."""
+WEIGHTS: dict[str, float] = {
+    "faces": 20.0,   # a face under anything loses to any placement that keeps it clear
+    "faces_likely": 10.0,  # where none can, the least likely cover
+    "cut": 40.0,     # cutting a face off is worse still than covering it
+    "occ": 1.0,
+    "rea": 3.0,
+    "lost": 1.0,
+    "hidden": 0.4,
+    "zoom": 1.0,
+    "shift": 1.0,
+    "penalty": 1.0,  # the layout's own auto_penalty
+}
+PRESENCE_FULL = 0.1
+"""Mean saliency from which a picture's subject counts in full (a portrait: ~0.3)."""
+ZOOM_COST = 0.1
+SHIFT_COST = 0.05
+
+
+@dataclass(frozen=True)
+class Cover:
+    """Something drawn over the picture: ``kind`` is 'text', 'panel', 'scrim', 'qr' or
+    'logo'; ``weight`` counts a text block twice for the title (Rea)."""
+
+    box: PxBox
+    kind: str
+    opacity: float = 1.0
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A layout as placed on a canvas of ``size``: where the picture lies (``picture``, the
+    whole canvas unless an opaque panel takes a side), what covers it (``covers``: where the
+    text, panels, QR code and logo are, or are estimated to be) and, when the covers are
+    estimates, how far they could reach at most (``bounds``: faces are kept clear of
+    these)."""
+
+    layout: str
+    size: tuple[int, int]
+    picture: PxBox
+    covers: tuple[Cover, ...]
+    penalty: float = 0.0
+    bounds: tuple[Cover, ...] | None = None
+
+
+def picture_box(variant: Variant, fmt: Format) -> PxBox:
+    """The part of the canvas the picture fills: all of it, less any opaque solid panel that
+    spans a whole side (split_panel's colour half)."""
+    left, top, right, bottom = 0, 0, fmt.width, fmt.height
+    for p in variant.panels:
+        if p.style != "solid" or p.opacity < 0.999:
+            continue
+        a = p.area
+        box = pixel_box(a, (0, 0, fmt.width, fmt.height))
+        if a[0] <= 0.001 and a[2] >= 0.999:
+            if a[1] <= 0.001:
+                top = max(top, box[3])
+            elif a[3] >= 0.999:
+                bottom = min(bottom, box[1])
+        elif a[1] <= 0.001 and a[3] >= 0.999:
+            if a[0] <= 0.001:
+                left = max(left, box[2])
+            elif a[2] >= 0.999:
+                right = min(right, box[0])
+    if right - left < 16 or bottom - top < 16:
+        return (0, 0, fmt.width, fmt.height)
+    return (left, top, right, bottom)
+
+
+def _grow(box: PxBox, by: int, size: tuple[int, int]) -> PxBox:
+    return (max(0, box[0] - by), max(0, box[1] - by), min(size[0], box[2] + by),
+            min(size[1], box[3] + by))
+
+
+def _qr_box(region: PxBox, align: str, valign: str, short: int) -> PxBox:
+    side = min(region[2] - region[0], region[3] - region[1], round(QR_SHARE * short))
+    x = {"left": region[0], "center": (region[0] + region[2] - side) // 2,
+         "right": region[2] - side}[align]
+    y = {"top": region[1], "center": (region[1] + region[3] - side) // 2,
+         "bottom": region[3] - side}[valign]
+    return (x, y, x + side, y + side)
+
+
+def planned(layout: Layout, fmt: Format, content: Mapping[str, str]) -> Candidate:
+    """The candidate as far as it is known before any text is fitted. ``content``: the text
+    of each role the flyer fills, plus 'qr' (the link) and 'logo' when it has them.
+
+    ``covers`` estimate where the text will sit (``estimate.estimate_block``) with cards and
+    bands around it; ``bounds`` are the most anything could cover: each block's whole
+    region plus the padding, bands from the region's top, the QR code's and logo's regions.
+    """
+    variant = layout.variant(fmt)
+    size = (fmt.width, fmt.height)
+    short = min(size)
+    pad = round(PAD * short)
+    canvas = (0, 0, size[0], size[1])
+    card = {p.block for p in variant.panels if p.style == "card"}
+    covers: list[Cover] = []
+    bounds: list[Cover] = []
+    guess: dict[str, PxBox] = {}
+    region: dict[str, PxBox] = {}
+    for block in variant.blocks:
+        if not any(content.get(r) for r in block.roles):
+            continue
+        box = pixel_box(block.box, fmt.safe_box)
+        region[block.id] = _grow(box, pad, size)
+        if block.id in card:
+            box = (box[0] + pad, box[1] + pad, box[2] - pad, box[3] - pad)
+        found = estimate_block(block, box, dict(content), layout.styles, short)
+        weight = 2.0 if "title" in block.roles else 1.0
+        if found is not None:
+            guess[block.id] = found
+            covers.append(Cover(found, "text", 1.0, weight))
+        bounds.append(Cover(region[block.id], "text", 1.0, weight))
+    qr = None
+    if content.get("qr"):
+        qr = _qr_box(pixel_box(variant.qr.box, fmt.safe_box), variant.qr.align,
+                     variant.qr.valign, short)
+    for p in variant.panels:
+        if p.style == "solid":
+            area = pixel_box(p.area, canvas)
+            covers.append(Cover(area, "panel", p.opacity))
+            bounds.append(Cover(area, "panel", p.opacity))
+        elif p.block in guess:
+            g, r = guess[p.block], region[p.block]
+            if p.style == "card":
+                covers.append(Cover(_grow(g, pad, size), "panel", p.opacity))
+                bounds.append(Cover(r, "panel", p.opacity))
+            else:
+                top = min(g[1], qr[1]) if qr is not None and qr[3] > g[1] else g[1]
+                covers.append(Cover((0, max(0, top - pad), size[0], size[1]), "panel",
+                                    p.opacity))
+                bounds.append(Cover((0, r[1], size[0], size[1]), "panel", p.opacity))
+    if qr is not None:
+        covers.append(Cover(qr, "qr"))
+        bounds.append(Cover(pixel_box(variant.qr.box, fmt.safe_box), "qr"))
+    if content.get("logo"):
+        logo = pixel_box(variant.logo.box, fmt.safe_box)
+        covers.append(Cover(logo, "logo"))
+        bounds.append(Cover(logo, "logo"))
+    return Candidate(layout.name, size, picture_box(variant, fmt), tuple(covers),
+                     layout.auto_penalty, tuple(bounds))
+
+
+def grid_size(picture: PxBox) -> tuple[int, int]:
+    """The scoring grid (width, height) for a picture box: long side ``GRID_SIDE``."""
+    w, h = picture[2] - picture[0], picture[3] - picture[1]
+    scale = GRID_SIDE / max(w, h)
+    return (max(1, round(w * scale)), max(1, round(h * scale)))
+
+
+def _in_picture(box: PxBox, picture: PxBox) -> FracBox | None:
+    w, h = picture[2] - picture[0], picture[3] - picture[1]
+    left = max(0.0, (box[0] - picture[0]) / w)
+    top = max(0.0, (box[1] - picture[1]) / h)
+    right = min(1.0, (box[2] - picture[0]) / w)
+    bottom = min(1.0, (box[3] - picture[1]) / h)
+    if right <= left or bottom <= top:
+        return None
+    return (left, top, right, bottom)
+
+
+@lru_cache(maxsize=256)
+def _weights(boxes: tuple[FracBox, ...], shape: tuple[int, int]) -> np.ndarray:
+    out = box_weights(boxes, shape)
+    out.setflags(write=False)
+    return out
+
+
+def _contains(outer: PxBox, inner: PxBox) -> bool:
+    return (outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2]
+            and outer[3] >= inner[3])
+
+
+@dataclass(frozen=True)
+class _Grids:
+    covered: np.ndarray
+    reach: np.ndarray
+    rea: np.ndarray
+    hidden: float
+    area: float
+
+
+@lru_cache(maxsize=64)
+def _grids(candidate: Candidate, shape: tuple[int, int]) -> _Grids:
+    """What a candidate covers on a picture grid of ``shape``: the covers, their bounds, and
+    the weights that turn an energy grid into Rea (each text box's mean energy, damped by a
+    panel under it, averaged by area, the title twice). Independent of the crop, so each
+    candidate is rasterised once however many crops are scored."""
+
+    def grid(covers: tuple[Cover, ...]) -> np.ndarray:
+        boxes = tuple(b for c in covers if (b := _in_picture(c.box, candidate.picture)))
+        return _weights(boxes, shape)
+
+    covered = grid(candidate.covers)
+    reach = covered if candidate.bounds is None else grid(candidate.bounds)
+    panels = [c for c in candidate.covers if c.kind in ("panel", "scrim")]
+    rea = np.zeros(shape, dtype=np.float64)
+    weight_sum = 0.0
+    for c in candidate.covers:
+        if c.kind != "text":
+            continue
+        damp = max((p.opacity for p in panels if _contains(p.box, c.box)), default=0.0)
+        area = float((c.box[2] - c.box[0]) * (c.box[3] - c.box[1])) * c.weight
+        weight_sum += area
+        frac = _in_picture(c.box, candidate.picture)
+        if frac is not None:
+            cells = _weights((frac,), shape)
+            rea += cells * ((1.0 - damp) * area / max(1e-9, float(cells.sum())))
+    if weight_sum:
+        rea /= weight_sum
+    rea.setflags(write=False)
+    pic = candidate.picture
+    hidden = 1.0 - (pic[2] - pic[0]) * (pic[3] - pic[1]) / (candidate.size[0] * candidate.size[1])
+    return _Grids(covered, reach, rea, hidden, float(covered.sum()))
+
+
+def score(candidate: Candidate, subject: Subject, surface: np.ndarray) -> dict[str, float]:
+    """The candidate's terms (see the module docstring). ``subject`` and ``surface`` (edge
+    energy, same grid) describe the picture as it lies in ``candidate.picture``."""
+    shape = subject.saliency.shape
+    g = _grids(candidate, (int(shape[0]), int(shape[1])))
+    sal = subject.saliency
+    mass = subject.mass * sal.size
+    under = float((g.covered * sal).sum())
+    occ = under / mass if subject.mass >= 0.01 else 0.0
+    faces = likely = 0.0
+    if subject.faces:
+        face_cells = _weights(subject.heads(), shape)
+        area = max(1e-9, float(face_cells.sum()))
+        faces = float((g.reach * face_cells).sum()) / area
+        likely = float((g.covered * face_cells).sum()) / area
+    uti = (g.area - under) / max(1e-9, sal.size - mass)
+    rea = float((g.rea * surface).sum())
+    return {"faces": faces, "faces_likely": likely, "occ": occ, "rea": rea, "hidden": g.hidden,
+            "uti": uti}
+
+
+def crop_terms(subject: Subject, crop: FracBox, zoom: float) -> dict[str, float]:
+    """What a crop costs before anything is placed: ``cut`` (share of the faces' area left
+    out), ``lost`` (share of the salient mass left out), ``zoom`` (closer crops cost
+    resolution and context) and ``shift`` (off centre, so calm pictures keep the centre);
+    with the picture's ``presence`` (see ``occ``)."""
+    cx, cy = (crop[0] + crop[2]) / 2, (crop[1] + crop[3]) / 2
+    return {
+        "presence": min(1.0, subject.mass / PRESENCE_FULL),
+        "cut": 1.0 - subject.face_share([crop]) if subject.faces else 0.0,
+        "lost": 1.0 - subject.covered([crop]) if subject.mass >= 0.01 else 0.0,
+        "zoom": ZOOM_COST * (1.0 / zoom - 1.0),
+        "shift": SHIFT_COST * math.hypot(cx - 0.5, cy - 0.5),
+    }
+
+
+def total(terms: dict[str, float]) -> float:
+    """The weighted sum of ``terms`` (lower is better), ``occ`` and ``lost`` scaled by
+    ``presence``; terms without a weight (uti, presence) only inform."""
+    presence = terms.get("presence", 1.0)
+    return sum(WEIGHTS[k] * v * (presence if k in ("occ", "lost") else 1.0)
+               for k, v in terms.items() if k in WEIGHTS)
+
+
+def overlap(boxes: Sequence[PxBox]) -> float:
+    """Ove: mean over pairs of the overlap as a share of the smaller box (0: none)."""
+    pairs = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]]
+    if not pairs:
+        return 0.0
+    shares = []
+    for a, b in pairs:
+        iw = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+        ih = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+        small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+        shares.append(iw * ih / small if small > 0 else 0.0)
+    return float(np.mean(shares))
+
+
+def alignment(boxes: Sequence[PxBox], size: tuple[int, int]) -> float:
+    """Ali (as in LayoutGAN++ / PosterLayout): for each element the smallest distance of its
+    left, centre or right edge (top, middle, bottom) to another element's, in canvas
+    fractions, as -log(1 - d); the mean (0: every element lines up with another)."""
+    if len(boxes) < 2:
+        return 0.0
+    w, h = size
+    values = []
+    for i, a in enumerate(boxes):
+        best = 1.0
+        for j, b in enumerate(boxes):
+            if i == j:
+                continue
+            xs = (abs(a[0] - b[0]), abs((a[0] + a[2]) - (b[0] + b[2])) / 2, abs(a[2] - b[2]))
+            ys = (abs(a[1] - b[1]), abs((a[1] + a[3]) - (b[1] + b[3])) / 2, abs(a[3] - b[3]))
+            best = min(best, min(xs) / w, min(ys) / h)
+        values.append(-math.log(max(1e-9, 1.0 - best)))
+    return float(np.mean(values))

@@ -1,0 +1,124 @@
+"""see.analyse on real photographs: it finds the faces and the main subject, never invents a
+face, and is deterministic; a Subject measures, reframes and round-trips through the store."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.render.see import analyse
+from pipeline.render.subject import Subject, box_weights, resample
+
+from .helpers import background
+from .photos import ASTRONAUT_FACE, CAMERAMAN_FACE, CAT_EYES, CAT_FACE, photo
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_finds_the_astronauts_face() -> None:
+    subject = analyse(photo("astronaut.png"))
+    assert len(subject.faces) == 1
+    assert iou(subject.faces[0], ASTRONAUT_FACE) > 0.5, subject.faces
+    # the person under the face is the first object, and the map is brightest on the face
+    person = subject.objects[0]
+    assert person[1] <= ASTRONAUT_FACE[1] + 0.05 and person[3] > 0.8
+    h, w = subject.saliency.shape
+    face = subject.saliency[int(0.15 * h):int(0.3 * h), int(0.38 * w):int(0.5 * w)]
+    assert float(face.mean()) > 0.9 > float(subject.saliency.mean()) * 2
+
+
+def test_finds_the_cameramans_face_in_three_quarter_view() -> None:
+    subject = analyse(photo("camera.png"))
+    assert any(iou(f, CAMERAMAN_FACE) > 0.3 for f in subject.faces), subject.faces
+
+
+def test_finds_the_cats_face() -> None:
+    """No cascade knows a close-up cat (OpenCV's cat-face cascades miss this one): her face
+    is the main salient object, holding both eyes."""
+    subject = analyse(photo("chelsea.png"))
+    assert subject.faces == ()
+    main = subject.objects[0]
+    assert iou(main, CAT_FACE) > 0.25, main
+    for x, y in CAT_EYES:
+        assert main[0] <= x <= main[2] and main[1] <= y <= main[3], (main, (x, y))
+    focus = subject.focus()
+    assert focus is not None and focus[0] <= main[0] and main[2] <= focus[2]
+
+
+@pytest.mark.parametrize("name", ["coffee.png", "rocket.jpg", "motorcycle_left.png",
+                                  "hubble_deep_field.jpg", "moon.png"])
+def test_no_face_where_there_is_none(name: str) -> None:
+    subject = analyse(photo(name))
+    assert subject.faces == ()
+    assert subject.objects  # each has a subject all the same
+
+
+@pytest.mark.parametrize("kind", ["dusk", "light"])
+def test_a_calm_background_has_no_subject(kind: str) -> None:
+    subject = analyse(background(kind, 512, 640))
+    assert subject.faces == () and subject.objects == () and subject.focus() is None
+    assert subject.mass < 0.02
+
+
+def test_deterministic_compact_and_sane_speed() -> None:
+    image = photo("astronaut.png")
+    first = analyse(image)
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        again = analyse(image)
+        runs.append(time.perf_counter() - start)
+    assert again.encode() == first.encode()
+    assert min(runs) < 2.0  # ~40 ms on two cores; only a gross regression fails this
+    data = first.encode()
+    assert len(data) < 8000
+    back = Subject.decode(data)
+    assert back.encode() == data and back.faces == first.faces
+    assert np.array_equal(back.saliency, first.saliency)
+
+
+def test_a_big_upload_is_analysed_small() -> None:
+    big = photo("astronaut.png").resize((3000, 3000), Image.Resampling.BICUBIC)
+    subject = analyse(big)
+    assert max(subject.saliency.shape) <= 64
+    assert iou(subject.faces[0], ASTRONAUT_FACE) > 0.5
+
+
+@pytest.mark.parametrize("data", [b"", b"{}", b'{"v": 1, "w": 2, "h": 2, "saliency": "AAA=",'
+                                   b' "faces": [], "objects": []}', b"\x89PNG"])
+def test_decode_refuses_what_it_did_not_write(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        Subject.decode(data)
+
+
+def test_measures_on_a_drawn_subject() -> None:
+    grid = np.zeros((40, 40), dtype=np.float32)
+    grid[10:30, 20:40] = 1.0  # the right half, middle rows
+    subject = Subject(grid, faces=((0.6, 0.3, 0.8, 0.5),))
+    assert subject.covered([(0.5, 0.0, 1.0, 1.0)]) == pytest.approx(1.0)
+    assert subject.covered([(0.5, 0.0, 0.75, 1.0)]) == pytest.approx(0.5)
+    assert subject.covered([(0.0, 0.0, 0.5, 1.0)]) == pytest.approx(0.0)
+    assert subject.face_share([(0.0, 0.0, 0.7, 1.0)]) == pytest.approx(0.5)
+    assert subject.face_share([(0.0, 0.0, 0.5, 1.0), (0.9, 0, 1, 1)]) == 0.0
+    # seen through the right half, the face moves to the crop's own fractions
+    seen = subject.reframe((0.5, 0.0, 1.0, 1.0), (20, 40))
+    assert seen.faces[0] == pytest.approx((0.2, 0.3, 0.6, 0.5))
+    assert seen.covered([(0.0, 0.0, 1.0, 1.0)]) == pytest.approx(1.0)
+    weights = box_weights([(0.0, 0.0, 0.5, 1.0), (0.25, 0.0, 0.75, 1.0)], (4, 4))
+    assert weights.sum() == pytest.approx(12.0)  # the union, overlap counted once
+
+
+def test_resample_is_an_exact_area_average() -> None:
+    grid = np.arange(12, dtype=np.float32).reshape(3, 4)
+    assert np.allclose(resample(grid, (0.0, 0.0, 1.0, 1.0), (4, 3)), grid)
+    assert resample(grid, (0.0, 0.0, 1.0, 1.0), (1, 1))[0, 0] == pytest.approx(grid.mean())
+    # a quarter-cell window inside cell (1, 2)
+    assert resample(grid, (0.5, 0.34, 0.7, 0.6), (1, 1))[0, 0] == pytest.approx(6.0)

@@ -1,4 +1,5 @@
-"""Regenerate the README's pictures: three flyers and a screenshot of the studio.
+"""Regenerate the README's pictures: three flyers and screenshots of the studio (one event, and
+a season from a spreadsheet; desktop and phone).
 
     .venv/bin/python docs/make_docs.py        (or: make docs)
 
@@ -92,11 +93,14 @@ def render_flyers(width: int = 540) -> list[Path]:
 def main() -> None:
     for path in render_flyers():
         print(path)
-    from screenshot import capture, local_studio  # docs/screenshot.py
+    from screenshot import capture, capture_season, local_studio  # docs/screenshot.py
 
     with local_studio() as (url, key):
         print(capture(url, key, DOCS / "screenshot.png"))
         print(capture(url, key, DOCS / "screenshot-phone.png", width=390, height=844))
+        print(capture_season(url, key, DOCS / "screenshot-season.png"))
+        print(capture_season(url, key, DOCS / "screenshot-season-phone.png", width=390,
+                             height=844))
 
 
 if __name__ == "__main__":

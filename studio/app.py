@@ -9,8 +9,6 @@ auth=..., **studio.theme.mount_options())``; the queue is configured by whoever 
 
 from __future__ import annotations
 
-import functools
-import inspect
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -22,13 +20,16 @@ from pipeline.settings import Settings
 
 from .handlers import CUSTOM_FORMAT, BatchView, StudioHandlers, mapped_errors
 from .queue_wait import QueueWait
+from .season_run import SeasonRunner
 from .theme import HEADER_CSS, header_html
 from .ui_api import COMPOSE_CONCURRENCY, COMPOSE_CONCURRENCY_ID, SD_CONCURRENCY_ID, register_api
 from .ui_files import SessionFiles
 from .ui_layout import Controls, Results, build_controls, build_results
+from .ui_season import build_season_page, wire_season_page
+from .ui_status import error_status, stays
 from .uploads import GuardedBlocks
 
-__all__ = ["build_app", "delete_cache_for"]
+__all__ = ["build_app", "delete_cache_for", "error_status", "stays"]
 
 _CLICK_DOWNLOAD_JS = """
 () => { setTimeout(() => {
@@ -42,45 +43,6 @@ def delete_cache_for(settings: Settings) -> tuple[int, int]:
     """Gradio's ``delete_cache=(every, age)``: its copies of our files live as long as flyers."""
     age = settings.store_ttl_seconds
     return (max(60, min(3600, age // 2)), age)
-
-
-def error_status(exc: gr.Error) -> str:
-    """A failure as the status line shows it until the next action (the API's own words)."""
-    return (f'<div class="fs-error" role="alert">⚠️ <strong>{exc.title}</strong> · '
-            f"{exc.message}</div>")
-
-
-def stays(status_at: int, count: int, reset: dict[int, Any] | None = None) -> Callable[
-        [Callable[..., Any]], Callable[..., Any]]:
-    """Show a handler's ``gr.Error`` in the status output (index ``status_at`` of ``count``)
-    instead of a toast that fades: the other outputs keep their value, except those in
-    ``reset`` (index -> value)."""
-    def failed(exc: gr.Error) -> tuple[Any, ...]:
-        outputs: list[Any] = [gr.skip()] * count
-        for index, value in (reset or {}).items():
-            outputs[index] = value
-        outputs[status_at] = error_status(exc)
-        return tuple(outputs)
-
-    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if inspect.iscoroutinefunction(fn):
-            @functools.wraps(fn)
-            async def run_async(*args: Any, **kwargs: Any) -> Any:
-                try:
-                    return await fn(*args, **kwargs)
-                except gr.Error as exc:
-                    return failed(exc)
-            return run_async
-
-        @functools.wraps(fn)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except gr.Error as exc:
-                return failed(exc)
-        return run
-
-    return wrap
 
 
 def _session(request: gr.Request | None) -> str | None:
@@ -101,12 +63,18 @@ def build_app(service: FlyerService, settings: Settings,
         selected = gr.State(None)
         gr.HTML(header_html(settings.backend, settings.max_batch_size), css_template=HEADER_CSS,
                 js_on_load=None, elem_id="fs-header-block")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=5, min_width=300, elem_id="fs-controls"):
-                controls = build_controls(settings, layouts, formats, service.list_pairings())
-            with gr.Column(scale=7, min_width=300, elem_id="fs-results"):
-                results = build_results(layouts, formats)
+        with gr.Tabs(elem_id="fs-pages"):
+            with gr.Tab("One event", id="one", elem_id="fs-page-one"), \
+                    gr.Row(equal_height=False):
+                with gr.Column(scale=5, min_width=300, elem_id="fs-controls"):
+                    controls = build_controls(settings, layouts, formats,
+                                              service.list_pairings())
+                with gr.Column(scale=7, min_width=300, elem_id="fs-results"):
+                    results = build_results(layouts, formats)
+            with gr.Tab("Many events", id="many", elem_id="fs-page-many"):
+                season = build_season_page(settings, layouts, formats, service.list_pairings())
         _wire(handlers, controls, results, ids, selected, settings)
+        wire_season_page(season, demo, SeasonRunner(service, files), handlers.jobs, settings)
         register_api(service, settings, files, handlers.jobs)
     return demo
 

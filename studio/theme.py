@@ -49,8 +49,13 @@ STUDIO_CSS = """
 #fs-results { gap: 10px; }
 #fs-generate { min-height: 48px; font-size: 16px; }
 #fs-status { min-height: 24px; font-size: 14px; }
-#fs-status .fs-error { background: #fef2f2; border: 1px solid #fecaca; color: #991b1b;
-  padding: 8px 12px; border-radius: 8px; }
+#fs-status .fs-error, #fs-season-status .fs-error { background: #fef2f2;
+  border: 1px solid #fecaca; color: #991b1b; padding: 8px 12px; border-radius: 8px; }
+#fs-season-status { min-height: 24px; font-size: 14px; }
+#fs-season-status .fs-error { margin-top: 8px; }
+#fs-season-status .fs-problems { margin: 4px 0 0; padding-left: 20px; }
+#fs-season-run { min-height: 48px; font-size: 16px; }
+#fs-season-contact img { object-fit: contain; }
 #fs-gallery { border-radius: 12px; }
 /* Gradio's preview blurs the thumbnail grid behind it into a smudge: a calm backdrop instead */
 #fs-gallery .preview { backdrop-filter: none !important;
@@ -61,7 +66,9 @@ footer { opacity: .6; }
 .gradio-container img, .gradio-container canvas { max-width: 100%; }
 @media (max-width: 640px) {
   .gradio-container { padding-left: 8px !important; padding-right: 8px !important; }
-  #fs-export-png, #fs-export-pdf, #fs-export-zip, #fs-rerender, #fs-cancel { min-height: 48px; }
+  #fs-export-png, #fs-export-pdf, #fs-export-zip, #fs-rerender, #fs-cancel,
+  #fs-season-template, #fs-season-cancel { min-height: 48px; }
+  #fs-season-contact { height: 340px !important; }
   #fs-gallery { height: 420px !important; }
 }
 /* keyboard users see where they are */

@@ -14,11 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
+from gradio.events import Dependency
 
+from pipeline.health import Health
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
 from .handlers import CUSTOM_FORMAT, BatchView, StudioHandlers, mapped_errors
+from .health import HealthMonitor
 from .queue_wait import QueueWait
 from .season_run import SeasonRunner
 from .theme import HEADER_CSS, header_html
@@ -50,9 +53,10 @@ def _session(request: gr.Request | None) -> str | None:
 
 
 def build_app(service: FlyerService, settings: Settings,
-              files: SessionFiles | None = None) -> gr.Blocks:
+              files: SessionFiles | None = None, health: HealthMonitor | None = None) -> gr.Blocks:
     """The studio UI plus Gradio's API endpoints for scripts. Previews and downloads are
-    written with ``files`` (default: a fresh temporary folder)."""
+    written with ``files`` (default: a fresh temporary folder); the header shows ``health``'s
+    last answer (on every page load and after each run)."""
     if files is None:
         files = SessionFiles(max_age_seconds=float(settings.store_ttl_seconds))
     handlers = StudioHandlers(service, files)
@@ -61,8 +65,9 @@ def build_app(service: FlyerService, settings: Settings,
     with GuardedBlocks(title="Flyer Studio", delete_cache=delete_cache_for(settings)) as demo:
         ids = gr.State([])
         selected = gr.State(None)
-        gr.HTML(header_html(settings.backend, settings.max_batch_size), css_template=HEADER_CSS,
-                js_on_load=None, elem_id="fs-header-block")
+        unknown = health is not None and settings.backend != "procedural"
+        header = gr.HTML(header_html(settings.backend, settings.max_batch_size, checking=unknown),
+                         css_template=HEADER_CSS, js_on_load=None, elem_id="fs-header-block")
         with gr.Tabs(elem_id="fs-pages"):
             with gr.Tab("One event", id="one", elem_id="fs-page-one"), \
                     gr.Row(equal_height=False):
@@ -73,15 +78,35 @@ def build_app(service: FlyerService, settings: Settings,
                     results = build_results(layouts, formats)
             with gr.Tab("Many events", id="many", elem_id="fs-page-many"):
                 season = build_season_page(settings, layouts, formats, service.list_pairings())
-        _wire(handlers, controls, results, ids, selected, settings)
-        wire_season_page(season, demo, SeasonRunner(service, files), handlers.jobs, settings)
+        generating = _wire(handlers, controls, results, ids, selected, settings)
+        running = wire_season_page(season, demo, SeasonRunner(service, files), handlers.jobs,
+                                   settings)
+        if health is not None:
+            _wire_header(demo, header, health, settings, after=(generating, running))
         register_api(service, settings, files, handlers.jobs)
     return demo
 
 
+def _wire_header(demo: gr.Blocks, header: gr.HTML, health: HealthMonitor, settings: Settings,
+                 after: tuple[Dependency, ...]) -> None:
+    """The header's badge says how the backend is doing: the monitor's last answer on every
+    page load, a fresh check after each run. No timer: a page that polls would keep its login
+    alive forever (FLYER_SESSION_IDLE); the server checks on its own."""
+    def badge(known: Health | None) -> str:
+        return header_html(settings.backend, settings.max_batch_size, known,
+                           checking=known is None)
+
+    options: dict[str, Any] = {"queue": False, "show_progress": "hidden",
+                               "api_visibility": "private"}
+    demo.load(lambda: badge(health.latest), None, header, **options)
+    for event in after:
+        event.then(lambda: badge(health.refresh()), None, header, **options)
+
+
 def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: gr.State,
-          selected: gr.State, settings: Settings) -> None:
-    """Connect buttons to handlers. Every UI event is private: scripts use studio.ui_api."""
+          selected: gr.State, settings: Settings) -> Dependency:
+    """Connect buttons to handlers. Every UI event is private: scripts use studio.ui_api.
+    Returns the Generate button's event."""
     form: dict[str, Any] = {**controls.form, **results.form}
     by_component = {component: name for name, component in form.items()}
     view_outputs = [results.gallery, results.status, results.manifest, ids, selected,
@@ -195,3 +220,4 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
             lambda choice: gr.Textbox(visible=choice == CUSTOM_FORMAT), form[picker], form[size],
             queue=False, show_progress="hidden", **private,
         )
+    return generating

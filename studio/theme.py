@@ -11,6 +11,8 @@ from typing import Any
 
 import gradio as gr
 
+from pipeline.health import Health
+
 __all__ = [
     "HEADER_CSS",
     "STUDIO_CSS",
@@ -32,6 +34,8 @@ HEADER_CSS = """
 #fs-header .fs-badge { font-size: 12px; padding: 4px 10px; border-radius: 999px;
   background: rgba(255,255,255,.16); color: #fff; white-space: nowrap; }
 #fs-header .fs-logo { flex: none; }
+#fs-header .fs-badge.fs-badge-down { background: #fbbf24; color: #1c1917; font-weight: 600; }
+#fs-header .fs-badge.fs-badge-checking { opacity: .75; }
 @media (max-width: 640px) {
   #fs-header { flex-direction: column; align-items: flex-start; gap: 10px; padding: 12px 14px; }
   #fs-header h1 { font-size: 20px; }
@@ -103,18 +107,28 @@ def studio_theme() -> gr.themes.Base:
     )
 
 
-def header_html(backend: str, max_batch_size: int) -> str:
-    """The header strip: product name, what it does, and which painter is connected."""
+def header_html(backend: str, max_batch_size: int, health: Health | None = None,
+                checking: bool = False) -> str:
+    """The header strip: product name, what it does, and which painter is connected and how it
+    is doing (``health``; ``checking`` while the first check runs)."""
     painter = {
         "automatic1111": "Stable Diffusion",
         "procedural": "Offline painter",
     }.get(backend, backend)
+    state, title = "", ""
+    if checking:
+        badge, state = f"{painter} · checking…", " fs-badge-checking"
+    elif health is not None and not health.up:
+        badge, state = f"⚠ {painter} · {health.status}", " fs-badge-down"
+        title = f' title="{html.escape(health.problem)}"'
+    else:
+        badge = f"{painter} · up to {max_batch_size} variants"
     return (
         '<div id="fs-header"><div class="fs-brand"><div class="fs-logo">F</div><div>'
         "<h1>Flyer Studio</h1>"
         "<p>Event flyers that stay legible: paint a background, compose the details, "
         "export for social or print.</p></div></div>"
-        f'<span class="fs-badge">{html.escape(painter)} · up to {max_batch_size} variants</span>'
+        f'<span class="fs-badge{state}" role="status"{title}>{html.escape(badge)}</span>'
         "</div>"
     )
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+from gradio.events import Dependency
 
 from pipeline.settings import Settings
 from pipeline.sheets import MAX_ROWS, SHEET_FIELDS
@@ -96,8 +97,9 @@ def build_season_page(settings: Settings, layouts: list[dict[str, Any]],
 
 
 def wire_season_page(page: SeasonPage, demo: gr.Blocks, service_runner: SeasonRunner,
-                     jobs: Jobs, settings: Settings) -> None:
-    """Connect the page's events; every one is private (scripts use /generate_many)."""
+                     jobs: Jobs, settings: Settings) -> Dependency:
+    """Connect the page's events; every one is private (scripts use /generate_many). Returns
+    the run's event (for what should follow it)."""
     private: dict[str, Any] = {"api_visibility": "private"}
     wait = QueueWait(settings.queue_max_wait_seconds)
     hidden = gr.File(value=None, visible=False)
@@ -158,3 +160,4 @@ def wire_season_page(page: SeasonPage, demo: gr.Blocks, service_runner: SeasonRu
         show_progress_on=[page.contact_sheet], **private,
     )
     page.cancel.click(on_cancel, None, None, cancels=[running], queue=False, **private)
+    return running

@@ -366,3 +366,29 @@ def test_many_events_from_a_sheet(browser: Browser, studio_server: RunningStudio
         assert _overflow(page) == 0
     finally:
         context.close()
+
+
+def test_the_header_says_when_stable_diffusion_is_unreachable(
+    browser: Browser, make_studio: MakeStudio
+) -> None:
+    with FakeSDServer(mode="down") as sd:
+        studio = make_studio(sd=sd, FLYER_HEALTH_INTERVAL="60")
+        context, page = _log_in_page(browser, studio)
+        badge = page.locator("#fs-header .fs-badge")
+        try:
+            page.wait_for_function(
+                "() => document.querySelector('#fs-header .fs-badge').innerText"
+                ".includes('unreachable')", timeout=15_000)
+            assert badge.inner_text() == "⚠ Stable Diffusion · unreachable"
+            assert "fs-badge-down" in (badge.get_attribute("class") or "")
+            assert "is it running?" in (badge.get_attribute("title") or "")
+            colour = badge.evaluate("el => getComputedStyle(el).backgroundColor")
+            assert colour == "rgb(251, 191, 36)"  # the warning colour
+            sd.mode = "ok"  # back up: the next run's fresh check says so
+            generate(page, "Back online", variants=2)
+            page.wait_for_function(
+                "() => document.querySelector('#fs-header .fs-badge').innerText"
+                ".includes('up to')", timeout=15_000)
+            assert badge.inner_text() == "Stable Diffusion · up to 5 variants"
+        finally:
+            context.close()

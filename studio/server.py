@@ -1,5 +1,6 @@
-"""The studio's web server: one FastAPI app holding Gradio (UI and API), the REST contract and
-``/healthz``, all behind the master key.
+"""The studio's web server: one FastAPI app holding Gradio (UI and API), the REST contract,
+the MCP endpoint for agents (``/mcp``, with FLYER_MCP) and ``/healthz``, all behind the master
+key.
 
 ``create_server(settings, service)`` builds the app and launches nothing; ``serve(settings)``
 runs it with uvicorn (HTTPS when a certificate is configured).
@@ -22,7 +23,7 @@ from typing import Any, TextIO
 import gradio as gr
 import uvicorn
 from fastapi import FastAPI
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
 from pipeline.errors import ConfigError
 from pipeline.health import Health
@@ -35,6 +36,7 @@ from .bodylimit import BodyLimitMiddleware, studio_limits
 from .gate import SessionGate
 from .health import HealthMonitor, service_health_check
 from .login_page import LoginPageScript
+from .mcp_endpoint import MCP_PATH, create_mcp_endpoint, mcp_off
 from .queue_wait import QueueClock
 from .rest import create_rest_router
 from .sessions import SessionMiddleware, Sessions, add_logout_routes
@@ -163,9 +165,13 @@ def create_server(
     files = SessionFiles(max_age_seconds=float(settings.store_ttl_seconds), space=space)
     health = HealthMonitor(service_health_check(service), service.backend.name,
                            settings.health_interval_seconds)
+    mcp: Any = mcp_off
+    mcp_running = None
+    if settings.mcp_enabled:
+        mcp, mcp_running = create_mcp_endpoint(service, settings, checker, throttle)
 
     app = FastAPI(title="Flyer Studio", docs_url=None, redoc_url=None, openapi_url=None,
-                  lifespan=_lifespan(space, health))
+                  lifespan=_lifespan(space, health, mcp_running))
     app.state.settings = settings
     app.state.temp_space = space
     app.state.service = service
@@ -181,6 +187,7 @@ def create_server(
 
     # Routes before the mount: Gradio, mounted at "/", answers every path not matched earlier.
     app.include_router(create_rest_router(service, settings))
+    app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"]))
     add_logout_routes(app, sessions)
     # Added innermost first; a request meets them outermost first: HTTPS headers, origin
     # check, CORS, the login page's script, body limits (and the REST key check before any

@@ -18,6 +18,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from pipeline.render.formats import get_format
+from tests.fake_sd import FakeSDServer
 
 from .conftest import RunningStudio
 
@@ -138,3 +139,29 @@ def test_the_template_is_a_sheet_of_every_column(client: Client) -> None:
     text = Path(path).read_text(encoding="utf-8-sig")
     assert text.splitlines()[0] == ("title,subtitle,date,time,venue,metro,description,url,"
                                     "organiser,prompt")
+
+
+def test_cancelling_a_run_stops_painting_and_leaves_no_zip(
+    studio_on_fake_sd: RunningStudio, fake_sd: FakeSDServer, tmp_path: Path
+) -> None:
+    fake_sd.mode = "slow"
+    fake_sd.delay = 30.0
+    sheet = tmp_path / "slow.csv"
+    sheet.write_text("title\nOne\nTwo\nThree\n")
+    root = studio_on_fake_sd.app.state.temp_space.root
+    client = Client(studio_on_fake_sd.url + "/", auth=studio_on_fake_sd.auth, verbose=False)
+    try:
+        job = client.submit(sheet=handle_file(str(sheet)), api_name="/generate_many")
+        deadline = time.monotonic() + 15
+        while not fake_sd.txt2img_requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fake_sd.txt2img_requests, "the run never reached the SD server"
+        job.cancel()
+        while fake_sd.interrupted == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        client.close()
+    assert fake_sd.interrupted >= 1  # the server stopped painting this run
+    time.sleep(0.5)
+    assert len(fake_sd.txt2img_requests) == 1  # rows two and three were never sent
+    assert not list(root.rglob("flyers-slow.zip*"))  # no ZIP, not even a partial one

@@ -99,7 +99,8 @@ class SeasonOptions:
 
 
 class SeasonSink(Protocol):
-    """Where a run's files go, as they are made."""
+    """Where a run's files go, as they are made. A sink may also have a ``room`` attribute:
+    the bytes of flyers it still takes (None: no limit)."""
 
     def add(self, name: str, data: bytes) -> None:
         """Write ``data`` as ``name`` (``folder/file.ext``, made by the run: ASCII, no ``..``)."""
@@ -108,17 +109,26 @@ class SeasonSink(Protocol):
 
 class ZipSink:
     """Writes each file into a ZIP archive as it comes (PNG, PDF and JPEG stored, text
-    deflated)."""
+    deflated). With ``max_bytes`` the run makes no event whose files would not fit in
+    :attr:`room` (the report and contact sheet are always added)."""
 
-    def __init__(self, target: IO[bytes]) -> None:
+    def __init__(self, target: IO[bytes], max_bytes: int | None = None) -> None:
         self._zip = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED)
         self.names: list[str] = []
+        self.max_bytes = max_bytes
+        self.written = 0
+
+    @property
+    def room(self) -> int | None:
+        """Bytes of flyers that still fit; None: no limit."""
+        return None if self.max_bytes is None else max(0, self.max_bytes - self.written)
 
     def add(self, name: str, data: bytes) -> None:
         packed = name.endswith((".json", ".txt", ".csv"))
         self._zip.writestr(name, data,
                            compress_type=zipfile.ZIP_DEFLATED if packed else zipfile.ZIP_STORED)
         self.names.append(name)
+        self.written += len(data)
 
     def close(self) -> None:
         self._zip.close()
@@ -236,6 +246,8 @@ class _Run:
     cells: dict[int, SheetCell] = field(default_factory=dict)
     units: float = 0.0
     images_painted: int = 0
+    full: str = ""
+    """Why no more events fit in the sink (empty while they do)."""
 
     def report(self, extra: float, message: str) -> None:
         self.progress(min(1.0, (self.units + extra) / max(1, self.total)), message)
@@ -321,8 +333,8 @@ def generate_many(
     stopped: BackendError | None = None
     for group in groups:
         run.stop_if_cancelled()
-        if stopped is not None:
-            _give_up(run, group, f"Not painted: {stopped}")
+        if stopped is not None or run.full:
+            _give_up(run, group, run.full or f"Not painted: {stopped}")
             continue
         try:
             images, info = _paint(run, group)
@@ -335,6 +347,9 @@ def generate_many(
         variants = checked.batch_size
         for number, event in enumerate(group):
             run.stop_if_cancelled()
+            if run.full:
+                _give_up(run, [event], run.full, done=variants)  # painted, not composed
+                continue
             _make_event(run, event, images[number * variants:(number + 1) * variants], info)
     run.stop_if_cancelled()
     _finish(run, rows)
@@ -344,10 +359,12 @@ def generate_many(
     return result
 
 
-def _give_up(run: _Run, group: list[_Event], message: str) -> None:
+def _give_up(run: _Run, group: list[_Event], message: str, done: int = 0) -> None:
+    """Report ``group``'s rows as not made; ``done``: progress units of each already counted
+    (its painting, say)."""
     for event in group:
         run.result.problems.append(RowProblem(event.row.number, event.row.title, message))
-        run.units += 2 * event.request.batch_size
+        run.units += 2 * event.request.batch_size - done
 
 
 def _paint(run: _Run, group: list[_Event]) -> tuple[list[GeneratedImage], dict[str, Any]]:
@@ -391,23 +408,31 @@ def _make_event(run: _Run, event: _Event, images: Sequence[GeneratedImage],
         return
     folder = event_folder(row, request.details.title)
     stem = folder.split("-", 1)[1]
-    files: list[str] = []
+    outputs: list[tuple[str, bytes]] = []
     thumbnails: list[bytes] = []
     for number, flyer in enumerate(flyers, start=1):
         run.stop_if_cancelled()
         name = f"{folder}/{stem}-{number}"
-        run.sink.add(f"{name}.png", encode(flyer, "png", fmt=run.fmt))
-        files.append(f"{name}.png")
+        outputs.append((f"{name}.png", encode(flyer, "png", fmt=run.fmt)))
         if run.fmt.print:
-            run.sink.add(f"{name}.pdf", encode(flyer, "pdf", fmt=run.fmt,
-                                               crop_marks=run.options.crop_marks))
-            files.append(f"{name}.pdf")
+            outputs.append((f"{name}.pdf", encode(flyer, "pdf", fmt=run.fmt,
+                                                  crop_marks=run.options.crop_marks)))
         manifest = json.dumps(flyer.manifest, indent=2, ensure_ascii=False).encode("utf-8")
-        run.sink.add(f"{name}.json", manifest)
-        files.append(f"{name}.json")
+        outputs.append((f"{name}.json", manifest))
         thumbnails.append(thumbnail_jpeg(flyer.image))
         run.units += 1
         run.report(0, f"Composing row {row.number}: {row.title}")
+    room = getattr(run.sink, "room", None)
+    if isinstance(room, int) and sum(len(data) for _, data in outputs) > room:
+        limit = getattr(run.sink, "max_bytes", None) or 0
+        run.full = (f"Not made: the ZIP reached the studio's limit for one run "
+                    f"({limit / 1048576:.0f} MB); make the remaining rows in another run, "
+                    "or ask for fewer variants or a smaller format.")
+        _give_up(run, [event], run.full, done=2 * len(flyers))  # painted and composed
+        return
+    for name, data in outputs:
+        run.sink.add(name, data)
+    files = [name for name, _ in outputs]
     run.cells[row.number] = SheetCell(row.number, tuple(thumbnails))
     run.result.made.append(MadeEvent(
         row.number, row.title, folder, tuple(files), tuple(f.layout for f in flyers),

@@ -97,6 +97,10 @@ class SeasonRunner:
     def __init__(self, service: FlyerService, files: SessionFiles) -> None:
         self.service = service
         self.files = files
+        space = files.space
+        self.max_zip_bytes = None if space is None else space.max_bytes * 3 // 4
+        """A run's ZIP takes at most three quarters of the temporary space (FLYER_TEMP_MAX_BYTES):
+        rows past that are reported, not made."""
 
     def read(self, upload: object) -> Sheet:
         """The sheet in an uploaded file (InvalidRequest naming ``sheet`` otherwise)."""
@@ -131,7 +135,7 @@ class SeasonRunner:
         with mapped_errors():
             sheet = self.read(upload)
             with self.files.stream(session, f"flyers-{stem}.zip") as (handle, path), \
-                    ZipSink(handle) as sink:
+                    ZipSink(handle, self.max_zip_bytes) as sink:
                 result = self.service.generate_many(sheet.rows, options, sink, progress, cancel)
         picture = None
         if result.contact_sheet is not None:

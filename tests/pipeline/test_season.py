@@ -195,3 +195,18 @@ def test_folder_names_are_plain_and_safe(tmp_path: Path) -> None:
     assert event_folder(3, "音楽の夜") == "003-event"
     with pytest.raises(ValueError):
         FolderSink(tmp_path).add("../escape.png", b"x")
+
+
+def test_a_zip_with_a_limit_stops_making_rows_and_says_so() -> None:
+    service = make_service(ProceduralBackend())
+    rows = sheet_rows(["title,prompt", "A,same", "B,same", "C,same", "D,other"])
+    buffer = io.BytesIO()
+    with ZipSink(buffer, max_bytes=3 * 1024 * 1024) as sink:  # room for about two flyers
+        result = service.generate_many(rows, SeasonOptions(), sink)
+    report = result.report()
+    assert [e["row"] for e in report["events"]] == [2, 3]
+    assert [p["row"] for p in report["problems"]] == [4, 5]
+    assert all("the ZIP reached the studio's limit for one run (3 MB)" in p["message"]
+               for p in report["problems"])
+    names = zipfile.ZipFile(io.BytesIO(buffer.getvalue())).namelist()
+    assert "contact-sheet.jpg" in names and "report.json" in names  # always added

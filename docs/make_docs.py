@@ -1,4 +1,5 @@
-"""Regenerate the README's pictures: three flyers, a contact sheet and a screenshot.
+"""Regenerate the README's pictures: three flyers, a contact sheet, and screenshots of the
+studio (one event, and a season from a spreadsheet; desktop and phone).
 
     .venv/bin/python docs/make_docs.py        (or: make docs)
     .venv/bin/python docs/make_docs.py --sheet-only docs/contact-sheet-after.jpg
@@ -146,11 +147,14 @@ def main() -> None:
     for path in render_flyers():
         print(path)
     print(contact_sheet(DOCS / "contact-sheet-after.jpg"))
-    from screenshot import capture, local_studio  # docs/screenshot.py
+    from screenshot import capture, capture_season, local_studio  # docs/screenshot.py
 
     with local_studio() as (url, key):
         print(capture(url, key, DOCS / "screenshot.png"))
         print(capture(url, key, DOCS / "screenshot-phone.png", width=390, height=844))
+        print(capture_season(url, key, DOCS / "screenshot-season.png"))
+        print(capture_season(url, key, DOCS / "screenshot-season-phone.png", width=390,
+                             height=844))
 
 
 if __name__ == "__main__":

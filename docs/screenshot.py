@@ -21,7 +21,7 @@ import httpx
 import uvicorn
 from playwright.sync_api import Page, sync_playwright
 
-__all__ = ["capture", "local_studio", "main"]
+__all__ = ["SEASON_CSV", "capture", "capture_season", "local_studio", "main"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -81,6 +81,51 @@ def capture(url: str, key: str, out: Path, width: int = 1440, height: int = 1100
         page.get_by_role("button", name="Login").click()
         page.locator("#fs-generate").wait_for(timeout=30_000)
         _generate(page)
+        page.screenshot(path=str(out), full_page=True)
+        browser.close()
+    return out
+
+
+SEASON_CSV = """title,subtitle,date,time,venue,url,prompt
+Late Night Jazz,The Blue Quartet,Fri 14 March,21:00,Le Caveau,https://example.org/jazz,neon club
+Spring Book Fair,200 publishers,5–7 April,10:00,Grande Halle,https://example.org/books,
+Poetry Slam,Open mic,Tue 8 April,19:30,Bar Ouvert,,neon club
+Community Clean-up,Bring gloves,Sun 13 April,09:30,Canal Saint-Martin,,
+,Title forgotten,Wed 16 April,20:00,Cinéma du Parc,,
+Choir in the Park,,Sat 19 April,18:00,Parc Monceau,javascript:alert(1),
+Board Game Night,Newcomers welcome,Thu 24 April,19:00,Café des Jeux,,
+Tango Milonga,Live bandoneón,Sat 26 April,21:30,Salle Pleyel,https://example.org/tango,neon club
+"""
+"""The season the docs show: 8 events, two of them with a problem (no title, a javascript:
+link), three sharing a prompt."""
+
+
+def capture_season(url: str, key: str, out: Path, width: int = 1440,
+                   height: int = 1100) -> Path:
+    """Log in, open "Many events", upload :data:`SEASON_CSV`, make every flyer and save a
+    screenshot of the page to ``out``."""
+    import tempfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch, sync_playwright() as p:
+        sheet = Path(scratch) / "spring-season.csv"
+        sheet.write_text(SEASON_CSV, encoding="utf-8")
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.goto(url.rstrip("/") + "/")
+        page.get_by_label("username").fill("organiser")
+        page.get_by_label("password").fill(key)
+        page.get_by_role("button", name="Login").click()
+        page.locator("#fs-generate").wait_for(timeout=30_000)
+        page.get_by_role("tab", name="Many events", exact=True).click()
+        page.locator("#fs-season-sheet input[type=file]").set_input_files(str(sheet))
+        page.wait_for_function("() => document.querySelector('#fs-season-status')"
+                               ".innerText.includes('8 events')", timeout=30_000)
+        page.locator("#fs-season-run").click()
+        page.wait_for_function("() => document.querySelector('#fs-season-status')"
+                               ".innerText.includes('6 of 8')", timeout=180_000)
+        page.locator("#fs-season-contact img").wait_for(timeout=30_000)
+        page.wait_for_timeout(800)
         page.screenshot(path=str(out), full_page=True)
         browser.close()
     return out

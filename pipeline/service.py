@@ -11,9 +11,9 @@ import json
 import secrets
 import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from PIL import Image
@@ -38,6 +38,10 @@ from .render.see import analyse
 from .render.subject import Subject
 from .settings import Settings
 from .store import FlyerSource, FlyerStore, StoredFlyer
+
+if TYPE_CHECKING:
+    from .season import SeasonOptions, SeasonResult, SeasonSink
+    from .sheets import SheetRow
 
 __all__ = ["Download", "FlyerService", "Progress", "compose_stored", "flyer_from_manifest"]
 
@@ -445,3 +449,36 @@ class FlyerService:
                     f"flyer-{number}.json", json.dumps(self.get(flyer_id).manifest, indent=2)
                 )
         return Download(buffer.getvalue(), "flyers.zip", "application/zip")
+
+    # -- many events (pipeline/season.py) ---------------------------------------------------
+    def validate(self, request: FlyerRequest) -> FlyerRequest:
+        """``request`` checked and cleaned as ``generate`` does, or InvalidRequest naming the
+        field (the same message the UI and the API show)."""
+        return self._validate(request)
+
+    def paint(
+        self,
+        request: FlyerRequest,
+        fmt: Format,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[list[GeneratedImage], bytes | None, dict[str, Any]]:
+        """``request.batch_size`` backgrounds for ``fmt`` in one backend call: nothing composed,
+        nothing stored. Returns the images, the uploaded background (if any) and the
+        manifest's painting facts."""
+        return self._paint(request, fmt, progress or _noop,
+                           cancel if cancel is not None else threading.Event())
+
+    def generate_many(
+        self,
+        rows: Sequence[SheetRow],
+        options: SeasonOptions,
+        sink: SeasonSink,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> SeasonResult:
+        """Flyers for many events, written through to ``sink`` (a ZIP or folders), never
+        stored; see :func:`pipeline.season.generate_many`."""
+        from .season import generate_many
+
+        return generate_many(self, rows, options, sink, progress, cancel)

@@ -108,6 +108,11 @@ class Settings:
     temp_dir: Path | None = None
     """Parent of each server's temporary folder (None: the system's temporary folder)."""
     temp_max_bytes: int = 512 * 1024 * 1024
+    # --- health and agents ------------------------------------------------------------------
+    health_interval_seconds: float = 30.0
+    """How often the backend's health is checked (the header shows the last answer)."""
+    mcp_enabled: bool = False
+    """Serve the MCP endpoint ``/mcp`` for agents (behind the master key)."""
 
     @property
     def sd_instance(self) -> str | None:
@@ -153,6 +158,8 @@ ENV_VARIABLES: dict[str, str] = {
     "FLYER_SSL_KEYFILE": "TLS private key (PEM) matching FLYER_SSL_CERTFILE",
     "FLYER_TEMP_DIR": "Folder under which each server keeps its temporary files",
     "FLYER_TEMP_MAX_BYTES": "Most bytes of temporary files (previews, downloads, uploads)",
+    "FLYER_HEALTH_INTERVAL": "Seconds between checks that the image backend can paint",
+    "FLYER_MCP": "true to serve the MCP endpoint /mcp for agents (needs the master key)",
     **BACKEND_ENV_VARIABLES,
 }
 
@@ -371,6 +378,8 @@ def load_settings(
     take("FLYER_SSL_KEYFILE", "ssl_keyfile", _readable_file)
     take("FLYER_TEMP_DIR", "temp_dir", _folder)
     take("FLYER_TEMP_MAX_BYTES", "temp_max_bytes", _positive_int)
+    take("FLYER_HEALTH_INTERVAL", "health_interval_seconds", _positive_float)
+    take("FLYER_MCP", "mcp_enabled", _bool)
 
     native = values.get("sd_native_size")
     if isinstance(native, int) and not 256 <= native <= 2048:

@@ -9,26 +9,30 @@ auth=..., **studio.theme.mount_options())``; the queue is configured by whoever 
 
 from __future__ import annotations
 
-import functools
-import inspect
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
+from gradio.events import Dependency
 
+from pipeline.health import Health
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
 from .handlers import CUSTOM_FORMAT, BatchView, StudioHandlers, mapped_errors
+from .health import HealthMonitor
 from .queue_wait import QueueWait
+from .season_run import SeasonRunner
 from .theme import HEADER_CSS, header_html
 from .ui_api import COMPOSE_CONCURRENCY, COMPOSE_CONCURRENCY_ID, SD_CONCURRENCY_ID, register_api
 from .ui_files import SessionFiles
 from .ui_layout import Controls, Results, build_controls, build_results
+from .ui_season import build_season_page, wire_season_page
+from .ui_status import error_status, stays
 from .uploads import GuardedBlocks
 
-__all__ = ["build_app", "delete_cache_for"]
+__all__ = ["build_app", "delete_cache_for", "error_status", "stays"]
 
 _CLICK_DOWNLOAD_JS = """
 () => { setTimeout(() => {
@@ -44,53 +48,15 @@ def delete_cache_for(settings: Settings) -> tuple[int, int]:
     return (max(60, min(3600, age // 2)), age)
 
 
-def error_status(exc: gr.Error) -> str:
-    """A failure as the status line shows it until the next action (the API's own words)."""
-    return (f'<div class="fs-error" role="alert">⚠️ <strong>{exc.title}</strong> · '
-            f"{exc.message}</div>")
-
-
-def stays(status_at: int, count: int, reset: dict[int, Any] | None = None) -> Callable[
-        [Callable[..., Any]], Callable[..., Any]]:
-    """Show a handler's ``gr.Error`` in the status output (index ``status_at`` of ``count``)
-    instead of a toast that fades: the other outputs keep their value, except those in
-    ``reset`` (index -> value)."""
-    def failed(exc: gr.Error) -> tuple[Any, ...]:
-        outputs: list[Any] = [gr.skip()] * count
-        for index, value in (reset or {}).items():
-            outputs[index] = value
-        outputs[status_at] = error_status(exc)
-        return tuple(outputs)
-
-    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if inspect.iscoroutinefunction(fn):
-            @functools.wraps(fn)
-            async def run_async(*args: Any, **kwargs: Any) -> Any:
-                try:
-                    return await fn(*args, **kwargs)
-                except gr.Error as exc:
-                    return failed(exc)
-            return run_async
-
-        @functools.wraps(fn)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except gr.Error as exc:
-                return failed(exc)
-        return run
-
-    return wrap
-
-
 def _session(request: gr.Request | None) -> str | None:
     return request.session_hash if request is not None else None
 
 
 def build_app(service: FlyerService, settings: Settings,
-              files: SessionFiles | None = None) -> gr.Blocks:
+              files: SessionFiles | None = None, health: HealthMonitor | None = None) -> gr.Blocks:
     """The studio UI plus Gradio's API endpoints for scripts. Previews and downloads are
-    written with ``files`` (default: a fresh temporary folder)."""
+    written with ``files`` (default: a fresh temporary folder); the header shows ``health``'s
+    last answer (on every page load and after each run)."""
     if files is None:
         files = SessionFiles(max_age_seconds=float(settings.store_ttl_seconds))
     handlers = StudioHandlers(service, files)
@@ -100,22 +66,50 @@ def build_app(service: FlyerService, settings: Settings,
         ids = gr.State([])
         selected = gr.State(None)
         servers = len(getattr(service.backend, "members", ())) or 1
-        gr.HTML(header_html(service.backend.name, settings.max_batch_size, servers),
-                css_template=HEADER_CSS,
-                js_on_load=None, elem_id="fs-header-block")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=5, min_width=300, elem_id="fs-controls"):
-                controls = build_controls(settings, layouts, formats, service.list_pairings())
-            with gr.Column(scale=7, min_width=300, elem_id="fs-results"):
-                results = build_results(layouts, formats)
-        _wire(handlers, controls, results, ids, selected, settings)
+        unknown = health is not None and service.backend.name != "procedural"
+        header = gr.HTML(header_html(service.backend.name, settings.max_batch_size,
+                                     checking=unknown, servers=servers),
+                         css_template=HEADER_CSS, js_on_load=None, elem_id="fs-header-block")
+        with gr.Tabs(elem_id="fs-pages"):
+            with gr.Tab("One event", id="one", elem_id="fs-page-one"), \
+                    gr.Row(equal_height=False):
+                with gr.Column(scale=5, min_width=300, elem_id="fs-controls"):
+                    controls = build_controls(settings, layouts, formats,
+                                              service.list_pairings())
+                with gr.Column(scale=7, min_width=300, elem_id="fs-results"):
+                    results = build_results(layouts, formats)
+            with gr.Tab("Many events", id="many", elem_id="fs-page-many"):
+                season = build_season_page(settings, layouts, formats, service.list_pairings())
+        generating = _wire(handlers, controls, results, ids, selected, settings)
+        running = wire_season_page(season, demo, SeasonRunner(service, files), handlers.jobs,
+                                   settings)
+        if health is not None:
+            _wire_header(demo, header, health, settings, after=(generating, running),
+                         servers=servers)
         register_api(service, settings, files, handlers.jobs)
     return demo
 
 
+def _wire_header(demo: gr.Blocks, header: gr.HTML, health: HealthMonitor, settings: Settings,
+                 after: tuple[Dependency, ...], servers: int = 1) -> None:
+    """The header's badge says how the backend is doing: the monitor's last answer on every
+    page load, a fresh check after each run. No timer: a page that polls would keep its login
+    alive forever (FLYER_SESSION_IDLE); the server checks on its own."""
+    def badge(known: Health | None) -> str:
+        return header_html(settings.backend, settings.max_batch_size, known,
+                           checking=known is None, servers=servers)
+
+    options: dict[str, Any] = {"queue": False, "show_progress": "hidden",
+                               "api_visibility": "private"}
+    demo.load(lambda: badge(health.latest), None, header, **options)
+    for event in after:
+        event.then(lambda: badge(health.refresh()), None, header, **options)
+
+
 def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: gr.State,
-          selected: gr.State, settings: Settings) -> None:
-    """Connect buttons to handlers. Every UI event is private: scripts use studio.ui_api."""
+          selected: gr.State, settings: Settings) -> Dependency:
+    """Connect buttons to handlers. Every UI event is private: scripts use studio.ui_api.
+    Returns the Generate button's event."""
     form: dict[str, Any] = {**controls.form, **results.form}
     by_component = {component: name for name, component in form.items()}
     view_outputs = [results.gallery, results.status, results.manifest, ids, selected,
@@ -229,3 +223,4 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
             lambda choice: gr.Textbox(visible=choice == CUSTOM_FORMAT), form[picker], form[size],
             queue=False, show_progress="hidden", **private,
         )
+    return generating

@@ -1,4 +1,5 @@
-"""``flyer-studio``: serve the studio, render flyers from a script, or write a fresh key."""
+"""``flyer-studio``: serve the studio, render flyers (one event or a sheet of them) from a
+script, or write a fresh key."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import FlyerError
 from pipeline.keys import write_key
@@ -15,6 +17,7 @@ from pipeline.render.fonts import list_pairings
 from pipeline.render.formats import FORMATS
 from pipeline.render.layouts import LAYOUT_NAMES
 from pipeline.settings import load_settings
+from pipeline.sheets import SHEET_FIELDS
 
 __all__ = ["main"]
 
@@ -53,7 +56,34 @@ def _parser() -> argparse.ArgumentParser:
                         help="font pairing: " + ", ".join(p["name"] for p in list_pairings()))
     render.add_argument("--crop-marks", action="store_true", help="crop marks on print PDFs")
     render.add_argument("--out", type=Path, required=True, help="output folder")
+    _many_parser(sub)
     return parser
+
+
+def _many_parser(sub: Any) -> None:
+    many = sub.add_parser(
+        "render-many", help="flyers for every event of a CSV or XLSX sheet",
+        description="One folder per event (PNG, PDF for print formats, JSON manifest), a "
+        "contact sheet and report.json in --out. Columns: " + ", ".join(SHEET_FIELDS) + ". "
+        "Exit status 0 when every row was made, 3 when some rows have problems (listed on "
+        "stderr with their row numbers), 2 when nothing could be made.",
+    )
+    many.add_argument("sheet", type=Path, help="the events: .csv or .xlsx, one row per event")
+    many.add_argument("--out", type=Path, help="output folder (required unless --template)")
+    many.add_argument("--template", action="store_true",
+                      help="write an example sheet to SHEET instead (then fill it in)")
+    many.add_argument("--variants", type=int, default=1, help="flyers per event (default 1)")
+    many.add_argument("--layout", default="auto", metavar="LAYOUT",
+                      help=f"auto (default) or one of: {', '.join(LAYOUT_NAMES)}")
+    many.add_argument("--format", default="instagram_post", metavar="FORMAT",
+                      help=f"one of: {', '.join(FORMATS)} (default instagram_post), "
+                      "or a custom size like 1200x628")
+    many.add_argument("--font", default="default", metavar="PAIRING",
+                      help="font pairing: " + ", ".join(p["name"] for p in list_pairings()))
+    many.add_argument("--palette", default="", help="up to 3 brand colours: #112233,#abcdef")
+    many.add_argument("--logo", type=Path, help="organiser logo on every flyer")
+    many.add_argument("--seed", type=int, default=-1)
+    many.add_argument("--crop-marks", action="store_true", help="crop marks on print PDFs")
 
 
 def _read(path: Path | None, what: str) -> bytes | None:
@@ -108,6 +138,52 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _render_many(args: argparse.Namespace) -> int:
+    from pipeline.season import FolderSink, SeasonOptions
+    from pipeline.service import FlyerService
+    from pipeline.sheets import read_sheet, template_csv
+
+    if args.template:
+        args.sheet.write_bytes(template_csv())
+        print(f"Wrote an example sheet to {args.sheet}; one row per event, then run "
+              f"flyer-studio render-many {args.sheet} --out flyers/")
+        return 0
+    if args.out is None:
+        raise SystemExit("flyer-studio render-many: --out DIR is required")
+    data = _read(args.sheet, "sheet")
+    assert data is not None
+    sheet = read_sheet(data)
+    service = FlyerService.from_settings(load_settings())
+    options = SeasonOptions(
+        layout=args.layout, format=args.format, variants=args.variants,
+        font_pairing=args.font, palette=args.palette, logo=_read(args.logo, "logo"),
+        seed=args.seed, crop_marks=args.crop_marks,
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def progress(fraction: float, message: str) -> None:
+        if sys.stderr.isatty():
+            print(f"\r{fraction:4.0%} {message[:70]:<70}", end="", file=sys.stderr, flush=True)
+
+    result = service.generate_many(sheet.rows, options, FolderSink(args.out), progress)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    for event in sorted(result.made, key=lambda e: e.row):
+        count = len(event.layouts)
+        print(f"row {event.row}: {args.out / event.folder}/  ({count} "
+              f"flyer{'' if count == 1 else 's'})")
+    for problem in sorted(result.problems, key=lambda p: p.row):
+        print(f"row {problem.row}: {problem.message}", file=sys.stderr)
+    if sheet.ignored:
+        print(f"columns not used: {', '.join(sheet.ignored)}", file=sys.stderr)
+    print(f"{len(result.made)} of {result.rows} events, {result.flyers} flyers, "
+          f"{result.backend_calls} painting calls, {result.seconds:.1f} s; contact sheet: "
+          f"{args.out / 'contact-sheet.jpg'}")
+    if not result.made:
+        return 2
+    return 3 if result.problems else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -117,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "render":
             return _render(args)
+        if args.command == "render-many":
+            return _render_many(args)
         from studio.server import serve
 
         settings = load_settings()

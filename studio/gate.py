@@ -5,7 +5,7 @@ found some that answer strangers anyway: ``/gradio_api/heartbeat/<id>`` (an endl
 per request), ``/gradio_api/app_id``, ``/gradio_api/token``, ``/gradio_api/user``,
 ``/gradio_api/startup-events``, ``/gradio_api/runs``. Rather than list the open ones (a Gradio
 upgrade adds more), :class:`SessionGate` lists the public ones and asks every other request for
-a valid Gradio session cookie. The REST routes carry their own ``X-API-Key`` check.
+a valid Gradio session cookie. The REST routes and ``/mcp`` carry their own key check.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from .asgi import ASGIApp, Receive, Scope, Send, send_json
 
-__all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIXES", "SessionGate", "session_token"]
+__all__ = ["KEYED_PATHS", "PUBLIC_PATHS", "PUBLIC_PREFIXES", "SessionGate", "session_token"]
 
 
 PUBLIC_PATHS = frozenset({
@@ -33,6 +33,10 @@ PUBLIC_PREFIXES = ("/assets/", "/static/", "/svelte/", "/pwa_icon/")
 
 REST_PREFIXES = ("/flyer",)
 """The seed's REST contract: checked by ``studio.auth.require_api_key`` (X-API-Key)."""
+
+KEYED_PATHS = frozenset({"/mcp"})
+"""Routes with their own key check (``studio.mcp_endpoint``: X-API-Key or a Bearer token,
+404 while FLYER_MCP is off)."""
 
 
 def session_token(headers: list[tuple[bytes, bytes]], cookie_id: str) -> str | None:
@@ -62,7 +66,7 @@ class SessionGate:
         self.app_state = app_state
 
     def _public(self, path: str) -> bool:
-        return (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        return (path in PUBLIC_PATHS or path in KEYED_PATHS or path.startswith(PUBLIC_PREFIXES)
                 or path == REST_PREFIXES[0] or path.startswith(REST_PREFIXES[0] + "/"))
 
     def _signed_in(self, scope: Scope) -> bool:

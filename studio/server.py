@@ -1,5 +1,6 @@
-"""The studio's web server: one FastAPI app holding Gradio (UI and API), the REST contract and
-``/healthz``, all behind the master key.
+"""The studio's web server: one FastAPI app holding Gradio (UI and API), the REST contract,
+the MCP endpoint for agents (``/mcp``, with FLYER_MCP) and ``/healthz``, all behind the master
+key.
 
 ``create_server(settings, service)`` builds the app and launches nothing; ``serve(settings)``
 runs it with uvicorn (HTTPS when a certificate is configured).
@@ -22,9 +23,10 @@ from typing import Any, TextIO
 import gradio as gr
 import uvicorn
 from fastapi import FastAPI, Request
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
 from pipeline.errors import ConfigError
+from pipeline.health import Health
 from pipeline.keys import new_key
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
@@ -32,7 +34,9 @@ from pipeline.settings import Settings
 from .auth import API_KEY_HEADER, KeyChecker, LoginThrottle, LoginThrottleMiddleware
 from .bodylimit import BodyLimitMiddleware, studio_limits
 from .gate import SessionGate
+from .health import HealthMonitor, service_health_check
 from .login_page import LoginPageScript
+from .mcp_endpoint import MCP_PATH, create_mcp_endpoint, mcp_off
 from .queue_wait import QueueClock
 from .rest import create_rest_router
 from .sessions import SessionMiddleware, Sessions, add_logout_routes
@@ -46,6 +50,7 @@ __all__ = [
     "MAX_UPLOAD",
     "MIN_KEY_LENGTH",
     "StudioServer",
+    "backend_warning",
     "create_server",
     "login_hint",
     "serve",
@@ -101,19 +106,29 @@ def _share_global_with_gradio(shared: Path) -> None:
         os.environ["GRADIO_TEMP_DIR"] = str(shared)
 
 
-def _lifespan(space: TempSpace) -> Any:
-    """Create the temporary folder at start, keep it under budget, delete it at the end."""
+def _lifespan(space: TempSpace, health: HealthMonitor,
+              extra: Callable[[], contextlib.AbstractAsyncContextManager[Any]] | None = None,
+              ) -> Any:
+    """Create the temporary folder at start, keep it under budget, delete it at the end; check
+    the backend's health now and every FLYER_HEALTH_INTERVAL seconds; run ``extra`` (the MCP
+    endpoint's session manager) for the app's lifetime."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         space.open()
-        sweeper = asyncio.create_task(space.enforce_every(SWEEP_SECONDS))
+        tasks = [asyncio.create_task(space.enforce_every(SWEEP_SECONDS)),
+                 asyncio.create_task(health.run_every())]
         try:
-            yield
+            async with contextlib.AsyncExitStack() as stack:
+                if extra is not None:
+                    await stack.enter_async_context(extra())
+                yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             space.cleanup()
             logger.info("Deleted the temporary folder %s", space.root)
 
@@ -148,14 +163,21 @@ def create_server(
 
     space = TempSpace(settings.temp_dir, settings.temp_max_bytes)
     files = SessionFiles(max_age_seconds=float(settings.store_ttl_seconds), space=space)
+    health = HealthMonitor(service_health_check(service), service.backend.name,
+                           settings.health_interval_seconds)
+    mcp: Any = mcp_off
+    mcp_running = None
+    if settings.mcp_enabled:
+        mcp, mcp_running = create_mcp_endpoint(service, settings, checker, throttle)
 
     app = FastAPI(title="Flyer Studio", docs_url=None, redoc_url=None, openapi_url=None,
-                  lifespan=_lifespan(space))
+                  lifespan=_lifespan(space, health, mcp_running))
     app.state.settings = settings
     app.state.temp_space = space
     app.state.service = service
     app.state.key_checker = checker
     app.state.login_throttle = throttle
+    app.state.health = health
     sessions = Sessions(settings.session_idle_seconds, settings.session_max_seconds, clock)
     app.state.sessions = sessions
 
@@ -177,6 +199,7 @@ def create_server(
 
     # Routes before the mount: Gradio, mounted at "/", answers every path not matched earlier.
     app.include_router(create_rest_router(service, settings))
+    app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"]))
     add_logout_routes(app, sessions)
     # Added innermost first; a request meets them outermost first: HTTPS headers, origin
     # check, CORS, the login page's script, body limits (and the REST key check before any
@@ -194,7 +217,7 @@ def create_server(
     app.add_middleware(OriginGuardMiddleware, allowed=settings.allowed_origins)
     app.add_middleware(SecureTransportMiddleware)
 
-    blocks = build_app(service, settings, files)  # sets delete_cache; leaves the queue to us
+    blocks = build_app(service, settings, files, health)  # sets delete_cache; no queue
     blocks.queue(max_size=settings.queue_size, default_concurrency_limit=service.capacity)
     options: dict[str, Any] = {**mount_options()}  # theme and CSS
     options.update(
@@ -278,6 +301,9 @@ def serve(settings: Settings, out: TextIO | None = None) -> None:
             flush=True,
         )
     app = create_server(settings)
+    warning = backend_warning(app.state.health.refresh())
+    if warning:
+        print(warning, file=out, flush=True)
     print(f"Flyer Studio on {server_url(settings)}", file=out, flush=True)
     print(login_hint(), file=out, flush=True)
     print(
@@ -286,6 +312,17 @@ def serve(settings: Settings, out: TextIO | None = None) -> None:
         flush=True,
     )
     StudioServer(uvicorn_config(app, settings)).run()
+
+
+def backend_warning(health: Health) -> str:
+    """What ``serve`` prints at start when the backend cannot paint ("" when it can)."""
+    if health.up:
+        return ""
+    where = f" at {health.server}" if health.server else ""
+    return (f"WARNING: the image backend{where} is {health.status}: {health.problem}\n"
+            "The studio starts anyway and checks again every FLYER_HEALTH_INTERVAL seconds; "
+            "the header shows when it is back. Without STABLE_DIFUSION_INSTANCE the offline "
+            "painter is used.")
 
 
 def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:

@@ -11,6 +11,8 @@ from typing import Any
 
 import gradio as gr
 
+from pipeline.health import Health
+
 __all__ = [
     "HEADER_CSS",
     "STUDIO_CSS",
@@ -32,6 +34,8 @@ HEADER_CSS = """
 #fs-header .fs-badge { font-size: 12px; padding: 4px 10px; border-radius: 999px;
   background: rgba(255,255,255,.16); color: #fff; white-space: nowrap; }
 #fs-header .fs-logo { flex: none; }
+#fs-header .fs-badge.fs-badge-down { background: #fbbf24; color: #1c1917; font-weight: 600; }
+#fs-header .fs-badge.fs-badge-checking { opacity: .75; }
 @media (max-width: 640px) {
   #fs-header { flex-direction: column; align-items: flex-start; gap: 10px; padding: 12px 14px; }
   #fs-header h1 { font-size: 20px; }
@@ -49,8 +53,13 @@ STUDIO_CSS = """
 #fs-results { gap: 10px; }
 #fs-generate { min-height: 48px; font-size: 16px; }
 #fs-status { min-height: 24px; font-size: 14px; }
-#fs-status .fs-error { background: #fef2f2; border: 1px solid #fecaca; color: #991b1b;
-  padding: 8px 12px; border-radius: 8px; }
+#fs-status .fs-error, #fs-season-status .fs-error { background: #fef2f2;
+  border: 1px solid #fecaca; color: #991b1b; padding: 8px 12px; border-radius: 8px; }
+#fs-season-status { min-height: 24px; font-size: 14px; }
+#fs-season-status .fs-error { margin-top: 8px; }
+#fs-season-status .fs-problems { margin: 4px 0 0; padding-left: 20px; }
+#fs-season-run { min-height: 48px; font-size: 16px; }
+#fs-season-contact img { object-fit: contain; }
 #fs-gallery { border-radius: 12px; }
 /* Gradio's preview blurs the thumbnail grid behind it into a smudge: a calm backdrop instead */
 #fs-gallery .preview { backdrop-filter: none !important;
@@ -61,7 +70,9 @@ footer { opacity: .6; }
 .gradio-container img, .gradio-container canvas { max-width: 100%; }
 @media (max-width: 640px) {
   .gradio-container { padding-left: 8px !important; padding-right: 8px !important; }
-  #fs-export-png, #fs-export-pdf, #fs-export-zip, #fs-rerender, #fs-cancel { min-height: 48px; }
+  #fs-export-png, #fs-export-pdf, #fs-export-zip, #fs-rerender, #fs-cancel,
+  #fs-season-template, #fs-season-cancel { min-height: 48px; }
+  #fs-season-contact { height: 340px !important; }
   #fs-gallery { height: 420px !important; }
 }
 /* keyboard users see where they are */
@@ -96,8 +107,10 @@ def studio_theme() -> gr.themes.Base:
     )
 
 
-def header_html(backend: str, max_batch_size: int, servers: int = 1) -> str:
-    """The header strip: product name, what it does, and which painter is connected."""
+def header_html(backend: str, max_batch_size: int, health: Health | None = None,
+                checking: bool = False, servers: int = 1) -> str:
+    """The header strip: product name, what it does, and which painter is connected (how many
+    servers) and how it is doing (``health``; ``checking`` while the first check runs)."""
     painter = {
         "automatic1111": "Stable Diffusion",
         "comfyui": "ComfyUI",
@@ -108,12 +121,20 @@ def header_html(backend: str, max_batch_size: int, servers: int = 1) -> str:
     }.get(backend, backend)
     if servers > 1:
         painter += f" × {servers} servers"
+    state, title = "", ""
+    if checking:
+        badge, state = f"{painter} · checking…", " fs-badge-checking"
+    elif health is not None and not health.up:
+        badge, state = f"⚠ {painter} · {health.status}", " fs-badge-down"
+        title = f' title="{html.escape(health.problem)}"'
+    else:
+        badge = f"{painter} · up to {max_batch_size} variants"
     return (
         '<div id="fs-header"><div class="fs-brand"><div class="fs-logo">F</div><div>'
         "<h1>Flyer Studio</h1>"
         "<p>Event flyers that stay legible: paint a background, compose the details, "
         "export for social or print.</p></div></div>"
-        f'<span class="fs-badge">{html.escape(painter)} · up to {max_batch_size} variants</span>'
+        f'<span class="fs-badge{state}" role="status"{title}>{html.escape(badge)}</span>'
         "</div>"
     )
 

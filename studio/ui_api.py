@@ -30,6 +30,7 @@ from pipeline.settings import Settings
 from .handlers import DETAIL_FIELDS, mapped_errors, whole_number
 from .jobs import Jobs
 from .queue_wait import QueueWait
+from .season_run import SeasonRunner, options_from
 from .ui_files import SessionFiles
 from .uploads import read_upload
 
@@ -60,13 +61,15 @@ def _file(files: SessionFiles, session: str | None, filename: str, data: bytes) 
 
 def register_api(service: FlyerService, settings: Settings, files: SessionFiles,
                  jobs: Jobs | None = None) -> None:
-    """Add /generate, /rerender, /download, /download_zip, /layouts, /formats, /pairings.
+    """Add /generate, /generate_many, /season_template, /rerender, /download, /download_zip,
+    /layouts, /formats, /pairings.
 
     Cancelling a /generate job (``job.cancel()`` in gradio_client) stops its work on the server;
     ``jobs`` (shared with the UI's Cancel button) tracks them."""
     running = jobs if jobs is not None else Jobs()
     print_formats = {str(f["name"]) for f in service.list_formats() if f.get("print")}
     wait = QueueWait(settings.queue_max_wait_seconds)  # refuses jobs that waited too long
+    seasons = SeasonRunner(service, files)
 
     def png_of(flyer_id: str, session: str | None) -> dict[str, Any]:
         item = service.download(flyer_id, "png")
@@ -188,6 +191,48 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles,
             item = service.download_zip(list(flyer_ids or []), kind)
         return _file(files, session, item.filename, item.data).model_dump()  # type: ignore[return-value]
 
+    async def generate_many(
+        sheet: FileData,
+        variants: int = 1,
+        layout: str = "auto",
+        format: str = "instagram_post",
+        font_pairing: str = "default",
+        palette: str = "",
+        logo: FileData | None = None,
+        seed: int = -1,
+        request: gr.Request | None = None,
+    ) -> tuple[FileData, FileData | None, dict[str, Any]]:
+        """Flyers for every event of a CSV or XLSX sheet (send it with handle_file; one row per
+        event, the first row names the columns: title, subtitle, date, time, venue, metro,
+        description, url, organiser, prompt). Returns a ZIP with one folder per event (PNG, PDF
+        for print formats, JSON manifest), the contact sheet (JPEG, or None when no row was
+        made) and the report: rows, made, flyers, events, and problems (row, field, message)."""
+        session = request.session_hash if request is not None else None
+        with mapped_errors():
+            wait.check(request)
+            if sheet is None or isinstance(sheet, str):
+                raise InvalidRequest("Sheet: send the file with gradio_client.handle_file(path).",
+                                     field="sheet")
+            options = options_from({"variants": variants, "layout": layout, "format": format,
+                                    "font_pairing": font_pairing, "palette": palette,
+                                    "seed": seed}, _upload(logo, "logo"))
+
+        def work(cancel: threading.Event) -> tuple[Any, Any, dict[str, Any]]:
+            outcome = seasons.run(sheet, options, session, cancel=cancel)
+            archive = FileData(path=str(outcome.zip_path), orig_name=outcome.zip_path.name)
+            picture = None if outcome.sheet_path is None else FileData(
+                path=str(outcome.sheet_path), orig_name=outcome.sheet_path.name)
+            report = {**outcome.result.report(), "ignored_columns": list(outcome.ignored)}
+            return archive.model_dump(), picture and picture.model_dump(), report
+
+        return await running.run(session, work)
+
+    def season_template(request: gr.Request | None = None) -> FileData:
+        """An example sheet (CSV) with every column /generate_many reads."""
+        session = request.session_hash if request is not None else None
+        path = seasons.template(session)
+        return FileData(path=str(path), orig_name=path.name).model_dump()  # type: ignore[return-value]
+
     def layouts() -> list[dict[str, Any]]:
         """The layouts ("auto" first), each with name and label."""
         return service.list_layouts()
@@ -200,8 +245,10 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles,
         """The font pairings, each with name and label."""
         return service.list_pairings()
 
-    gr.api(generate, api_name="generate", concurrency_limit=service.capacity,
-           concurrency_id=SD_CONCURRENCY_ID)
+    for painting in (generate, generate_many):
+        gr.api(painting, api_name=painting.__name__, concurrency_limit=service.capacity,
+               concurrency_id=SD_CONCURRENCY_ID)
+    gr.api(season_template, api_name="season_template", queue=False)
     composing: list[Callable[..., Any]] = [rerender, download, download_zip]
     for fn in composing:
         gr.api(fn, api_name=fn.__name__, concurrency_limit=COMPOSE_CONCURRENCY,

@@ -16,7 +16,9 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from .temp_space import TempSpace
 
@@ -69,6 +71,24 @@ class SessionFiles:
                 self.space.enforce(keep=(path,))
             return path
         raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def stream(self, session: str | None, filename: str) -> Iterator[tuple[BinaryIO, Path]]:
+        """A file written bit by bit (a season's ZIP): yields ``(handle, final path)``; the file
+        appears under its name only when the block ends without an error (a failed or
+        cancelled run leaves nothing behind). Counted against the byte budget at the end."""
+        self._maybe_prune()
+        path = self.folder(session) / _safe_name(filename, "file")
+        partial = path.with_name(path.name + ".part")
+        try:
+            with partial.open("wb") as handle:
+                yield handle, path
+            partial.replace(path)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        if self.space is not None:
+            self.space.enforce(keep=(path,))
 
     def prune(self, now: float | None = None) -> int:
         """Delete files older than ``max_age_seconds`` and empty folders; return how many."""

@@ -127,16 +127,17 @@ def read_upload(
         if not stat.S_ISREG(info.st_mode):
             raise again
         if info.st_size > max_bytes:
-            raise InvalidRequest(_too_big(label, info.st_size, max_bytes), field=field)
+            raise InvalidRequest(_too_big(label, info.st_size, max_bytes, field), field=field)
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise InvalidRequest(_too_big(label, len(data), max_bytes), field=field)
+        raise InvalidRequest(_too_big(label, len(data), max_bytes, field), field=field)
     return data
 
 
-def _too_big(label: str, size: int, max_bytes: int) -> str:
+def _too_big(label: str, size: int, max_bytes: int, field: str) -> str:
+    what = "image" if field in _LABELS else "file"
     return (f"{label}: the file is {size / 1048576:.1f} MB; the limit is "
-            f"{max_bytes / 1048576:.0f} MB. Use a smaller image.")
+            f"{max_bytes / 1048576:.0f} MB. Use a smaller {what}.")
 
 
 class GuardedBlocks(gr.Blocks):

@@ -8,7 +8,8 @@ thread), so the backend under test goes through real sockets, real HTTP and real
         ...
         sd.mode = "oom"          # switch behaviour at runtime
 
-Modes: ``ok``; ``oom`` (500 ``{"error": "OutOfMemoryError"}``); ``error500``; ``garbage``
+Modes: ``ok``; ``down`` (every connection is closed without an answer, as by a server that
+died behind its port); ``oom`` (500 ``{"error": "OutOfMemoryError"}``); ``error500``; ``garbage``
 (200, not JSON); ``bad_base64``; ``few_images`` (one image fewer than asked); ``no_api`` (404 on
 every ``/sdapi`` route, like a server started without ``--api``); ``slow`` (sleeps ``delay``
 seconds before answering, reporting progress meanwhile; ``/sdapi/v1/interrupt`` ends it early);
@@ -42,6 +43,7 @@ __all__ = ["MODES", "SAMPLERS", "FakeSDServer", "seed_colours"]
 
 MODES = (
     "ok",
+    "down",
     "oom",
     "error500",
     "garbage",
@@ -110,6 +112,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _guard(self) -> bool:
         """Answer 404 (no --api) or 401 (auth) when due; True when the request may proceed."""
         fake = self.server.fake
+        if fake.mode == "down":
+            self.close_connection = True  # no answer at all
+            return False
         if fake.mode == "no_api" and self.path.startswith("/sdapi"):
             self._json(404, {"detail": "Not Found"})
             return False

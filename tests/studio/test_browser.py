@@ -225,7 +225,7 @@ def test_no_sideways_scrolling_on_phone_or_desktop(
         log_in(page, studio_server.url, "organiser", studio_server.key)
         assert _overflow(page) == 0
         for tab in ("Artwork", "Design", "Event"):
-            page.get_by_role("tab", name=tab).click()
+            page.get_by_role("tab", name=tab, exact=True).click()
             assert _overflow(page) == 0, tab
         generate(page, "Phone Jazz", variants=3)
         assert _overflow(page) == 0
@@ -310,3 +310,85 @@ def test_a_bad_upload_is_refused_on_arrival(
         assert "200×80" in page.locator("#fs-status").inner_text()
     finally:
         context.close()
+
+
+SEASON_CSV = "title,date,venue,url,prompt\n" + "".join(
+    f"{title},{day} May,Hall,{url},{prompt}\n"
+    for day, (title, url, prompt) in enumerate([
+        ("Jazz Night", "https://example.org/j", "neon club"), ("Book Fair", "", ""),
+        ("", "", ""), ("Poetry Slam", "", "neon club"), ("Clean-up", "", ""),
+        ("Film Club", "", ""), ("Choir", "javascript:alert(1)", ""), ("Board Games", "", ""),
+        ("Street Food", "", ""), ("Open Studio", "", ""), ("Tango", "", "neon club"),
+        ("Kids Theatre", "", ""),
+    ], start=1)
+)
+
+
+def test_many_events_from_a_sheet(browser: Browser, studio_server: RunningStudio,
+                                  tmp_path: Path) -> None:
+    """The "Many events" page: template, a 12-row sheet with 2 bad rows, a progress bar, the
+    contact sheet, the ZIP and both bad rows in the status; no sideways scrolling on a phone."""
+    sheet = tmp_path / "season.csv"
+    sheet.write_text(SEASON_CSV, encoding="utf-8")
+    context, page = _log_in_page(browser, studio_server)
+    try:
+        page.get_by_role("tab", name="Many events", exact=True).click()
+        with page.expect_download(timeout=30_000) as template:
+            page.locator("#fs-season-template").click()
+        assert template.value.suggested_filename == "flyer-season-template.csv"
+        page.locator("#fs-season-sheet input[type=file]").set_input_files(str(sheet))
+        status = page.locator("#fs-season-status")
+        page.wait_for_function(
+            "() => document.querySelector('#fs-season-status').innerText.includes('12 events')",
+            timeout=15_000)
+        page.locator("#fs-season-run").click()
+        page.locator("#fs-season-contact .progress-text, #fs-season-contact .eta-bar").first \
+            .wait_for(state="attached", timeout=15_000)  # the run's progress shows
+        page.wait_for_function(
+            "() => document.querySelector('#fs-season-status').innerText.includes('10 of 12')",
+            timeout=120_000)
+        text = status.inner_text()
+        assert "2 rows not made" in text
+        assert "Row 4 · Title is required: give the event a name." in text
+        assert "Row 8 (Choir) · Link: use an http(s), mailto: or tel: address" in text
+        page.locator("#fs-season-contact img").wait_for(timeout=15_000)
+        with page.expect_download(timeout=30_000) as download:
+            page.locator("#fs-season-zip a").first.click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        import zipfile
+
+        with zipfile.ZipFile(saved) as archive:
+            folders = {name.split("/")[0] for name in archive.namelist() if "/" in name}
+        assert len(folders) == 10
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(300)
+        assert _overflow(page) == 0
+    finally:
+        context.close()
+
+
+def test_the_header_says_when_stable_diffusion_is_unreachable(
+    browser: Browser, make_studio: MakeStudio
+) -> None:
+    with FakeSDServer(mode="down") as sd:
+        studio = make_studio(sd=sd, FLYER_HEALTH_INTERVAL="60")
+        context, page = _log_in_page(browser, studio)
+        badge = page.locator("#fs-header .fs-badge")
+        try:
+            page.wait_for_function(
+                "() => document.querySelector('#fs-header .fs-badge').innerText"
+                ".includes('unreachable')", timeout=15_000)
+            assert badge.inner_text() == "⚠ Stable Diffusion · unreachable"
+            assert "fs-badge-down" in (badge.get_attribute("class") or "")
+            assert "is it running?" in (badge.get_attribute("title") or "")
+            colour = badge.evaluate("el => getComputedStyle(el).backgroundColor")
+            assert colour == "rgb(251, 191, 36)"  # the warning colour
+            sd.mode = "ok"  # back up: the next run's fresh check says so
+            generate(page, "Back online", variants=2)
+            page.wait_for_function(
+                "() => document.querySelector('#fs-header .fs-badge').innerText"
+                ".includes('up to')", timeout=15_000)
+            assert badge.inner_text() == "Stable Diffusion · up to 5 variants"
+        finally:
+            context.close()

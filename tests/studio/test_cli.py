@@ -75,3 +75,42 @@ def test_render_help_lists_the_choices(tmp_path: Path) -> None:
     for name in ("split_panel", "headline_top", "instagram_post", "story", "a4",
                  "1200x628", "classic", "slab"):
         assert name in text, name
+
+
+def run_many(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLYER_", "STABLE_"))}
+    env["FLYER_BACKEND"] = "procedural"
+    return subprocess.run([str(BIN), "render-many", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_render_many_makes_a_folder_per_event_and_reports_bad_rows(tmp_path: Path) -> None:
+    made = run_many(["events.csv", "--template"], tmp_path)
+    assert made.returncode == 0, made.stderr
+    lines = (tmp_path / "events.csv").read_text(encoding="utf-8-sig").splitlines()
+    lines += [",no title,,,,,,,,", "Bad link,,,,,,,javascript:alert(1),,"]  # rows 4 and 5
+    (tmp_path / "events.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_many(["events.csv", "--out", "out", "--format", "a5", "--variants", "2",
+                       "--font", "classic"], tmp_path)
+    assert result.returncode == 3, result.stderr  # some rows have problems
+    assert result.stderr.splitlines() == [
+        "row 4: Title is required: give the event a name.",
+        "row 5: Link: use an http(s), mailto: or tel: address (e.g. https://example.org).",
+    ]
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "002-late-night-jazz", "003-spring-book-fair", "contact-sheet.jpg", "report.json"]
+    jazz = sorted(p.name for p in (out / "002-late-night-jazz").iterdir())
+    assert jazz == [f"late-night-jazz-{n}.{ext}" for n in (1, 2) for ext in ("json", "pdf", "png")]
+    report = json.loads((out / "report.json").read_text())
+    assert (report["made"], report["flyers"], len(report["problems"])) == (2, 4, 2)
+    assert "2 of 4 events, 4 flyers" in result.stdout
+
+
+def test_render_many_refuses_what_no_row_could_use(tmp_path: Path) -> None:
+    (tmp_path / "e.csv").write_text("date,venue\n1 May,Hall\n")
+    result = run_many(["e.csv", "--out", "out"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("flyer-studio: The sheet has no title column")
+    missing = run_many(["nope.xlsx", "--out", "out"], tmp_path)
+    assert missing.returncode != 0 and "cannot read sheet" in missing.stderr

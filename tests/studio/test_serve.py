@@ -192,3 +192,28 @@ def test_serve_deletes_its_temporary_folder_when_terminated(tmp_path: Path) -> N
         served.process.terminate()  # SIGTERM, as `docker stop` sends
         served.process.wait(timeout=15)  # uvicorn shuts down gracefully, then re-raises it
     assert list(temp.iterdir()) == []
+
+
+def test_serve_warns_when_the_stable_diffusion_server_is_unreachable(tmp_path: Path) -> None:
+    gone = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    key = "configured-" + "k" * 30
+    with serving(tmp_path, API_MASTER_KEY=key, STABLE_DIFUSION_INSTANCE=gone,
+                 FLYER_SD_CONNECT_TIMEOUT="1") as served:
+        served.wait_for("Flyer Studio on")
+        served.wait_healthy()
+        printed = "".join(served.stdout)
+        warning = printed.split("Flyer Studio on")[0]
+        assert f"WARNING: the image backend at {gone} is unreachable" in warning
+        assert "Stable Diffusion server not reachable" in warning
+        assert "the header shows when it is back" in warning
+        assert "The automatic1111 backend at" in stderr_of(served)  # the log says it too
+
+
+def test_serve_says_nothing_when_the_server_answers(tmp_path: Path) -> None:
+    from tests.fake_sd import FakeSDServer
+
+    with FakeSDServer() as sd, serving(tmp_path, API_MASTER_KEY="configured-" + "k" * 30,
+                                       STABLE_DIFUSION_INSTANCE=sd.url) as served:
+        served.wait_for("Flyer Studio on")
+        served.wait_healthy()
+        assert "WARNING" not in "".join(served.stdout)

@@ -22,6 +22,7 @@ from pipeline.settings import Settings
 
 from .handlers import CUSTOM_FORMAT, BatchView, StudioHandlers, mapped_errors
 from .health import HealthMonitor
+from .manifest_view import manifest_markdown
 from .queue_wait import QueueWait
 from .season_run import SeasonRunner
 from .theme import HEADER_CSS, header_html
@@ -128,7 +129,8 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
     def show(view: BatchView) -> tuple[Any, ...]:
         index = view.ids.index(view.selected) if view.selected in view.ids else None
         return (gr.Gallery(value=view.gallery, selected_index=index), view.status,
-                view.manifest, view.ids, view.selected, gr.File(value=None, visible=False))
+                manifest_markdown(view.manifest), view.ids, view.selected,
+                gr.File(value=None, visible=False))
 
     hidden_file = gr.File(value=None, visible=False)
     view_stays = stays(1, len(view_outputs), {5: hidden_file})
@@ -157,7 +159,8 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
     def on_select(current: list[str], evt: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
         index = evt.index if isinstance(evt.index, int) else None
         view = handlers.select(current, index, _session(request))
-        return view.status, view.manifest, view.selected, gr.File(value=None, visible=False)
+        return (view.status, manifest_markdown(view.manifest), view.selected,
+                gr.File(value=None, visible=False))
 
     def exporter(kind: str) -> Any:
         @stays(1, 2, {0: hidden_file})
@@ -167,7 +170,8 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
             if kind == "zip":
                 path = handlers.export_zip(current, _session(request))
             else:
-                path = handlers.export(flyer_id, kind, _session(request), bool(crop_marks))
+                path = handlers.export(flyer_id, kind, _session(request), bool(crop_marks),
+                                       current)
             return gr.File(value=str(path), visible=True), gr.skip()
 
         on_export.__name__ = f"export_{kind}"

@@ -224,12 +224,17 @@ class StudioHandlers:
         return self._view(ids, ids[index], session, status)
 
     def export(self, selected: str | None, kind: str, session: str | None,
-               crop_marks: bool = False) -> Path:
+               crop_marks: bool = False, ids: Sequence[str] = ()) -> Path:
+        """The selected flyer as a file named ``flyer-<format>-<n>.<ext>``, ``n`` its place in
+        the gallery (``ids``), so the variants of a batch download under distinct names."""
         with mapped_errors():
             if not selected:
                 raise InvalidRequest("Select a flyer in the gallery first.")
             item = self.service.download(selected, kind, crop_marks=crop_marks)
-        return self.files.write(session, item.filename, item.data)
+            flyer = self.service.get(selected)
+        number = list(ids).index(selected) + 1 if selected in ids else 1
+        name = f"flyer-{flyer.format}-{number}{Path(item.filename).suffix}"
+        return self.files.write(session, name, item.data)
 
     def export_zip(self, ids: Sequence[str], session: str | None) -> Path:
         with mapped_errors():

@@ -15,6 +15,7 @@ from pipeline.models import FIELD_LIMITS
 from pipeline.settings import Settings
 
 from .handlers import CUSTOM_FORMAT
+from .manifest_view import EMPTY as EMPTY_MANIFEST
 
 __all__ = ["EXAMPLES", "Controls", "Results", "build_controls", "build_results"]
 
@@ -84,7 +85,7 @@ class Results:
     export_zip: gr.Button
     crop_marks: gr.Checkbox
     export_file: gr.File
-    manifest: gr.JSON
+    manifest: gr.Markdown
     form: dict[str, Any]
     """The re-render pickers, merged into the controls' form by the app."""
 
@@ -237,7 +238,7 @@ def build_results(layouts: list[dict[str, Any]], formats: list[dict[str, Any]]) 
     )
     export_file = gr.File(label="Your download", interactive=False, elem_id="fs-export-file",
                           visible=False)
-    with gr.Accordion("Manifest of the selected flyer", open=False):
-        manifest = gr.JSON(label="Manifest", show_label=False, height=320)
+    with gr.Accordion("How the selected flyer was made", open=False):
+        manifest = gr.Markdown(EMPTY_MANIFEST, elem_id="fs-manifest")
     return Results(gallery, status, rerender, export_png, export_pdf, export_zip, crop_marks,
                    export_file, manifest, form)

@@ -94,6 +94,7 @@ def test_log_in_generate_and_download(
             page.locator("#fs-export-png").click()
         download = download_info.value
         saved = tmp_path / download.suggested_filename
+        assert download.suggested_filename == "flyer-instagram_post-1.png"  # readable
         download.save_as(saved)
         assert saved.suffix == ".png"
         with Image.open(saved) as image:

@@ -99,3 +99,23 @@ def test_seed_and_batch_size_must_be_whole_finite_numbers(value: object) -> None
 def test_whole_numbers_arrive_exactly() -> None:
     request = request_from({"title": "x", "random_seed": False, "seed": 10**30, "batch_size": "2"})
     assert (request.seed, request.batch_size) == (10**30, 2)  # the service checks the range
+
+
+def test_manifest_is_shown_readably() -> None:
+    from studio.manifest_view import EMPTY, manifest_markdown
+
+    assert manifest_markdown(None) == EMPTY
+    text = manifest_markdown({
+        "layout": "split_panel", "layout_reason": {"why": "keeps the face clear"},
+        "format": {"name": "a4", "label": "A4", "width": 2550, "height": 3578},
+        "fonts": {"pairing": "classic", "title": "Serif Bold", "body": "Sans"},
+        "elements": [{"role": "title", "text": "Jazz | Night", "size": 120,
+                      "colour": "#ffffff", "contrast": 7.25},
+                     {"role": "qr", "text": "https://example.org", "box": [0, 0, 1, 1]}],
+        "warnings": ["The picture is enlarged 2.5x"],
+    })
+    assert "| **Layout** | split_panel (keeps the face clear) |" in text
+    assert "A4 · 2550×3578 px" in text and "contrast 7.2:1" in text
+    assert "Jazz \\| Night" in text  # a table cell cannot be broken by the user's text
+    assert "| **QR code** | https://example.org |" in text
+    assert "⚠️ Warning" in text and '"layout": "split_panel"' in text  # full JSON kept

@@ -59,7 +59,7 @@ def manifest_markdown(manifest: Mapping[str, Any] | None) -> str:
     """A Markdown table of the manifest's main facts, then the full JSON in a code block."""
     if not manifest:
         return EMPTY
-    table = ["| | |", "|---|---|"]
+    table = ["| Detail | Value |", "|---|---|"]
     table += [f"| **{_cell(k)}** | {_cell(v)} |" for k, v in _rows(manifest)]
     full = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
     return "\n".join(table) + "\n\n<details><summary>Everything (JSON)</summary>\n\n" \

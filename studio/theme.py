@@ -53,6 +53,8 @@ STUDIO_CSS = """
 #fs-results { gap: 10px; }
 #fs-generate { min-height: 48px; font-size: 16px; }
 #fs-status { min-height: 24px; font-size: 14px; }
+#fs-manifest td:first-child, #fs-manifest th:first-child { white-space: nowrap !important;
+  word-break: normal !important; overflow-wrap: normal !important; min-width: 7.5em; }
 #fs-status .fs-error, #fs-season-status .fs-error { background: #fef2f2;
   border: 1px solid #fecaca; color: #991b1b; padding: 8px 12px; border-radius: 8px; }
 #fs-season-status { min-height: 24px; font-size: 14px; }

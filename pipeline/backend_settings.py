@@ -24,6 +24,8 @@ __all__ = [
     "OpenAISettings",
     "load_sections",
     "parse_urls",
+    "positive_int",
+    "text_value",
 ]
 
 T = TypeVar("T")
@@ -134,7 +136,8 @@ def parse_urls(name: str, raw: str) -> tuple[str, ...]:
     return tuple(urls)
 
 
-def _int(name: str, raw: str) -> int:
+def positive_int(name: str, raw: str) -> int:
+    """A whole number above zero, or a ConfigError naming the variable."""
     try:
         value = int(raw.strip())
     except ValueError:
@@ -154,7 +157,8 @@ def _float(name: str, raw: str) -> float:
     return value
 
 
-def _text(name: str, raw: str) -> str:
+def text_value(name: str, raw: str) -> str:
+    """The value without surrounding spaces."""
     return raw.strip()
 
 
@@ -206,11 +210,11 @@ def load_sections(env: Mapping[str, str]) -> dict[str, object]:
         urls=get("FLYER_COMFYUI_URL", parse_urls, comfy.urls),
         workflow=get("FLYER_COMFYUI_WORKFLOW", _file, None),
         nodes=get("FLYER_COMFYUI_NODES", _nodes, comfy.nodes),
-        checkpoint=get("FLYER_COMFYUI_CHECKPOINT", _text, comfy.checkpoint),
+        checkpoint=get("FLYER_COMFYUI_CHECKPOINT", text_value, comfy.checkpoint),
         family=get("FLYER_MODEL_FAMILY", _family, comfy.family),
-        sampler=get("FLYER_COMFYUI_SAMPLER", _text, comfy.sampler),
-        scheduler=get("FLYER_COMFYUI_SCHEDULER", _text, comfy.scheduler),
-        steps=get("FLYER_COMFYUI_STEPS", _int, comfy.steps),
+        sampler=get("FLYER_COMFYUI_SAMPLER", text_value, comfy.sampler),
+        scheduler=get("FLYER_COMFYUI_SCHEDULER", text_value, comfy.scheduler),
+        steps=get("FLYER_COMFYUI_STEPS", positive_int, comfy.steps),
         cfg=get("FLYER_COMFYUI_CFG", _float, comfy.cfg),
     )
     if comfyui.nodes and comfyui.workflow is None:
@@ -218,38 +222,38 @@ def load_sections(env: Mapping[str, str]) -> dict[str, object]:
     oa = OpenAISettings()
     openai = OpenAISettings(
         urls=get("FLYER_OPENAI_URL", parse_urls, oa.urls),
-        api_key=get("FLYER_OPENAI_API_KEY", _text, get("OPENAI_API_KEY", _text, None)),
-        model=get("FLYER_OPENAI_MODEL", _text, oa.model),
+        api_key=get("FLYER_OPENAI_API_KEY", text_value, get("OPENAI_API_KEY", text_value, None)),
+        model=get("FLYER_OPENAI_MODEL", text_value, oa.model),
         sizes=get("FLYER_OPENAI_SIZES", _sizes, oa.sizes),
-        max_images=get("FLYER_OPENAI_MAX_IMAGES", _int, oa.max_images),
+        max_images=get("FLYER_OPENAI_MAX_IMAGES", positive_int, oa.max_images),
     )
     hf_defaults = HFSettings()
     hf = HFSettings(
-        token=get("HF_TOKEN", _text, None),
-        model=get("FLYER_HF_MODEL", _text, hf_defaults.model),
-        provider=get("FLYER_HF_PROVIDER", _text, hf_defaults.provider),
+        token=get("HF_TOKEN", text_value, None),
+        model=get("FLYER_HF_MODEL", text_value, hf_defaults.model),
+        provider=get("FLYER_HF_PROVIDER", text_value, hf_defaults.provider),
         endpoints=get("FLYER_HF_ENDPOINT", parse_urls, ()),
         family=get("FLYER_MODEL_FAMILY", _family, hf_defaults.family),
-        steps=get("FLYER_HF_STEPS", _int, None),
+        steps=get("FLYER_HF_STEPS", positive_int, None),
     )
     df = DiffusersSettings()
     diffusers = DiffusersSettings(
-        model=get("FLYER_DIFFUSERS_MODEL", _text, df.model),
-        steps=get("FLYER_DIFFUSERS_STEPS", _int, df.steps),
+        model=get("FLYER_DIFFUSERS_MODEL", text_value, df.model),
+        steps=get("FLYER_DIFFUSERS_STEPS", positive_int, df.steps),
         guidance=get("FLYER_DIFFUSERS_GUIDANCE", _float, df.guidance),
         family=get("FLYER_MODEL_FAMILY", _family, df.family),
-        device=get("FLYER_DIFFUSERS_DEVICE", _text, df.device),
-        gpu_seconds=get("FLYER_DIFFUSERS_GPU_SECONDS", _int, df.gpu_seconds),
+        device=get("FLYER_DIFFUSERS_DEVICE", text_value, df.device),
+        gpu_seconds=get("FLYER_DIFFUSERS_GPU_SECONDS", positive_int, df.gpu_seconds),
     )
     values: dict[str, object] = {
         "comfyui": comfyui, "openai": openai, "hf": hf, "diffusers": diffusers,
-        "space_id": get("SPACE_ID", _text, None),
+        "space_id": get("SPACE_ID", text_value, None),
     }
     if "FLYER_SD_UPSCALER" in env:
         values["sd_upscaler"] = env["FLYER_SD_UPSCALER"].strip()
     if "FLYER_MODEL_FAMILY" in env:
         values["model_family"] = _family("FLYER_MODEL_FAMILY", env["FLYER_MODEL_FAMILY"])
     if "FLYER_POOL_HEALTH_INTERVAL" in env:
-        values["pool_health_interval"] = float(_int("FLYER_POOL_HEALTH_INTERVAL",
+        values["pool_health_interval"] = float(positive_int("FLYER_POOL_HEALTH_INTERVAL",
                                                     env["FLYER_POOL_HEALTH_INTERVAL"]))
     return values

@@ -25,6 +25,8 @@ from .backend_settings import (
     OpenAISettings,
     load_sections,
     parse_urls,
+    positive_int,
+    text_value,
 )
 from .errors import ConfigError
 from .render.language import check_language
@@ -168,16 +170,6 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def _positive_int(name: str, raw: str) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(name, f"must be greater than zero, got {value}")
-    return value
-
-
 def _positive_float(name: str, raw: str) -> float:
     try:
         value = float(raw.strip())
@@ -267,7 +259,7 @@ def _auth(name: str, raw: str) -> tuple[str, str]:
 
 
 def _port(name: str, raw: str) -> int:
-    value = _positive_int(name, raw)
+    value = positive_int(name, raw)
     if value > 65535:
         raise ConfigError(name, f"must be a port from 1 to 65535, got {value}")
     return value
@@ -285,10 +277,6 @@ def _networks(name: str, raw: str) -> tuple[str, ...]:
                 name, f"{item!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
             ) from None
     return items
-
-
-def _text(name: str, raw: str) -> str:
-    return raw.strip()
 
 
 def _language(name: str, raw: str) -> str:
@@ -345,39 +333,39 @@ def load_settings(
 
     for name in ("STABLE_DIFFUSION_INSTANCE", "STABLE_DIFUSION_INSTANCE"):  # seed's wins
         take(name, "sd_instances", parse_urls)
-    take("MAX_IN_MEMORY", "max_in_memory", _positive_int)
-    take("MAX_BATCH_SIZE", "max_batch_size", _positive_int)
+    take("MAX_IN_MEMORY", "max_in_memory", positive_int)
+    take("MAX_BATCH_SIZE", "max_batch_size", positive_int)
     take("METRO_PATH", "metro_path", _readable_file)
     take("TEST_END_TO_END", "test_end_to_end", _bool)
-    take("API_MASTER_KEY", "api_master_key", _text)
+    take("API_MASTER_KEY", "api_master_key", text_value)
     take("FLYER_SD_AUTH", "sd_auth", _auth)
     take("FLYER_SD_CONNECT_TIMEOUT", "sd_connect_timeout", _positive_float)
     take("FLYER_SD_READ_TIMEOUT", "sd_read_timeout", _positive_float)
-    take("FLYER_SD_STEPS", "sd_steps", _positive_int)
+    take("FLYER_SD_STEPS", "sd_steps", positive_int)
     take("FLYER_SD_CFG_SCALE", "sd_cfg_scale", _positive_float)
-    take("FLYER_SD_SAMPLER", "sd_sampler", _text)
-    take("FLYER_SD_NEGATIVE_PROMPT", "sd_negative_prompt", _text)
-    take("FLYER_SD_NATIVE_SIZE", "sd_native_size", _positive_int)
-    take("FLYER_SD_CONCURRENCY", "sd_concurrency", _positive_int)
+    take("FLYER_SD_SAMPLER", "sd_sampler", text_value)
+    take("FLYER_SD_NEGATIVE_PROMPT", "sd_negative_prompt", text_value)
+    take("FLYER_SD_NATIVE_SIZE", "sd_native_size", positive_int)
+    take("FLYER_SD_CONCURRENCY", "sd_concurrency", positive_int)
     take("FLYER_LANGUAGE", "language", _language)
-    take("FLYER_STORE_TTL", "store_ttl_seconds", _positive_int)
-    take("FLYER_STORE_MAX_BYTES", "store_max_bytes", _positive_int)
-    take("FLYER_QUEUE_SIZE", "queue_size", _positive_int)
+    take("FLYER_STORE_TTL", "store_ttl_seconds", positive_int)
+    take("FLYER_STORE_MAX_BYTES", "store_max_bytes", positive_int)
+    take("FLYER_QUEUE_SIZE", "queue_size", positive_int)
     take("FLYER_QUEUE_MAX_WAIT", "queue_max_wait_seconds", _positive_float)
-    take("FLYER_LOGIN_MAX_FAILURES", "login_max_failures", _positive_int)
-    take("FLYER_LOGIN_WINDOW", "login_window_seconds", _positive_int)
-    take("FLYER_LOGIN_LOCKOUT", "login_lockout_seconds", _positive_int)
-    take("FLYER_LOGIN_GLOBAL_MAX_FAILURES", "login_global_max_failures", _positive_int)
+    take("FLYER_LOGIN_MAX_FAILURES", "login_max_failures", positive_int)
+    take("FLYER_LOGIN_WINDOW", "login_window_seconds", positive_int)
+    take("FLYER_LOGIN_LOCKOUT", "login_lockout_seconds", positive_int)
+    take("FLYER_LOGIN_GLOBAL_MAX_FAILURES", "login_global_max_failures", positive_int)
     take("FLYER_TRUSTED_PROXIES", "trusted_proxies", _networks)
-    take("FLYER_SESSION_IDLE", "session_idle_seconds", _positive_int)
-    take("FLYER_SESSION_MAX", "session_max_seconds", _positive_int)
+    take("FLYER_SESSION_IDLE", "session_idle_seconds", positive_int)
+    take("FLYER_SESSION_MAX", "session_max_seconds", positive_int)
     take("FLYER_ALLOWED_ORIGINS", "allowed_origins", _origins)
-    take("GRADIO_SERVER_NAME", "server_name", _text)
+    take("GRADIO_SERVER_NAME", "server_name", text_value)
     take("GRADIO_SERVER_PORT", "server_port", _port)
     take("FLYER_SSL_CERTFILE", "ssl_certfile", _readable_file)
     take("FLYER_SSL_KEYFILE", "ssl_keyfile", _readable_file)
     take("FLYER_TEMP_DIR", "temp_dir", _folder)
-    take("FLYER_TEMP_MAX_BYTES", "temp_max_bytes", _positive_int)
+    take("FLYER_TEMP_MAX_BYTES", "temp_max_bytes", positive_int)
     take("FLYER_HEALTH_INTERVAL", "health_interval_seconds", _positive_float)
     take("FLYER_MCP", "mcp_enabled", _bool)
 

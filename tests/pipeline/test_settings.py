@@ -322,3 +322,15 @@ def test_language_setting() -> None:
     assert settings(FLYER_LANGUAGE="de-CH").language == "de_CH"
     assert settings(FLYER_LANGUAGE="None").language == "none"
     assert settings(FLYER_LANGUAGE="ja").language == "ja"
+
+
+def test_settings_docs_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.settings_docs import main
+
+    assert main(["--check"]) == 0  # env.example and README.md are up to date
+    assert main(["--env-example"]) == 0
+    assert capsys.readouterr().out == env_example()
+    assert main(["--readme-table"]) == 0
+    assert capsys.readouterr().out.startswith("| Variable | Default | Meaning |\n")
+    with pytest.raises(SystemExit, match="lacks the markers"):
+        rewrite_readme("# a README without the table's markers\n")

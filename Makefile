@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-diffusers install install-test lint bench bench-pool docs clean
+.PHONY: run test test-diffusers install install-test lint bench bench-pool docs settings-docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,12 @@ bench-pool: install
 bench: install
 	$(BIN)/python bench/bench_compose.py
 
-docs: install-test
+## make settings-docs: rewrite env.example and the README's settings table from the
+## declarations in pipeline/settings.py and pipeline/backend_settings.py
+settings-docs: install
+	$(BIN)/python -m pipeline.settings_docs --write
+
+docs: install-test settings-docs
 	$(BIN)/python docs/make_docs.py
 
 clean:

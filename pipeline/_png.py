@@ -3,18 +3,20 @@
 Pillow's encoder tries all five filters on every row ("adaptive"), which costs as much as the
 compression itself. Flyers are mostly smooth backgrounds, for which the "Up" filter alone is
 within a few percent of adaptive, and it is one numpy subtraction. The filtered rows are then
-deflated at level 1 in slices on a few threads (zlib releases the GIL), joined pigz-style with
-full flushes into one valid zlib stream. Output is byte-for-byte reproducible.
+deflated at level 1 in slices on the shared worker threads (``pipeline.executor``; zlib releases
+the GIL), joined pigz-style with full flushes into one valid zlib stream. Output is
+byte-for-byte reproducible.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
+
+from .executor import work_pool
 
 __all__ = ["write_png"]
 
@@ -65,8 +67,7 @@ def _deflate(raw: bytes, level: int, workers: int) -> bytes:
             zlib.Z_FINISH if last else zlib.Z_FULL_FLUSH
         )
 
-    with ThreadPoolExecutor(max_workers=pieces) as pool:
-        parts = list(pool.map(deflate, range(len(slices))))
+    parts = list(work_pool().map(deflate, range(len(slices))))
     header = b"\x78\x01"  # deflate, 32K window, fastest
     return header + b"".join(parts) + struct.pack(">I", zlib.adler32(raw))
 

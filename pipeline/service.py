@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from PIL import Image
 
-from .backends import GeneratedImage, ImageBackend, PaintRequest, create_backend
+from .backends import (
+    GeneratedImage,
+    ImageBackend,
+    PaintRequest,
+    close_backend,
+    create_backend,
+    open_backend,
+)
 from .errors import BackendCancelled, InvalidRequest
 from .export import encode, extension, media_type, preview_jpeg
 from .models import (
@@ -184,6 +191,23 @@ class FlyerService:
         if settings.metro_path is not None:
             metro = load_image(settings.metro_path.read_bytes(), field="METRO_PATH")
         return cls(settings, backend, store, metro_logo=metro)
+
+    # -- lifecycle (the studio's lifespan; a script may use ``with service:``) ---------------
+    def open(self) -> None:
+        """Start what the backend runs in the background (a server pool's health checks)."""
+        open_backend(self.backend)
+
+    def close(self) -> None:
+        """Close the backend: its HTTP clients and health thread. Idempotent; painting
+        afterwards fails with BackendUnavailable (re-rendering stored flyers still works)."""
+        close_backend(self.backend)
+
+    def __enter__(self) -> FlyerService:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- the backend ------------------------------------------------------------------------
     @property

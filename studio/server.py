@@ -25,7 +25,9 @@ import uvicorn
 from fastapi import FastAPI, Request
 from starlette.routing import Mount, Route
 
+from pipeline.declare import summary
 from pipeline.errors import ConfigError
+from pipeline.executor import work_pool
 from pipeline.health import Health
 from pipeline.keys import new_key
 from pipeline.service import FlyerService
@@ -106,31 +108,47 @@ def _share_global_with_gradio(shared: Path) -> None:
         os.environ["GRADIO_TEMP_DIR"] = str(shared)
 
 
-def _lifespan(space: TempSpace, health: HealthMonitor,
+def _lifespan(settings: Settings, service: FlyerService, space: TempSpace,
+              health: HealthMonitor,
               extra: Callable[[], contextlib.AbstractAsyncContextManager[Any]] | None = None,
               ) -> Any:
-    """Create the temporary folder at start, keep it under budget, delete it at the end; check
-    the backend's health now and every FLYER_HEALTH_INTERVAL seconds; run ``extra`` (the MCP
-    endpoint's session manager) for the app's lifetime."""
+    """The studio's resources, opened at start and closed at the end, in reverse order:
+
+    - the temporary folder (created, kept under FLYER_TEMP_MAX_BYTES, deleted with every
+      session's previews and downloads);
+    - the process's shared worker threads (:func:`pipeline.executor.work_pool`, held while the
+      server runs and stopped when the last server in the process stops);
+    - the service's backend: a server pool's health thread and every HTTP client;
+    - the backend health checks every FLYER_HEALTH_INTERVAL seconds, and ``extra`` (the MCP
+      endpoint's session manager).
+
+    The settings are logged once at start, without secrets."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logger.info("Flyer Studio settings: %s", summary(settings))
         space.open()
-        tasks = [asyncio.create_task(space.enforce_every(SWEEP_SECONDS)),
-                 asyncio.create_task(health.run_every())]
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                if extra is not None:
-                    await stack.enter_async_context(extra())
-                yield
+            with contextlib.ExitStack() as resources:
+                resources.enter_context(work_pool().held())
+                service.open()
+                resources.callback(service.close)
+                tasks = [asyncio.create_task(space.enforce_every(SWEEP_SECONDS)),
+                         asyncio.create_task(health.run_every())]
+                try:
+                    async with contextlib.AsyncExitStack() as stack:
+                        if extra is not None:
+                            await stack.enter_async_context(extra())
+                        yield
+                finally:
+                    for task in tasks:
+                        task.cancel()
+                    for task in tasks:
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
             space.cleanup()
-            logger.info("Deleted the temporary folder %s", space.root)
+            logger.info("Closed the backend and deleted the temporary folder %s", space.root)
 
     return lifespan
 
@@ -141,7 +159,8 @@ def create_server(
     clock: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
     """The whole studio as an ASGI app: nothing is started until a server runs it. ``clock``
-    times login sessions (tests pass a fake one)."""
+    times login sessions (tests pass a fake one). The server owns ``service`` (made from the
+    settings when not given): its lifespan opens it at start and closes it at the end."""
     from .app import build_app  # the UI pulls in the most; import it when a server is built
 
     if not settings.api_master_key:
@@ -171,7 +190,7 @@ def create_server(
         mcp, mcp_running = create_mcp_endpoint(service, settings, checker, throttle)
 
     app = FastAPI(title="Flyer Studio", docs_url=None, redoc_url=None, openapi_url=None,
-                  lifespan=_lifespan(space, health, mcp_running))
+                  lifespan=_lifespan(settings, service, space, health, mcp_running))
     app.state.settings = settings
     app.state.temp_space = space
     app.state.service = service

@@ -20,6 +20,8 @@ from .base import (
     Painting,
     PaintRequest,
     ProgressCallback,
+    close_backend,
+    open_backend,
 )
 from .jobs import PaintJob, start_job
 from .pool import ServerPool
@@ -34,7 +36,9 @@ __all__ = [
     "Painting",
     "ProgressCallback",
     "ServerPool",
+    "close_backend",
     "create_backend",
+    "open_backend",
     "start_job",
 ]
 

@@ -179,6 +179,7 @@ class HttpServer:
         self.base_url = base_url.rstrip("/")
         self.public_url = public_url(self.base_url)
         self.client = client if client is not None else httpx.Client()
+        self._owns_client = client is None
         self.voice = voice or Voice()
         self.auth = auth
         self.secret = secret or urlsplit(self.base_url).password or None
@@ -190,9 +191,19 @@ class HttpServer:
         return httpx.Timeout(connect=self.connect_timeout, read=read_timeout, write=60.0,
                              pool=read_timeout)
 
+    def close(self) -> None:
+        """Close the HTTP client if this server made it (an injected one is its owner's)."""
+        if self._owns_client:
+            self.client.close()
+
     def send(self, method: str, path: str, *, read_timeout: float,
              json: Any = None, params: dict[str, str] | None = None) -> httpx.Response:
         """One HTTP call; a transport failure becomes a BackendError; any status returns."""
+        if self.client.is_closed:
+            raise BackendUnavailable(
+                f"The connection to the {self.voice.kind} at {self.public_url} is closed: the "
+                "studio is shutting down. Try again once it has restarted."
+            )
         try:
             return self.client.request(
                 method,

@@ -107,6 +107,10 @@ class Automatic1111Backend:
                 self.check()
         return self._model or "unknown"
 
+    def close(self) -> None:
+        """Close the HTTP client this backend made (the studio's lifespan calls it)."""
+        self.http.close()
+
     def check(self) -> None:
         """``GET /sdapi/v1/options``: answers when the server is up (and names its model)."""
         response = self._request("GET", "/sdapi/v1/options", read_timeout=10.0)

@@ -25,7 +25,9 @@ __all__ = [
     "PaintRequest",
     "Painting",
     "ProgressCallback",
+    "close_backend",
     "no_progress",
+    "open_backend",
 ]
 
 ProgressCallback = Callable[[float, str], None]
@@ -145,3 +147,21 @@ class ImageBackend(Protocol):
         raises BackendCancelled; a server is interrupted only while it paints this job.
         """
         ...
+
+
+def open_backend(backend: ImageBackend) -> None:
+    """Start what ``backend`` runs in the background, if anything (a pool's health checks).
+
+    Lifecycle is optional in the protocol: a backend holding resources defines ``start()``
+    and/or ``close()``; the studio's lifespan calls them through these two functions."""
+    start = getattr(backend, "start", None)
+    if callable(start):
+        start()
+
+
+def close_backend(backend: ImageBackend) -> None:
+    """Release what ``backend`` holds, if anything (HTTP clients, a pool's health thread).
+    Closing twice is harmless; a closed backend refuses to paint with a BackendError."""
+    close = getattr(backend, "close", None)
+    if callable(close):
+        close()

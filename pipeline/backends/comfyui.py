@@ -130,6 +130,10 @@ class ComfyUIBackend:
                     return value
         return "custom workflow"
 
+    def close(self) -> None:
+        """Close the HTTP client this backend made (the studio's lifespan calls it)."""
+        self.http.close()
+
     def check(self) -> None:
         self.http.request("GET", "/system_stats", read_timeout=10.0)
 

@@ -104,6 +104,8 @@ class HFInferenceBackend:
         self._timeout = read_timeout
         self._poll = poll_interval
         self._call = text_to_image or _client_for(model, provider, endpoint, token, read_timeout)
+        # the InferenceClient this backend made (an injected function is its owner's)
+        self._client = None if text_to_image else getattr(self._call, "__self__", None)
 
     @classmethod
     def from_settings(cls, settings: Settings, endpoint: str | None) -> HFInferenceBackend:
@@ -120,6 +122,12 @@ class HFInferenceBackend:
     @property
     def server(self) -> str:
         return public_url(self.endpoint) if self.endpoint else f"provider:{self.provider}"
+
+    def close(self) -> None:
+        """Close the InferenceClient this backend made (the studio's lifespan calls it)."""
+        close = getattr(self._client, "close", None)
+        if callable(close):
+            close()
 
     def check(self) -> None:
         """Nothing cheap to ask a provider; a configured token is the precondition."""

@@ -105,6 +105,10 @@ class OpenAIImagesBackend:
     def server(self) -> str:
         return self.http.public_url
 
+    def close(self) -> None:
+        """Close the HTTP client this backend made (the studio's lifespan calls it)."""
+        self.http.close()
+
     def check(self) -> None:
         """``GET /v1/models``: a wrong key or a dead server shows here; a 404 is fine (some
         compatible servers do not list models)."""

@@ -20,7 +20,15 @@ from typing import Any
 
 from ..errors import BackendCancelled, BackendError, BackendUnavailable, Busy, RateLimited
 from ._worker import CANCELLED
-from .base import Capabilities, ImageBackend, Painting, PaintRequest, ProgressCallback, no_progress
+from .base import (
+    Capabilities,
+    ImageBackend,
+    Painting,
+    PaintRequest,
+    ProgressCallback,
+    close_backend,
+    no_progress,
+)
 
 __all__ = ["Member", "ServerPool"]
 
@@ -143,11 +151,13 @@ class ServerPool:
             self._health_thread.start()
 
     def close(self) -> None:
-        """Stop the health checks."""
+        """Stop the health checks and close each server's backend (its HTTP client)."""
         self._stop.set()
         thread = self._health_thread
         if thread is not None:
             thread.join(timeout=5)
+        for member in self.members:
+            close_backend(member.backend)
 
     def check_all(self) -> None:
         """Check each server once (the health thread does this every interval)."""

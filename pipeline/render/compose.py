@@ -17,13 +17,14 @@ score terms). The pixels never depend on the core count or on which strip finish
 from __future__ import annotations
 
 import math
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from ..errors import RenderError
+from ..executor import work_pool
 from ..models import Flyer, FlyerSpec, normalise_palette
 from .autolayout import Choice, rank_layouts
 from .blocks import METRO_LOGO_GAP
@@ -36,7 +37,7 @@ from .layouts import LAYOUT_NAMES, TEXT_ROLES, Layout, get_layout, pixel_box
 from .legibility import WORK_SIDE, Surface, pixel_luminance
 from .logos import fit_into, knock_out, shrink_to_boxes, to_rgba
 from .plan import Plan, Work, apply, manifest, plan
-from .resample import start_strips, workers
+from .resample import start_strips
 from .score import alignment, grid_size, overlap
 from .see import analyse
 from .subject import FracBox, Subject
@@ -177,7 +178,7 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format,
     # The background resizes on other cores (Pillow drops the GIL) while this thread fits
     # and rasterises the text and decides colours, scrims and plates on a measuring surface
     # taken from the source: only the final ink waits for the canvas.
-    with ThreadPoolExecutor(max_workers=workers()) as pool:
+    with work_pool() as pool:  # the process's shared threads (pipeline.executor)
         strips = _start_picture(pool, img, ranked[0])
         choice, fitted, first_error = _first_that_fits(ranked, attempt)
         if fitted is None:

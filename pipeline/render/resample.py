@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 
 from PIL import Image
+
+from ..executor import work_pool
 
 __all__ = ["STRIPS", "resize", "start_resize", "start_strips", "workers"]
 
@@ -32,9 +34,9 @@ def workers() -> int:
 
 def resize(image: Image.Image, size: tuple[int, int], method: Image.Resampling,
            box: tuple[float, float, float, float] | None = None) -> Image.Image:
-    """``image.resize(size, method, box=box)``, computed in horizontal strips on threads."""
-    with ThreadPoolExecutor(max_workers=workers()) as pool:
-        return start_resize(pool, image, size, method, box)()
+    """``image.resize(size, method, box=box)``, computed in horizontal strips on the shared
+    worker threads."""
+    return start_resize(work_pool(), image, size, method, box)()
 
 
 def start_strips(pool: Executor, image: Image.Image, size: tuple[int, int],

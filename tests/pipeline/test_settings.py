@@ -1,14 +1,19 @@
-"""Settings: parsing, defaults, both spellings, every bad value, env.example in step."""
+"""Settings: parsing, defaults, both spellings, every bad value, env.example and the README
+generated from the declarations, secrets never shown."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pytest
 
+from pipeline.casts import positive_int
+from pipeline.declare import declared, load_declared, setting, summary
 from pipeline.errors import ConfigError
 from pipeline.settings import ENV_VARIABLES, Settings, canonical_origin, load_settings
+from pipeline.settings_docs import BEGIN, END, env_example, readme_table, rewrite_readme
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,25 +139,150 @@ def test_empty_values_count_as_unset() -> None:
     assert s.sd_instance is None and s.max_in_memory == 3000
 
 
-def test_env_example_and_settings_in_step() -> None:
+def test_env_example_and_readme_are_generated_from_the_declarations() -> None:
+    """Adding a setting without `make settings-docs` fails here."""
+    assert (ROOT / "env.example").read_text() == env_example(), "run `make settings-docs`"
+    readme = (ROOT / "README.md").read_text()
+    assert rewrite_readme(readme) == readme, "run `make settings-docs`"
+    assert readme.count(BEGIN) == 1 and readme.count(END) == 1
+
+
+def test_env_example_documents_every_variable_and_is_valid() -> None:
     text = (ROOT / "env.example").read_text()
-    documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", text, flags=re.M))
-    mentioned = set(re.findall(r"\b([A-Z][A-Z0-9_]{3,})\b", text))
-    # every variable Settings reads is in env.example (the alias may be only mentioned)
-    assert set(ENV_VARIABLES) - {"STABLE_DIFFUSION_INSTANCE"} <= documented
-    assert "STABLE_DIFFUSION_INSTANCE" in mentioned
-    # and env.example sets nothing Settings does not read
-    assert documented <= set(ENV_VARIABLES)
-    # the example itself is a valid configuration
-    load_settings({}, env_file=ROOT / "env.example")
-
-
-def test_every_variable_is_read() -> None:
-    source = (ROOT / "pipeline" / "settings.py").read_text().split("def _choose_backend", 1)[1]
-    sections = (ROOT / "pipeline" / "backend_settings.py").read_text()
-    source += sections.split("def load_sections", 1)[1]
+    documented = re.findall(r"^([A-Z][A-Z0-9_]+)=", text, flags=re.M)
+    primary = [item.var.name for item in declared(Settings)]
+    assert documented == primary  # each once, in declaration order
+    assert len(set(ENV_VARIABLES)) == len(ENV_VARIABLES)
+    for item in declared(Settings):  # aliases are mentioned in their variable's help
+        for alias in item.var.aliases:
+            assert alias in text and alias in ENV_VARIABLES
+    table = readme_table()
     for name in ENV_VARIABLES:
-        assert f'"{name}"' in source, name
+        assert f"`{name}`" in table
+    # the example itself is a valid configuration, equal to the defaults
+    assert load_settings({}, env_file=ROOT / "env.example") == settings()
+
+
+def test_every_field_is_declared() -> None:
+    """Each Settings field (and each section's) comes from one declared variable, except the
+    sections' model family, which FLYER_MODEL_FAMILY sets in all of them."""
+    paths = {item.path for item in declared(Settings)}
+    derived = {"comfyui.family", "hf.family", "diffusers.family"}
+    sections = {"comfyui", "openai", "hf", "diffusers"}
+    every = set()
+    for f in fields(Settings):
+        if f.name in sections:
+            every |= {f"{f.name}.{g.name}" for g in fields(getattr(Settings(), f.name))}
+        else:
+            every.add(f.name)
+    assert every == paths | derived
+    assert paths.isdisjoint(derived)
+
+
+def test_each_declared_variable_reaches_its_field() -> None:
+    """Setting a declared variable to a value other than its default changes its field."""
+    samples = {"STABLE_DIFUSION_INSTANCE": "http://sd:1", "FLYER_BACKEND": "openai",
+               "FLYER_SD_AUTH": "me:pw", "METRO_PATH": str(ROOT / "README.md"),
+               "FLYER_TEMP_DIR": "/tmp", "FLYER_SSL_CERTFILE": "", "FLYER_SSL_KEYFILE": "",
+               "FLYER_COMFYUI_WORKFLOW": str(ROOT / "README.md"), "FLYER_COMFYUI_NODES": "",
+               "FLYER_OPENAI_SIZES": "512x512", "FLYER_MODEL_FAMILY": "sdxl",
+               "FLYER_LANGUAGE": "de", "FLYER_TRUSTED_PROXIES": "10.0.0.1",
+               "FLYER_ALLOWED_ORIGINS": "https://x.example", "GRADIO_SERVER_PORT": "8000",
+               "FLYER_SD_NATIVE_SIZE": "1024", "FLYER_OPENAI_URL": "http://oa:1",
+               "FLYER_COMFYUI_URL": "http://comfy:1", "FLYER_HF_ENDPOINT": "http://hf:1"}
+    for item in declared(Settings):
+        name = item.var.name
+        raw = samples.get(name)
+        guessed = raw is None
+        if raw is None:
+            default = item.default
+            if isinstance(default, bool):
+                raw = "false" if default else "true"
+            elif isinstance(default, (int, float)):
+                raw = str(default + 1) if isinstance(default, int) else f"{default + 1.5:g}"
+            else:
+                raw = "sample-value"
+        if not raw:
+            continue
+        try:
+            loaded: object = settings(**{name: raw})
+        except ConfigError:
+            if guessed:  # a setting with a cast this guess cannot satisfy: not checked here
+                continue
+            raise
+        for part in item.path.split("."):
+            loaded = getattr(loaded, part)
+        assert loaded != item.default, name
+
+
+def test_aliases_and_model_family() -> None:
+    assert settings(OPENAI_API_KEY="sk-b").openai.api_key == "sk-b"
+    assert settings(OPENAI_API_KEY="sk-b", FLYER_OPENAI_API_KEY="sk-a").openai.api_key == "sk-a"
+    s = settings(FLYER_MODEL_FAMILY="SDXL")
+    assert s.model_family == s.comfyui.family == s.hf.family == s.diffusers.family == "sdxl"
+    assert (settings().comfyui.family, settings().hf.family) == ("sd15", "flux")
+    assert settings(FLYER_POOL_HEALTH_INTERVAL="5").pool_health_interval == 5.0
+
+
+SECRETS = {
+    "API_MASTER_KEY": "master-key-4f8a1c9e2b7d",
+    "FLYER_SD_AUTH": "sduser:sd-password-93k1",
+    "HF_TOKEN": "hf_token_7Qx2",
+    "FLYER_OPENAI_API_KEY": "sk-openai-secret-55",
+    "STABLE_DIFUSION_INSTANCE": "http://sduser:url-password-12@sd.local:7860",
+}
+SECRET_TEXTS = ["master-key-4f8a1c9e2b7d", "sd-password-93k1", "hf_token_7Qx2",
+                "sk-openai-secret-55", "url-password-12"]
+
+
+def test_repr_and_str_hide_every_secret() -> None:
+    s = settings(**SECRETS)
+    assert s.api_master_key == SECRETS["API_MASTER_KEY"]  # the value is there to use
+    assert s.sd_auth == ("sduser", "sd-password-93k1")
+    for shown in (repr(s), str(s), f"{s}", repr(s.hf), repr(s.openai), summary(s)):
+        for secret in SECRET_TEXTS:
+            assert secret not in shown
+    assert "api_master_key=<secret>" in repr(s) and "token=<secret>" in repr(s.hf)
+    assert "http://sduser:***@sd.local:7860" in repr(s)
+    assert "api_master_key=None" in repr(settings())
+    assert "API_MASTER_KEY=<secret>" in summary(s) and "MAX_IN_MEMORY" not in summary(s)
+    assert summary(settings()) == "all defaults"
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("MAX_IN_MEMORY", "lots"),
+    ("FLYER_SD_AUTH", "sd-password-93k1"),  # a secret's own bad value (no user:)
+    ("STABLE_DIFUSION_INSTANCE", "http://sduser:url-password-12@sd.local:port"),
+    ("STABLE_DIFUSION_INSTANCE", "sduser:url-password-12@sd.local"),
+])
+def test_config_errors_never_carry_a_secret(name: str, value: str) -> None:
+    env = {**SECRETS, name: value}
+    with pytest.raises(ConfigError) as info:
+        settings(**env)
+    assert info.value.variable == name
+    chain: list[BaseException] = [info.value]
+    while chain[-1].__cause__ or chain[-1].__context__:
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)  # type: ignore[arg-type]
+    for error in chain:
+        for secret in SECRET_TEXTS:
+            assert secret not in str(error) and secret not in repr(error.args)
+
+
+def test_a_secret_cast_that_echoes_its_value_is_redacted() -> None:
+    """A secret's cast may quote the bad value (positive_int does): the loader masks it."""
+
+    @dataclass(frozen=True)
+    class Section:
+        pin: int = setting("X_PIN", positive_int, 1, "A secret number.", group="x",
+                           secret=True)
+        size: int = setting("X_SIZE", positive_int, 1, "Not secret.", group="x")
+
+    with pytest.raises(ConfigError) as info:
+        load_declared(Section, {"X_PIN": " hunter2 "})
+    assert "hunter2" not in str(info.value) and "***" in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    with pytest.raises(ConfigError, match="'plain'"):  # others keep quoting: it helps
+        load_declared(Section, {"X_SIZE": "plain"})
 
 
 def test_sessions_and_origins() -> None:
@@ -192,3 +322,15 @@ def test_language_setting() -> None:
     assert settings(FLYER_LANGUAGE="de-CH").language == "de_CH"
     assert settings(FLYER_LANGUAGE="None").language == "none"
     assert settings(FLYER_LANGUAGE="ja").language == "ja"
+
+
+def test_settings_docs_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.settings_docs import main
+
+    assert main(["--check"]) == 0  # env.example and README.md are up to date
+    assert main(["--env-example"]) == 0
+    assert capsys.readouterr().out == env_example()
+    assert main(["--readme-table"]) == 0
+    assert capsys.readouterr().out.startswith("| Variable | Default | Meaning |\n")
+    with pytest.raises(SystemExit, match="lacks the markers"):
+        rewrite_readme("# a README without the table's markers\n")

@@ -1,0 +1,93 @@
+"""The one pool of worker threads that composing and encoding share, sized for the machine.
+
+Pillow's resampler and zlib drop the GIL, so the pipeline resizes a background in strips, a logo,
+and deflates a PNG in slices on other cores while the calling thread typesets. Before, each
+composition and each PNG made (and tore down) its own thread pool; now they all lend
+:func:`work_pool`, one per process: thread count is the usable cores, whatever the number of
+concurrent requests.
+
+Only *leaf* work goes to the pool: a task submitted here never waits for another task of the
+pool (so a small pool cannot deadlock). The pool starts its threads on first use. A server holds
+it for its lifetime (:meth:`WorkPool.held`, in the lifespan); when the last holder lets go, the
+threads are stopped and joined (work already submitted finishes first); a later submit starts
+fresh ones. This is the one piece of process-wide state in ``pipeline``: threads belong to the
+process, not to a request or a service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+__all__ = ["WorkPool", "machine_workers", "work_pool"]
+
+T = TypeVar("T")
+
+
+def machine_workers() -> int:
+    """The usable cores (the CPU affinity where the platform tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class WorkPool(Executor):
+    """A thread pool started on first use and stopped when its last holder lets go."""
+
+    def __init__(self, max_workers: int | None = None, name: str = "flyer-work") -> None:
+        self.max_workers = max_workers or machine_workers()
+        self.name = name
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._holders = 0
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix=self.name)
+            return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the threads (after the work already submitted, with ``wait``); the next
+        ``submit`` starts new ones."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    @property
+    def running(self) -> bool:
+        """Whether the pool has threads now."""
+        with self._lock:
+            return self._pool is not None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[WorkPool]:
+        """Hold the pool for a server's lifetime; the last holder's exit stops its threads."""
+        with self._lock:
+            self._holders += 1
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._holders -= 1
+                last = self._holders == 0
+            if last:
+                self.shutdown()
+
+    def __exit__(self, *exc: object) -> None:
+        """Leaving ``with work_pool() as pool:`` does not stop the shared threads (an
+        executor's own ``with`` would): the pool outlives each composition."""
+
+
+_SHARED = WorkPool()
+
+
+def work_pool() -> WorkPool:
+    """The process's one pool of worker threads."""
+    return _SHARED

@@ -115,6 +115,13 @@ class Settings:
     """How often the backend's health is checked (the header shows the last answer)."""
     mcp_enabled: bool = False
     """Serve the MCP endpoint ``/mcp`` for agents (behind the master key)."""
+    # --- replicas -----------------------------------------------------------------------------
+    store_url: str | None = field(default=None, repr=False)
+    """FLYER_STORE_URL: ``redis://[:password@]host:port/db`` (or ``rediss://``, ``unix://``)
+    keeps flyers and the login counters in that Redis, shared by every replica; None: in this
+    process. Not in repr: it may hold a password."""
+    redis_prefix: str = "flyer-studio"
+    """FLYER_REDIS_PREFIX: start of every key the studio writes in Redis."""
 
     @property
     def sd_instance(self) -> str | None:
@@ -162,6 +169,8 @@ ENV_VARIABLES: dict[str, str] = {
     "FLYER_TEMP_MAX_BYTES": "Most bytes of temporary files (previews, downloads, uploads)",
     "FLYER_HEALTH_INTERVAL": "Seconds between checks that the image backend can paint",
     "FLYER_MCP": "true to serve the MCP endpoint /mcp for agents (needs the master key)",
+    "FLYER_STORE_URL": "redis://host:port/db: flyers and login counters shared by replicas",
+    "FLYER_REDIS_PREFIX": "Start of every key the studio writes in Redis",
     **BACKEND_ENV_VARIABLES,
 }
 
@@ -279,6 +288,32 @@ def _networks(name: str, raw: str) -> tuple[str, ...]:
     return items
 
 
+def _store_url(name: str, raw: str) -> str:
+    """A Redis URL; ``memory`` (or empty) means the in-process store and gives no value."""
+    value = raw.strip()
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(name, f"expected redis://host:port/db, rediss://... or unix:///path "
+                                f"(or memory), got a {scheme or 'schemeless'} URL")
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number in range)
+    except ValueError:
+        raise ConfigError(name, "the port is not a number from 1 to 65535") from None
+    if scheme != "unix" and not parts.hostname:
+        raise ConfigError(name, "the URL names no host (redis://host:6379/0)")
+    if scheme == "unix" and not parts.path:
+        raise ConfigError(name, "the URL names no socket path (unix:///run/redis.sock)")
+    return value
+
+
+def _prefix(name: str, raw: str) -> str:
+    value = raw.strip()
+    if any(c.isspace() or c in "*?[]" for c in value):
+        raise ConfigError(name, f"{value!r}: use letters, digits, '-', '_' or ':' only")
+    return value
+
+
 def _language(name: str, raw: str) -> str:
     value = check_language(raw)
     if value is None:
@@ -368,6 +403,9 @@ def load_settings(
     take("FLYER_TEMP_MAX_BYTES", "temp_max_bytes", positive_int)
     take("FLYER_HEALTH_INTERVAL", "health_interval_seconds", _positive_float)
     take("FLYER_MCP", "mcp_enabled", _bool)
+    if env.get("FLYER_STORE_URL", "").strip().lower() != "memory":
+        take("FLYER_STORE_URL", "store_url", _store_url)
+    take("FLYER_REDIS_PREFIX", "redis_prefix", _prefix)
 
     native = values.get("sd_native_size")
     if isinstance(native, int) and not 256 <= native <= 2048:

@@ -31,7 +31,13 @@ from pipeline.keys import new_key
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
-from .auth import API_KEY_HEADER, KeyChecker, LoginThrottle, LoginThrottleMiddleware
+from .auth import (
+    API_KEY_HEADER,
+    FailureCounter,
+    KeyChecker,
+    LoginThrottle,
+    LoginThrottleMiddleware,
+)
 from .bodylimit import BodyLimitMiddleware, studio_limits
 from .gate import SessionGate
 from .health import HealthMonitor, service_health_check
@@ -53,6 +59,7 @@ __all__ = [
     "backend_warning",
     "create_server",
     "login_hint",
+    "login_throttle",
     "serve",
     "server_url",
     "uvicorn_config",
@@ -154,12 +161,7 @@ def create_server(
         )
     service = service if service is not None else FlyerService.from_settings(settings)
     checker = KeyChecker(settings.api_master_key)
-    throttle = LoginThrottle(
-        max_failures=settings.login_max_failures,
-        window_s=settings.login_window_seconds,
-        lockout_s=settings.login_lockout_seconds,
-        global_max_failures=settings.login_global_max_failures,
-    )
+    throttle = login_throttle(settings)
 
     space = TempSpace(settings.temp_dir, settings.temp_max_bytes)
     files = SessionFiles(max_age_seconds=float(settings.store_ttl_seconds), space=space)
@@ -239,6 +241,25 @@ def create_server(
     app.state.gradio_app = _gradio_app(app)
     sessions.attach(app.state.gradio_app)
     return app
+
+
+def login_throttle(settings: Settings) -> FailureCounter:
+    """The failed-login counters: in this process, or in the Redis of FLYER_STORE_URL so that a
+    lockout holds on every replica."""
+    limits: dict[str, Any] = {
+        "max_failures": settings.login_max_failures,
+        "window_s": settings.login_window_seconds,
+        "lockout_s": settings.login_lockout_seconds,
+        "global_max_failures": settings.login_global_max_failures,
+    }
+    if settings.store_url is None:
+        return LoginThrottle(**limits)
+    from pipeline.store_redis import redis_client, redis_location
+
+    from .throttle_redis import RedisLoginThrottle
+
+    return RedisLoginThrottle(redis_client(settings.store_url), prefix=settings.redis_prefix,
+                              location=redis_location(settings.store_url), **limits)
 
 
 def _gradio_app(app: FastAPI) -> Any:

@@ -24,11 +24,14 @@ __all__ = [
     "NGINX_SITE",
     "Nginx",
     "RedisServer",
+    "Replica",
     "free_port",
     "need",
     "render_nginx_config",
     "run_nginx",
     "run_redis",
+    "run_replicas",
+    "wait_healthy",
 ]
 
 NGINX_SITE = Path(__file__).resolve().parent.parent / "deploy" / "nginx.conf"
@@ -178,3 +181,93 @@ def run_nginx(folder: Path, replicas: Sequence[str]) -> Iterator[Nginx]:
         yield Nginx(port, config, process)
     finally:
         _stop(process)
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Replica:
+    """One ``flyer-studio serve`` process."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        """SIGKILL: the replica dies mid-whatever, as a crashed machine would."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def log_tail(self) -> str:
+        return _tail(self.log)
+
+
+def _replica_environment(port: int, folder: Path, env: dict[str, str]) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items()
+               if k != "API_MASTER_KEY" and not k.startswith(("FLYER_", "GRADIO_", "STABLE_"))}
+    environ.update(
+        GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
+        GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        FLYER_TEMP_DIR=str(folder / "temp"),
+        FLYER_TRUSTED_PROXIES="127.0.0.1",  # the load balancer, on loopback here
+        **env,
+    )
+    return environ
+
+
+def wait_healthy(replica: Replica, timeout: float = 90) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if replica.process.poll() is not None:
+            raise RuntimeError(f"replica {replica.name} exited: {replica.log_tail()}")
+        try:
+            if httpx.get(replica.url + "/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"replica {replica.name} never answered /healthz: {replica.log_tail()}")
+
+
+@contextlib.contextmanager
+def run_replicas(folder: Path, count: int, env: dict[str, str]) -> Iterator[list[Replica]]:
+    """``count`` studios (``python -m studio.cli serve``, each its own process and temporary
+    folder, started together) with the settings ``env`` (API_MASTER_KEY, FLYER_STORE_URL...)."""
+    import sys
+
+    replicas: list[Replica] = []
+    try:
+        for n in range(count):
+            name = "ABCDEFGH"[n] if n < 8 else str(n)
+            here = folder / f"replica-{name}"
+            here.mkdir(parents=True, exist_ok=True)
+            port = free_port()
+            log = here / "serve.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "studio.cli", "serve"], cwd=here,  # no .env there
+                    env=_replica_environment(port, here, env), stdout=out,
+                    stderr=subprocess.STDOUT)
+            replicas.append(Replica(name, port, process, log))
+        for replica in replicas:
+            wait_healthy(replica)
+        yield replicas
+    finally:
+        for replica in replicas:
+            if replica.process.poll() is None:
+                replica.process.terminate()
+        for replica in replicas:
+            try:
+                replica.process.wait(15)
+            except subprocess.TimeoutExpired:
+                replica.kill()

@@ -170,6 +170,27 @@ def test_wrong_keys_on_rest_count_on_every_replica(make_cluster: MakeCluster) ->
     assert httpx.get(cluster.b.url + "/flyer/x", headers=cluster.headers).status_code == 429
 
 
+def test_the_balancer_passes_the_real_address_and_drops_a_forged_one(
+    make_cluster: MakeCluster,
+) -> None:
+    """Through nginx the replicas count the client's own address (127.0.0.2 here, not nginx's
+    127.0.0.1), and an X-Forwarded-For the client forges does not change it."""
+    cluster = make_cluster(FLYER_LOGIN_MAX_FAILURES="4")
+    elsewhere = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+    with elsewhere:
+        codes = [
+            elsewhere.get(f"{cluster.url}/flyer/x", headers={
+                "X-API-Key": "wrong", "X-Forwarded-For": f"10.9.8.{n}"}).status_code
+            for n in range(5)
+        ]
+        assert codes == [403, 403, 403, 403, 429]
+        assert elsewhere.get(f"{cluster.url}/flyer/x",
+                             headers=cluster.headers).status_code == 429
+    for replica in cluster.replicas:  # 127.0.0.1 itself (nginx, and us directly) is not locked
+        assert httpx.get(f"{replica.url}/flyer/x", headers=cluster.headers).status_code == 404
+    assert httpx.get(f"{cluster.url}/flyer/x", headers=cluster.headers).status_code == 404
+
+
 def test_replica_a_killed_mid_run_loses_nothing(make_cluster: MakeCluster) -> None:
     with FakeSDServer() as sd:
         cluster = make_cluster(STABLE_DIFUSION_INSTANCE=sd.url, FLYER_BACKEND="automatic1111")

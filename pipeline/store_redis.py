@@ -89,6 +89,8 @@ end
 for i = 1, n do
   local a = 2 + (i - 1) * 8
   local key, id, bytes, at = KEYS[3 + i], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
+  local old = redis.call('HGET', KEYS[2], id)  -- the same id again: replaced, not counted twice
+  if old then redis.call('DECRBY', KEYS[3], tonumber(old)) end
   redis.call('DEL', key)
   redis.call('HSET', key, 'meta', ARGV[a + 4], 'preview', ARGV[a + 5],
              'background', ARGV[a + 6], 'logo', ARGV[a + 7], 'subject', ARGV[a + 8])

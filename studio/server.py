@@ -25,7 +25,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from starlette.routing import Mount, Route
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, StoreUnavailable
 from pipeline.health import Health
 from pipeline.keys import new_key
 from pipeline.service import FlyerService
@@ -62,6 +62,7 @@ __all__ = [
     "login_throttle",
     "serve",
     "server_url",
+    "store_warning",
     "uvicorn_config",
 ]
 
@@ -325,6 +326,9 @@ def serve(settings: Settings, out: TextIO | None = None) -> None:
     warning = backend_warning(app.state.health.refresh())
     if warning:
         print(warning, file=out, flush=True)
+    warning = store_warning(app.state.service)
+    if warning:
+        print(warning, file=out, flush=True)
     print(f"Flyer Studio on {server_url(settings)}", file=out, flush=True)
     print(login_hint(), file=out, flush=True)
     print(
@@ -344,6 +348,17 @@ def backend_warning(health: Health) -> str:
             "The studio starts anyway and checks again every FLYER_HEALTH_INTERVAL seconds; "
             "the header shows when it is back. Without STABLE_DIFUSION_INSTANCE the offline "
             "painter is used.")
+
+
+def store_warning(service: FlyerService) -> str:
+    """What ``serve`` prints at start when the shared store (FLYER_STORE_URL) cannot be
+    reached ("" when it can, or when flyers are kept in this process)."""
+    try:
+        len(service.store)
+    except StoreUnavailable as exc:
+        return (f"WARNING: {exc}\nThe studio starts anyway: until Redis answers, new flyers "
+                "and downloads get 503 and logins are refused as locked out.")
+    return ""
 
 
 def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:

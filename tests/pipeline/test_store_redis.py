@@ -251,3 +251,13 @@ def test_service_on_redis_makes_the_same_downloads_as_in_memory(
     assert again.download(made.id, "png").data == on_redis.download(made.id, "png").data
     rerendered = again.rerender(made.id, layout="headline_top")
     assert on_redis.get(rerendered.id).layout == "headline_top"
+
+
+def test_the_same_id_put_again_is_replaced_not_counted_twice(redis_server: RedisServer,
+                                                            prefix: str) -> None:
+    a = replica(redis_server, prefix)
+    a.put([flyer(a, "x", preview=b"a" * 100)])
+    again = flyer(a, "x", preview=b"b" * 300)
+    a.put([again])
+    assert len(a) == 1 and a.nbytes == again.nbytes
+    assert a.get("x").preview_jpeg == b"b" * 300

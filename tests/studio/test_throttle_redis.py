@@ -1,5 +1,6 @@
 """RedisLoginThrottle against a real redis-server: LoginThrottle's rules, shared by every
-replica (two throttle objects with their own connections stand for two processes)."""
+replica (two throttle objects with their own connections stand for two processes); and what
+``serve`` says at start about the shared store."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from pipeline.service import FlyerService
 from pipeline.settings import load_settings
 from pipeline.store_redis import redis_client, redis_location
 from studio.auth import LoginThrottle
-from studio.server import login_throttle
+from studio.server import login_throttle, store_warning
 from studio.throttle_redis import UNREACHABLE_LOCKOUT_S, RedisLoginThrottle
 from tests.local_servers import RedisServer, free_port, run_redis
 
@@ -116,3 +118,16 @@ def test_settings_pick_the_throttle(redis_server: RedisServer, prefix: str) -> N
     assert isinstance(shared, RedisLoginThrottle) and shared.max_failures == 2
     shared.record_failure("10.0.0.7")
     assert replica(redis_server, prefix, max_failures=2).record_failure("10.0.0.7") is True
+
+
+def test_serve_warns_at_start_when_redis_is_down(redis_server: RedisServer) -> None:
+    down = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
+    service = FlyerService.from_settings(load_settings({"FLYER_STORE_URL": down},
+                                                       env_file=None))
+    warning = store_warning(service)
+    assert warning.startswith("WARNING: The flyer store (redis://127.0.0.1:")
+    assert "503" in warning and "hunter2" not in warning
+    up = FlyerService.from_settings(load_settings({"FLYER_STORE_URL": redis_server.url},
+                                                  env_file=None))
+    assert store_warning(up) == ""
+    assert store_warning(FlyerService.from_settings(load_settings({}, env_file=None))) == ""

@@ -1,6 +1,6 @@
-"""The browser test through the load balancer: a real Chromium logs in at nginx, generates,
-re-renders and downloads, while nginx's affinity cookie keeps its Gradio session on one replica;
-a second browser on the other replica downloads a flyer the first one made (by REST id).
+"""The browser test through the load balancer: a real Chromium logs in at nginx, generates
+and downloads a PNG while nginx's affinity cookie keeps its Gradio session on one replica; two
+browsers at once each keep their own session, every file of a page from one replica.
 
 Needs Debian's chromium, redis-server and nginx: skipped locally without them, failing in CI.
 """

@@ -83,7 +83,8 @@ def test_rest_through_the_balancer_lands_on_both_replicas(cluster: Cluster) -> N
 def test_gradio_clients_through_the_balancer_stick_to_their_replica(cluster: Cluster) -> None:
     """gradio_client logs in, joins Gradio's queue, streams its events and downloads the
     result files: every one of those requests must reach the replica holding the session.
-    Each client gets its own affinity cookie, so several clients spread over the replicas."""
+    Each client gets its own affinity cookie (a random id nginx hashes), so clients land on
+    either replica and stay there."""
     cookies: set[str] = set()
     for n in range(4):
         client = Client(cluster.url, auth=cluster.auth, verbose=False)

@@ -23,7 +23,7 @@ COPY pyproject.toml README.md LICENSE ./
 COPY pipeline ./pipeline
 COPY studio ./studio
 # The fonts ship inside the package (pipeline/render/fonts, with their licences).
-RUN pip install --no-cache-dir ".[mcp]" && rm -rf /root/.cache
+RUN pip install --no-cache-dir ".[mcp,redis]" && rm -rf /root/.cache
 
 USER studio
 WORKDIR /home/studio

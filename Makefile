@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-diffusers install install-test lint bench bench-pool docs settings-docs clean
+.PHONY: run test test-diffusers install install-test lint bench bench-pool bench-replicas docs settings-docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ test-diffusers: $(DIFFUSERS_VENV)/bin/python
 
 bench-pool: install
 	$(BIN)/python bench/bench_pool.py
+
+bench-replicas: install-test
+	$(BIN)/python bench/bench_replicas.py
 
 bench: install
 	$(BIN)/python bench/bench_compose.py

@@ -35,6 +35,8 @@ __all__ = [
     "positive_float",
     "positive_int",
     "readable_file",
+    "redis_prefix",
+    "store_url",
     "text_value",
     "user_password",
     "whole_seconds",
@@ -272,3 +274,33 @@ def native_size(name: str, raw: str) -> int:
 def whole_seconds(name: str, raw: str) -> float:
     """A whole number of seconds above zero, as a float."""
     return float(positive_int(name, raw))
+
+
+def store_url(name: str, raw: str) -> str | None:
+    """A Redis URL (``redis://``, ``rediss://``, ``unix://``); ``memory`` means the in-process
+    store and gives None. Errors never quote the URL: it may hold a password."""
+    value = raw.strip()
+    if value.lower() in ("", "memory"):
+        return None
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(name, f"expected redis://host:port/db, rediss://... or unix:///path "
+                                f"(or memory), got a {scheme or 'schemeless'} URL")
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number in range)
+    except ValueError:
+        raise ConfigError(name, "the port is not a number from 1 to 65535") from None
+    if scheme != "unix" and not parts.hostname:
+        raise ConfigError(name, "the URL names no host (redis://host:6379/0)")
+    if scheme == "unix" and not parts.path:
+        raise ConfigError(name, "the URL names no socket path (unix:///run/redis.sock)")
+    return value
+
+
+def redis_prefix(name: str, raw: str) -> str:
+    """The start of every Redis key: no spaces or glob characters."""
+    value = raw.strip()
+    if not value or any(c.isspace() or c in "*?[]" for c in value):
+        raise ConfigError(name, f"{value!r}: use letters, digits, '-', '_' or ':' only")
+    return value

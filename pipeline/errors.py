@@ -18,6 +18,7 @@
     │   └── WorkflowInvalid         a ComfyUI workflow was refused (``node`` names the node)
     ├── RenderError                 composition failed (e.g. text cannot fit)
     ├── StoreFull                   the flyer store is full of live entries
+    │   └── StoreUnavailable        the shared store (Redis) cannot be reached
     ├── Busy                        a job waited too long for its turn (queue, REST slots)
     └── NotFound                    no such flyer (unknown or expired id)
 
@@ -46,6 +47,7 @@ __all__ = [
     "RateLimited",
     "RenderError",
     "StoreFull",
+    "StoreUnavailable",
     "WorkflowInvalid",
 ]
 
@@ -133,6 +135,14 @@ class RenderError(FlyerError):
 
 class StoreFull(FlyerError):
     """The flyer store is full of live entries; nothing stored was touched."""
+
+
+class StoreUnavailable(StoreFull):
+    """The shared flyer store (Redis, FLYER_STORE_URL) cannot be reached or answered an error.
+
+    A subclass of :class:`StoreFull` so that every door answers it the same way (503, try
+    again later); the message says which it is.
+    """
 
 
 class Busy(FlyerError):

@@ -26,7 +26,7 @@ from .backends import (
     create_backend,
     open_backend,
 )
-from .errors import BackendCancelled, InvalidRequest
+from .errors import BackendCancelled, ConfigError, InvalidRequest
 from .export import encode, extension, media_type, preview_jpeg
 from .models import (
     EventDetails,
@@ -49,6 +49,7 @@ from .store import FlyerSource, FlyerStore, StoredFlyer
 if TYPE_CHECKING:
     from .season import SeasonOptions, SeasonResult, SeasonSink
     from .sheets import SheetRow
+    from .store_redis import RedisFlyerStore
 
 __all__ = ["Download", "FlyerService", "Progress", "compose_stored", "flyer_from_manifest"]
 
@@ -162,6 +163,31 @@ def flyer_from_manifest(
     return compose(background.convert("RGB"), spec, _check_layout(layout), fmt)
 
 
+def _open_store(settings: Settings) -> FlyerStore | RedisFlyerStore:
+    """The store FLYER_STORE_URL names: this process's (default) or a Redis shared by every
+    replica (the ``redis`` package is imported only then)."""
+    if settings.store_url is None:
+        return FlyerStore(
+            max_items=settings.max_in_memory,
+            max_bytes=settings.store_max_bytes,
+            ttl_seconds=settings.store_ttl_seconds,
+        )
+    try:
+        from .store_redis import RedisFlyerStore
+    except ImportError as exc:
+        raise ConfigError(
+            "FLYER_STORE_URL",
+            "a Redis store needs the redis package: pip install 'flyer-studio[redis]'",
+        ) from exc
+    return RedisFlyerStore.from_url(
+        settings.store_url,
+        max_items=settings.max_in_memory,
+        max_bytes=settings.store_max_bytes,
+        ttl_seconds=settings.store_ttl_seconds,
+        prefix=settings.redis_prefix,
+    )
+
+
 class FlyerService:
     """Generates, stores, re-renders and exports flyers. Thread-safe."""
 
@@ -169,7 +195,7 @@ class FlyerService:
         self,
         settings: Settings,
         backend: ImageBackend,
-        store: FlyerStore,
+        store: FlyerStore | RedisFlyerStore,
         metro_logo: Image.Image | None = None,
     ) -> None:
         self.settings = settings
@@ -182,11 +208,7 @@ class FlyerService:
         cls, settings: Settings, client: httpx.Client | None = None
     ) -> FlyerService:
         backend = create_backend(settings.backend, settings, client)
-        store = FlyerStore(
-            max_items=settings.max_in_memory,
-            max_bytes=settings.store_max_bytes,
-            ttl_seconds=settings.store_ttl_seconds,
-        )
+        store = _open_store(settings)
         metro = None
         if settings.metro_path is not None:
             metro = load_image(settings.metro_path.read_bytes(), field="METRO_PATH")

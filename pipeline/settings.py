@@ -47,6 +47,8 @@ from .casts import (
 from .casts import (
     language as language_code,
 )
+from .casts import redis_prefix as key_prefix
+from .casts import store_url as redis_url
 from .declare import declared, load_declared, redacted_repr, section, setting
 from .errors import ConfigError
 
@@ -70,6 +72,7 @@ STORE = "Store, queue and login"
 SERVING = "Serving"
 TEMP = "Temporary files"
 HEALTH = "Health and agents"
+REPLICAS = "Replicas"
 
 
 @dataclass(frozen=True, repr=False)
@@ -249,6 +252,16 @@ class Settings:
         "`Authorization: Bearer`; wrong keys count as failed logins. Needs the `mcp` extra "
         "(`pip install 'flyer-studio[mcp]'`; the Docker image has it).",
         group=HEALTH)
+    # --- replicas -----------------------------------------------------------------------------
+    store_url: str | None = setting(
+        "FLYER_STORE_URL", redis_url, None,
+        "`redis://[:password@]host:port/db` (or `rediss://`, `unix://`): flyers and the login "
+        "counters live in that Redis, shared by every replica (see [More than one machine]"
+        "(#more-than-one-machine)). Empty or `memory`: in this process.",
+        group=REPLICAS, secret=True, shown_default="*(in process)*")
+    redis_prefix: str = setting(
+        "FLYER_REDIS_PREFIX", key_prefix, "flyer-studio",
+        "Start of every key the studio writes in Redis.", group=REPLICAS)
 
     @property
     def sd_instance(self) -> str | None:

@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fastapi import HTTPException, Request
 
@@ -25,6 +26,7 @@ from .asgi import ASGIApp, Message, Receive, Scope, Send, send_json
 __all__ = [
     "API_KEY_HEADER",
     "LOGIN_PATHS",
+    "FailureCounter",
     "KeyChecker",
     "LoginThrottle",
     "LoginThrottleMiddleware",
@@ -78,6 +80,17 @@ class KeyChecker:
             return True
         logger.warning("login refused for user %s: wrong key", shown)
         return False
+
+
+class FailureCounter(Protocol):
+    """What the doors need of a login throttle: :class:`LoginThrottle` (this process, the
+    default) or :class:`studio.throttle_redis.RedisLoginThrottle` (shared by replicas)."""
+
+    def locked_for(self, address: str) -> float: ...
+
+    def record_failure(self, address: str) -> bool: ...
+
+    def record_success(self, address: str) -> None: ...
 
 
 @dataclass
@@ -200,7 +213,7 @@ class LoginThrottleMiddleware:
     """ASGI middleware on ``POST /login``: 429 while the address is locked out, and counts the
     login's outcome (Gradio answers 400 to wrong credentials, 200 with a cookie to right ones)."""
 
-    def __init__(self, app: ASGIApp, throttle: LoginThrottle) -> None:
+    def __init__(self, app: ASGIApp, throttle: FailureCounter) -> None:
         self.app = app
         self.throttle = throttle
 
@@ -243,12 +256,12 @@ async def _send_429(send: Send, remaining: float) -> None:
 def require_api_key(request: Request) -> None:
     """FastAPI dependency for the REST routes: 403 unless ``X-API-Key`` is the master key.
 
-    Reads the ``KeyChecker`` (and optional ``LoginThrottle``) that ``create_server`` puts in
+    Reads the ``KeyChecker`` (and optional ``FailureCounter``) that ``create_server`` puts in
     ``app.state``. A wrong key counts as a failed login for the client's address; a locked-out
     address gets 429.
     """
     checker: KeyChecker = request.app.state.key_checker
-    throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
+    throttle: FailureCounter | None = getattr(request.app.state, "login_throttle", None)
     address = request.client.host if request.client else "unknown"
     if throttle is not None:
         remaining = throttle.locked_for(address)

@@ -32,8 +32,8 @@ from .asgi import send_json
 from .auth import (
     API_KEY_HEADER,
     ASGIApp,
+    FailureCounter,
     KeyChecker,
-    LoginThrottle,
     Message,
     Receive,
     Scope,
@@ -171,7 +171,7 @@ class BodyLimitMiddleware:
         self,
         app: ASGIApp,
         checker: KeyChecker,
-        throttle: LoginThrottle | None,
+        throttle: FailureCounter | None,
         limits: Sequence[BodyLimit],
     ) -> None:
         self.app = app

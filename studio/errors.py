@@ -24,12 +24,14 @@ from pipeline.errors import (
     NotFound,
     RenderError,
     StoreFull,
+    StoreUnavailable,
 )
 
 __all__ = ["SERVICE_OVERLOAD", "SERVICE_UNAVAILABLE", "http_status", "to_gr_error", "user_message"]
 
 SERVICE_UNAVAILABLE = "Service Unavailable"
-"""REST ``detail`` when Stable Diffusion fails (the seed's wording)."""
+"""REST ``detail`` when Stable Diffusion fails or the shared store (Redis) cannot be reached
+(the seed's wording)."""
 SERVICE_OVERLOAD = "Service Overload"
 """REST ``detail`` when the flyer store is full or a job waited too long (the seed's wording)."""
 
@@ -46,6 +48,7 @@ _TITLES: tuple[tuple[type[FlyerError], str], ...] = (
     (BackendTimeout, "Stable Diffusion is too slow"),
     (BackendUnavailable, "Stable Diffusion is unreachable"),
     (BackendError, "Stable Diffusion failed"),
+    (StoreUnavailable, "The flyer store is unreachable"),
     (StoreFull, "The studio is full"),
     (Busy, "The studio is busy"),
     (NotFound, "Flyer not found"),
@@ -80,7 +83,7 @@ def http_status(exc: FlyerError) -> tuple[int, str]:
     """
     if isinstance(exc, (InvalidRequest, RenderError)):
         return 422, user_message(exc)
-    if isinstance(exc, BackendError):
+    if isinstance(exc, (BackendError, StoreUnavailable)):
         return 503, SERVICE_UNAVAILABLE
     if isinstance(exc, (StoreFull, Busy)):
         return 503, SERVICE_OVERLOAD

@@ -29,7 +29,7 @@ from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
 from .asgi import Receive, Scope, Send, send_json
-from .auth import API_KEY_HEADER, KeyChecker, LoginThrottle, lockout_message
+from .auth import API_KEY_HEADER, FailureCounter, KeyChecker, lockout_message
 
 __all__ = ["MCP_PATH", "McpEndpoint", "create_mcp_endpoint", "mcp_off"]
 
@@ -52,7 +52,7 @@ class McpEndpoint:
     """ASGI app: the key check, then the MCP transport (``handle``)."""
 
     def __init__(self, handle: Callable[[Scope, Receive, Send], Any], checker: KeyChecker,
-                 throttle: LoginThrottle) -> None:
+                 throttle: FailureCounter) -> None:
         self.handle = handle
         self.checker = checker
         self.throttle = throttle
@@ -94,7 +94,7 @@ mcp_off = _Off()
 
 
 def create_mcp_endpoint(
-    service: FlyerService, settings: Settings, checker: KeyChecker, throttle: LoginThrottle
+    service: FlyerService, settings: Settings, checker: KeyChecker, throttle: FailureCounter
 ) -> tuple[McpEndpoint, Callable[[], contextlib.AbstractAsyncContextManager[None]]]:
     """The endpoint and the context its transport must run in (the app's lifespan)."""
     try:

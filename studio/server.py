@@ -26,14 +26,20 @@ from fastapi import FastAPI, Request
 from starlette.routing import Mount, Route
 
 from pipeline.declare import summary
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, StoreUnavailable
 from pipeline.executor import work_pool
 from pipeline.health import Health
 from pipeline.keys import new_key
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
-from .auth import API_KEY_HEADER, KeyChecker, LoginThrottle, LoginThrottleMiddleware
+from .auth import (
+    API_KEY_HEADER,
+    FailureCounter,
+    KeyChecker,
+    LoginThrottle,
+    LoginThrottleMiddleware,
+)
 from .bodylimit import BodyLimitMiddleware, studio_limits
 from .gate import SessionGate
 from .health import HealthMonitor, service_health_check
@@ -55,8 +61,10 @@ __all__ = [
     "backend_warning",
     "create_server",
     "login_hint",
+    "login_throttle",
     "serve",
     "server_url",
+    "store_warning",
     "uvicorn_config",
 ]
 
@@ -173,12 +181,7 @@ def create_server(
         )
     service = service if service is not None else FlyerService.from_settings(settings)
     checker = KeyChecker(settings.api_master_key)
-    throttle = LoginThrottle(
-        max_failures=settings.login_max_failures,
-        window_s=settings.login_window_seconds,
-        lockout_s=settings.login_lockout_seconds,
-        global_max_failures=settings.login_global_max_failures,
-    )
+    throttle = login_throttle(settings)
 
     space = TempSpace(settings.temp_dir, settings.temp_max_bytes)
     files = SessionFiles(max_age_seconds=float(settings.store_ttl_seconds), space=space)
@@ -260,6 +263,25 @@ def create_server(
     return app
 
 
+def login_throttle(settings: Settings) -> FailureCounter:
+    """The failed-login counters: in this process, or in the Redis of FLYER_STORE_URL so that a
+    lockout holds on every replica."""
+    limits: dict[str, Any] = {
+        "max_failures": settings.login_max_failures,
+        "window_s": settings.login_window_seconds,
+        "lockout_s": settings.login_lockout_seconds,
+        "global_max_failures": settings.login_global_max_failures,
+    }
+    if settings.store_url is None:
+        return LoginThrottle(**limits)
+    from pipeline.store_redis import redis_client, redis_location
+
+    from .throttle_redis import RedisLoginThrottle
+
+    return RedisLoginThrottle(redis_client(settings.store_url), prefix=settings.redis_prefix,
+                              location=redis_location(settings.store_url), **limits)
+
+
 def _gradio_app(app: FastAPI) -> Any:
     """The Gradio ``App`` mounted in ``app``."""
     for route in app.routes:
@@ -323,6 +345,9 @@ def serve(settings: Settings, out: TextIO | None = None) -> None:
     warning = backend_warning(app.state.health.refresh())
     if warning:
         print(warning, file=out, flush=True)
+    warning = store_warning(app.state.service)
+    if warning:
+        print(warning, file=out, flush=True)
     print(f"Flyer Studio on {server_url(settings)}", file=out, flush=True)
     print(login_hint(), file=out, flush=True)
     print(
@@ -342,6 +367,17 @@ def backend_warning(health: Health) -> str:
             "The studio starts anyway and checks again every FLYER_HEALTH_INTERVAL seconds; "
             "the header shows when it is back. Without STABLE_DIFUSION_INSTANCE the offline "
             "painter is used.")
+
+
+def store_warning(service: FlyerService) -> str:
+    """What ``serve`` prints at start when the shared store (FLYER_STORE_URL) cannot be
+    reached ("" when it can, or when flyers are kept in this process)."""
+    try:
+        len(service.store)
+    except StoreUnavailable as exc:
+        return (f"WARNING: {exc}\nThe studio starts anyway: until Redis answers, new flyers "
+                "and downloads get 503 and logins are refused as locked out.")
+    return ""
 
 
 def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:

@@ -6,7 +6,9 @@ out as the cookies ``access-token-{cookie_id}`` and ``access-token-unsecure-{coo
 or ``max_s`` after its login, whichever comes first; an ended token is taken out of Gradio's
 table, so Gradio answers 401 (or shows the login page) and the response clears the cookies.
 Tokens live in memory only, so a restart (for instance with a new ``API_MASTER_KEY``) ends every
-session.
+session. With several replicas (FLYER_STORE_URL) sessions stay per process on purpose: the load
+balancer keeps each browser on one replica (deploy/nginx.conf), since Gradio's queue and page
+state are per process as well; a browser whose replica stops logs in again on another.
 
 :class:`SessionMiddleware` records each login (from ``POST /login``'s ``Set-Cookie``), checks
 every request's token, and blanks the API description (``window.gradio_api_info``) that Gradio

@@ -74,6 +74,12 @@ def test_seed_spelling_wins_over_correct_spelling() -> None:
         ("FLYER_TEMP_MAX_BYTES", "512MiB", "whole number"),
         ("FLYER_TEMP_MAX_BYTES", "0", "greater than zero"),
         ("FLYER_LANGUAGE", "klingon", "use auto, none or a code such as de"),
+        ("FLYER_STORE_URL", "http://cache:6379", "expected redis://host:port/db"),
+        ("FLYER_STORE_URL", "cache:6379", "expected redis://host:port/db"),
+        ("FLYER_STORE_URL", "redis://cache:port/0", "port is not a number"),
+        ("FLYER_STORE_URL", "redis:///0", "names no host"),
+        ("FLYER_STORE_URL", "unix://", "names no socket path"),
+        ("FLYER_REDIS_PREFIX", "flyer *", "letters, digits"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, fragment: str) -> None:
@@ -283,6 +289,17 @@ def test_a_secret_cast_that_echoes_its_value_is_redacted() -> None:
     assert info.value.__cause__ is None and info.value.__suppress_context__
     with pytest.raises(ConfigError, match="'plain'"):  # others keep quoting: it helps
         load_declared(Section, {"X_SIZE": "plain"})
+
+
+def test_store_url_selects_redis_and_stays_out_of_repr() -> None:
+    assert settings().store_url is None and settings(FLYER_STORE_URL="memory").store_url is None
+    s = settings(FLYER_STORE_URL=" redis://:hunter2-secret@cache:6380/2 ",
+                 FLYER_REDIS_PREFIX="studio-a")
+    assert s.store_url == "redis://:hunter2-secret@cache:6380/2"
+    assert s.redis_prefix == "studio-a"
+    assert "hunter2" not in repr(s)
+    assert settings(FLYER_STORE_URL="unix:///run/redis.sock").store_url == (
+        "unix:///run/redis.sock")
 
 
 def test_sessions_and_origins() -> None:

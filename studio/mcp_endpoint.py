@@ -24,6 +24,7 @@ from typing import Any
 
 from starlette.datastructures import Headers
 
+from pipeline.app_api import FlyerApp
 from pipeline.errors import ConfigError
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
@@ -94,7 +95,8 @@ mcp_off = _Off()
 
 
 def create_mcp_endpoint(
-    service: FlyerService, settings: Settings, checker: KeyChecker, throttle: LoginThrottle
+    service: FlyerService, settings: Settings, checker: KeyChecker, throttle: LoginThrottle,
+    app: FlyerApp | None = None,
 ) -> tuple[McpEndpoint, Callable[[], contextlib.AbstractAsyncContextManager[None]]]:
     """The endpoint and the context its transport must run in (the app's lifespan)."""
     try:
@@ -118,7 +120,7 @@ def create_mcp_endpoint(
     for handler in [h for h in root.handlers if h not in handlers]:
         root.removeHandler(handler)  # FastMCP configures the root logger; that is serve's job
     root.setLevel(level)
-    add_tools(server, service, settings)
+    add_tools(server, service, settings, app)
     server.streamable_http_app()  # creates the session manager
     manager = server.session_manager
 

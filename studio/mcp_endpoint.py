@@ -10,8 +10,8 @@ form and REST). The session gate lets ``/mcp`` through to this check, as it does
 Tools: ``generate`` (previews as images, the flyers' ids), ``rerender`` (another layout, format
 or wording, no new painting), ``download`` (PNG/JPEG/WebP as an image, a print PDF as an embedded
 resource), ``list_layouts``, ``list_formats``, ``list_pairings``. Their errors come back as tool
-errors in the API's words. Generations share FLYER_SD_CONCURRENCY slots and give up as busy after
-FLYER_QUEUE_MAX_WAIT, like REST.
+errors in the API's words. Generations wait for a server in the backend's pool like every other
+door's and give up as busy after FLYER_QUEUE_MAX_WAIT (or at once when the line is full).
 """
 
 from __future__ import annotations

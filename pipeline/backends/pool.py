@@ -27,6 +27,8 @@ from .base import Capabilities, ImageBackend, Painting, PaintRequest, ProgressCa
 
 __all__ = ["Member", "ServerPool", "waiting_message"]
 
+_BUSY = str(Busy())
+"""The studio's one busy message; the pool adds why in brackets."""
 _FAILOVER = (BackendUnavailable, RateLimited)
 """Errors after which the same job is sent to another server."""
 
@@ -235,10 +237,8 @@ class ServerPool:
         with self._changed:
             limit = self._max_waiting
             if limit is not None and len(self._line) >= limit and not self._free_for(waiter)[2]:
-                raise Busy(
-                    f"{len(self._line)} generations are already waiting for a "
-                    f"{self.name} server; try again in a moment."
-                )
+                raise Busy(f"{_BUSY} (The line for a {self.name} server is full: "
+                           f"{len(self._line)} waiting.)")
             self._line.append(waiter)
         try:
             return self._wait_turn(waiter, token, deadline, report)
@@ -265,10 +265,8 @@ class ServerPool:
                     return chosen
                 if healthy:
                     if time.monotonic() >= deadline:
-                        raise Busy(
-                            f"All {len(self.members)} {self.name} server(s) stayed busy for "
-                            f"{self._max_wait:g} s; try again in a moment."
-                        )
+                        raise Busy(f"{_BUSY} (Every {self.name} server stayed busy for "
+                                   f"{self._max_wait:g} s.)")
                     if ahead != told:
                         report(0.0, waiting_message(ahead))
                         told = ahead

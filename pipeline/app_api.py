@@ -130,6 +130,14 @@ class FlyerApp:
     def max_batch_size(self) -> int:
         return self.service.settings.max_batch_size
 
+    @property
+    def painting_jobs(self) -> int:
+        """Most generations in flight at once that the backend's pool can take: one per server
+        slot plus its line (FLYER_QUEUE_SIZE). A door that runs jobs in threads bounds them by
+        this: a thread past it would only be refused by the pool as busy."""
+        slots = getattr(self.service.backend, "slots", 1)
+        return (slots if isinstance(slots, int) else 1) + self.service.settings.queue_size
+
     def check_batch_size(self, value: object) -> int:
         return check_batch_size(value, self.max_batch_size)
 

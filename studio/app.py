@@ -27,7 +27,12 @@ from .manifest_view import manifest_markdown
 from .queue_wait import QueueWait
 from .season_run import SeasonRunner
 from .theme import HEADER_CSS, header_html
-from .ui_api import COMPOSE_CONCURRENCY, COMPOSE_CONCURRENCY_ID, register_api
+from .ui_api import (
+    COMPOSE_CONCURRENCY,
+    COMPOSE_CONCURRENCY_ID,
+    PAINTING_CONCURRENCY_ID,
+    register_api,
+)
 from .ui_files import SessionFiles
 from .ui_layout import Controls, Results, build_controls, build_results
 from .ui_season import build_season_page, wire_season_page
@@ -185,8 +190,9 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
         gr.Info("Generation cancelled.")
 
     private: dict[str, Any] = {"api_visibility": "private"}
-    generating = controls.generate.click(  # the server pool gates painting, not Gradio
-        on_generate, inputs={*form.values()}, outputs=view_outputs, concurrency_limit=None,
+    generating = controls.generate.click(  # the server pool gates painting (ui_api)
+        on_generate, inputs={*form.values()}, outputs=view_outputs,
+        concurrency_limit=handlers.app.painting_jobs, concurrency_id=PAINTING_CONCURRENCY_ID,
         show_progress_on=[results.gallery], **private,
     )
     controls.cancel.click(on_cancel, None, None, cancels=[generating], queue=False, **private)

@@ -33,14 +33,17 @@ from .season_run import SeasonRunner, options_from
 from .ui_files import SessionFiles
 from .uploads import read_upload
 
-__all__ = ["API_PROGRESS", "COMPOSE_CONCURRENCY", "COMPOSE_CONCURRENCY_ID", "ApiProgress",
-           "register_api"]
+__all__ = ["API_PROGRESS", "COMPOSE_CONCURRENCY", "COMPOSE_CONCURRENCY_ID",
+           "PAINTING_CONCURRENCY_ID", "ApiProgress", "register_api"]
 
 COMPOSE_CONCURRENCY_ID = "compose"
 COMPOSE_CONCURRENCY = 4
-"""Re-renders and downloads (CPU work, no painting) running at once, UI and API together.
-Painting events have no Gradio limit: the backend's server pool is the one gate (one job per
-server, a bounded line of waiting jobs, FLYER_QUEUE_MAX_WAIT)."""
+"""Re-renders and downloads (CPU work, no painting) running at once, UI and API together."""
+PAINTING_CONCURRENCY_ID = "painting"
+"""The UI's and the API's painting events. The backend's server pool is their gate (one job per
+server slot, a bounded line told its place, FLYER_QUEUE_MAX_WAIT); Gradio only bounds their
+worker threads at what the pool can take (``FlyerApp.painting_jobs``), so it never holds back
+a job the pool would run."""
 
 ApiProgress = gr.Request | None
 """The annotation of a ``gr.api`` function's progress parameter. ``gr.api`` builds the
@@ -253,7 +256,8 @@ def register_api(app: FlyerApp, settings: Settings, files: SessionFiles,
         return app.pairings()
 
     for painting in (generate, generate_many):  # the server pool gates them (one per server)
-        gr.api(painting, api_name=painting.__name__, concurrency_limit=None)
+        gr.api(painting, api_name=painting.__name__, concurrency_limit=app.painting_jobs,
+               concurrency_id=PAINTING_CONCURRENCY_ID)
     gr.api(season_template, api_name="season_template", queue=False)
     composing: list[Callable[..., Any]] = [rerender, download, download_zip]
     for fn in composing:

@@ -80,10 +80,6 @@ def _reporter(progress: Any) -> Callable[[float, str], None]:
     return report
 
 
-GENERATE_FILES = ("png", "preview", "none")
-"""What /generate answers as files beside the manifests."""
-
-
 def register_api(app: FlyerApp, settings: Settings, files: SessionFiles,
                  jobs: Jobs | None = None) -> None:
     """Add /generate, /generate_many, /season_template, /rerender, /download, /download_zip,
@@ -92,7 +88,6 @@ def register_api(app: FlyerApp, settings: Settings, files: SessionFiles,
     Cancelling a /generate job (``job.cancel()`` in gradio_client) stops its work on the server;
     ``jobs`` (shared with the UI's Cancel button) tracks them."""
     running = jobs if jobs is not None else Jobs(app)
-    files_in = files  # /generate has a parameter called files
     print_formats = {str(f["name"]) for f in app.formats() if f.get("print")}
     wait = QueueWait(settings.queue_max_wait_seconds)  # refuses jobs that waited too long
     seasons = SeasonRunner(app.service, files)
@@ -121,14 +116,11 @@ def register_api(app: FlyerApp, settings: Settings, files: SessionFiles,
         font_pairing: str = "default",
         logo: FileData | None = None,
         background: FileData | None = None,
-        files: str = "png",
         request: gr.Request | None = None,
         progress: ApiProgress = API_PROGRESS,
     ) -> tuple[list[FileData], list[dict[str, Any]]]:
         """Paint a batch of backgrounds in one call and compose a flyer on each.
-        Returns the flyers as files and their manifests (each with its "id"). files: png (the
-        print-quality PNGs, the default), preview (the JPEG previews the studio shows, no
-        encoding at all) or none (manifests only); /download gives any flyer as PNG or PDF."""
+        Returns the flyers as PNG files and their manifests (each with its "id")."""
         session = request.session_hash if request is not None else None
         fields = {"title": title, "subtitle": subtitle, "date": date, "time": time,
                   "venue": venue, "metro": metro, "description": description, "url": url,
@@ -137,23 +129,14 @@ def register_api(app: FlyerApp, settings: Settings, files: SessionFiles,
                   "palette": palette, "font_pairing": font_pairing}
         with mapped_errors():
             wait.check(request)
-            if files not in GENERATE_FILES:
-                raise InvalidRequest(f"Unknown files {files!r}; choose png, preview or none.",
-                                     field="files")
 
         def work(cancel: threading.Event) -> tuple[list[FileData], list[dict[str, Any]]]:
             with mapped_errors():
                 flyers = app.generate(fields, logo=_upload(logo, "logo"),
                                       background=_upload(background, "background"),
                                       progress=_reporter(progress), cancel=cancel)
-                if files == "png":  # the pixels composed above, encoded once (and kept)
-                    out = [png_of(f.id, session) for f in flyers]
-                elif files == "preview":
-                    out = [_file(files_in, session, f"preview-{f.id}.jpg",
-                                 f.preview_jpeg).model_dump() for f in flyers]
-                else:
-                    out = []
-            return out, [f.manifest for f in flyers]  # type: ignore[return-value]
+                pngs = [png_of(f.id, session) for f in flyers]  # the composed pixels, encoded
+            return pngs, [f.manifest for f in flyers]  # type: ignore[return-value]
 
         return await running.run(session, work)
 

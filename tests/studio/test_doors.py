@@ -178,3 +178,33 @@ def test_one_gate_for_every_door_and_waiting_jobs_see_their_place(
 
 def _backend_waiting(studio: RunningStudio) -> int:
     return int(studio.service.backend.waiting)  # type: ignore[attr-defined]
+
+
+def test_a_full_line_refuses_the_next_job_at_once_whatever_its_door(
+    make_studio: MakeStudio, fake_sd: FakeSDServer, tmp_path: Path
+) -> None:
+    studio = make_studio(sd=fake_sd, FLYER_QUEUE_SIZE="1")
+    fake_sd.mode = "slow"
+    fake_sd.delay = 4.0
+    body = {"prompt": "p", "size": [1080, 1350], "details": {"title": "REST"}}
+    answers: list[httpx.Response] = []
+    rest = threading.Thread(target=lambda: answers.append(httpx.post(
+        studio.url + "/flyer", json=body, headers=studio.headers, timeout=60)))
+    rest.start()
+    _until(lambda: len(fake_sd.txt2img_requests) == 1, 15, "the REST job to paint")
+    client = _client(studio, tmp_path)
+    try:
+        waiting = client.submit(title="In line", api_name="/generate")
+        _until(lambda: _backend_waiting(studio) == 1, 15, "the Gradio job to wait")
+        started = time.monotonic()
+        refused = httpx.post(studio.url + "/flyer", json=body, headers=studio.headers,
+                             timeout=60)
+        took = time.monotonic() - started
+        assert refused.status_code == 503 and refused.json() == {"detail": "Service Overload"}
+        assert took < 2.0, took  # at once, not after FLYER_QUEUE_MAX_WAIT or the job ahead
+        assert len(waiting.result(timeout=60)[0]) == 1
+    finally:
+        client.close()
+        rest.join(30)
+    assert answers and answers[0].status_code == 200
+    assert len(fake_sd.txt2img_requests) == 2  # the refused job never painted

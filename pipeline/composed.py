@@ -15,8 +15,11 @@ from .models import Flyer
 
 __all__ = ["DEFAULT_MAX_BYTES", "ComposedCache", "pixel_bytes"]
 
-DEFAULT_MAX_BYTES = 256 * 1024 * 1024
-"""About 60 Instagram-sized flyers or 10 A4 print canvases (with bleed, 300 dpi)."""
+DEFAULT_MAX_BYTES = 96 * 1024 * 1024
+"""About 20 Instagram-sized flyers or 3 A4 print canvases (with bleed, 300 dpi): the flyers of
+the batches being delivered now (a /generate encodes its PNGs right after composing, a user
+downloads soon after seeing the gallery). Older ones compose again when downloaded. This is
+RSS on top of the store's encoded bytes."""
 
 
 def pixel_bytes(flyer: Flyer) -> int:

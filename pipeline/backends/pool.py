@@ -221,7 +221,7 @@ class ServerPool:
         return candidates, healthy, free
 
     def _turn(self, waiter: _Waiter) -> int:
-        """Jobs ahead of ``waiter`` that could take a server it could take (0: its turn)."""
+        """Jobs ahead of ``waiter`` in line (0: it is next)."""
         ahead = 0
         for other in self._line:
             if other is waiter:

@@ -44,7 +44,7 @@ from .errors import (
     RenderError,
 )
 from .export import encode
-from .models import EventDetails, Flyer, FlyerRequest, FlyerSpec
+from .models import Flyer, FlyerRequest, FlyerSpec
 from .render.compose import compose, prepare_logo
 from .render.formats import Format, get_format
 from .render.images import load_image
@@ -268,13 +268,13 @@ def _check_options(service: FlyerService, options: SeasonOptions, rows: int) -> 
             f"{rows} events × {variants} variants is {rows * variants} flyers; a run makes at "
             f"most {MAX_SEASON_FLYERS}. Ask for fewer variants or split the sheet.",
             field="variants")
-    probe = FlyerRequest(
-        details=EventDetails(title="probe"), negative_prompt=options.negative_prompt,
-        seed=options.seed, batch_size=variants, layout=options.layout,
-        format=options.format, palette=options.palette,  # type: ignore[arg-type]
-        font_pairing=options.font_pairing,
-    )
+    from .app_api import build_request
+
     try:
+        probe = build_request({
+            "title": "probe", "negative_prompt": options.negative_prompt, "seed": options.seed,
+            "batch_size": variants, "layout": options.layout, "format": options.format,
+            "palette": options.palette, "font_pairing": options.font_pairing})
         return service.validate(probe)
     except InvalidRequest as exc:
         if exc.field == "batch_size":

@@ -26,6 +26,7 @@ from .backends import (
     create_backend,
     open_backend,
 )
+from .composed import DEFAULT_MAX_BYTES, ComposedCache
 from .errors import BackendCancelled, ConfigError, InvalidRequest
 from .export import encode, extension, media_type, preview_jpeg
 from .models import (
@@ -43,6 +44,7 @@ from .render.images import load_image
 from .render.layouts import LAYOUT_NAMES, get_layout, list_layouts
 from .render.see import analyse
 from .render.subject import Subject
+from .rules import check_batch_size, download_kind
 from .settings import Settings
 from .store import FlyerSource, FlyerStore, StoredFlyer
 
@@ -51,10 +53,10 @@ if TYPE_CHECKING:
     from .sheets import SheetRow
     from .store_redis import RedisFlyerStore
 
-__all__ = ["Download", "FlyerService", "Progress", "compose_stored", "flyer_from_manifest"]
+__all__ = ["Download", "FlyerService", "Progress", "compose_stored",
+           "flyer_from_manifest"]
 
 Progress = Callable[[float, str], None]
-DOWNLOAD_KINDS = ("png", "jpeg", "webp", "pdf")
 MAX_ZIP_FLYERS = 100
 """Most flyers in one ZIP (ids repeated in a request count once)."""
 _BACKEND_SHARE = 0.8  # fraction of the progress bar given to painting
@@ -197,11 +199,16 @@ class FlyerService:
         backend: ImageBackend,
         store: FlyerStore | RedisFlyerStore,
         metro_logo: Image.Image | None = None,
+        composed_max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.settings = settings
         self.backend = backend
         self.store = store
         self.metro_logo = metro_logo
+        self.composed = ComposedCache(composed_max_bytes)
+        """The pixels of recent flyers: downloads encode them rather than compose again."""
+        self._compositions = 0
+        self._count_lock = threading.Lock()
 
     @classmethod
     def from_settings(
@@ -231,14 +238,22 @@ class FlyerService:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- the backend ------------------------------------------------------------------------
     @property
-    def capacity(self) -> int:
-        """Generations worth running at once: the pool's slots (one per server), at least
-        FLYER_SD_CONCURRENCY. The pool itself is the per-server gate."""
-        slots = getattr(self.backend, "slots", 1)
-        return max(self.settings.sd_concurrency, slots if isinstance(slots, int) else 1)
+    def compositions(self) -> int:
+        """Flyers composed since start (generation, re-render, a download's cache miss)."""
+        with self._count_lock:
+            return self._compositions
 
+    def _composed_one(self) -> None:
+        with self._count_lock:
+            self._compositions += 1
+
+    def _keep(self, stored: StoredFlyer, flyer: Flyer) -> None:
+        """Keep the pixels the flyer was made with, under the id (and manifest) it is stored
+        with, for its downloads."""
+        self.composed.put(stored.id, replace(flyer, manifest=stored.manifest))
+
+    # -- the backend ------------------------------------------------------------------------
     def backend_status(self) -> dict[str, Any]:
         """Which backend, model and servers paint, and how each server is doing (for the
         authenticated /healthz detail); never a credential."""
@@ -263,12 +278,7 @@ class FlyerService:
 
     # -- generation -------------------------------------------------------------------------
     def _validate(self, request: FlyerRequest) -> FlyerRequest:
-        limit = self.settings.max_batch_size
-        if not isinstance(request.batch_size, int) or not 1 <= request.batch_size <= limit:
-            raise InvalidRequest(
-                f"Batch size must be between 1 and {limit}, got {request.batch_size}.",
-                field="batch_size",
-            )
+        batch_size = check_batch_size(request.batch_size, self.settings.max_batch_size)
         if len(request.prompt) > 2000 or len(request.negative_prompt) > 2000:
             raise InvalidRequest("The prompt is too long: keep it under 2000 characters.",
                                  field="prompt")
@@ -281,6 +291,7 @@ class FlyerService:
             )
         return replace(
             request,
+            batch_size=batch_size,
             details=request.details.validated(),
             prompt=request.prompt.strip(),
             negative_prompt=request.negative_prompt.strip(),
@@ -343,6 +354,7 @@ class FlyerService:
         seen: dict[int, Subject] = {}  # an upload is one picture for the whole batch
         used: list[str] = []
         flyers: list[StoredFlyer] = []
+        made: list[Flyer] = []
         for index, generated in enumerate(images):
             _stop_if_cancelled(stop)
             report(
@@ -383,11 +395,15 @@ class FlyerService:
             # variants of one uploaded picture differ by layout: auto's next best
             avoid = tuple(used) if uploaded is not None else ()
             flyer = compose(generated.image, spec, layout, fmt, subject=subject, avoid=avoid)
+            self._composed_one()
             used.append(flyer.layout)
             seed = generated.seed if generated.seed is not None else -1
             flyers.append(self._record(flyer, source, layout, seed))
+            made.append(flyer)
         _stop_if_cancelled(stop)
         self.store.put(flyers)
+        for stored, flyer in zip(flyers, made, strict=True):
+            self._keep(stored, flyer)
         report(1.0, "Done")
         return flyers
 
@@ -441,35 +457,36 @@ class FlyerService:
         fmt = get_format(format) if format else get_format(old.format)
         self.store.ensure_room(1)
         flyer = compose_stored(source, new_layout, fmt, self.metro_logo, self.settings.language)
+        self._composed_one()
         stored = self._record(flyer, source, new_layout, old.seed)
         stored.manifest["rerendered_from"] = flyer_id
         self.store.put([stored])
+        self._keep(stored, flyer)
         return stored
 
     def get(self, flyer_id: str) -> StoredFlyer:
         return self.store.get(flyer_id)
 
+    def composed_flyer(self, stored: StoredFlyer) -> Flyer:
+        """The stored flyer's pixels: those it was made with while the cache keeps them,
+        otherwise composed again from its source (same inputs, same pixels) and kept."""
+        flyer = self.composed.get(stored.id)
+        if flyer is None:
+            flyer = compose_stored(stored.source, stored.layout, get_format(stored.format),
+                                   self.metro_logo, self.settings.language)
+            self._composed_one()
+            self._keep(stored, flyer)
+            flyer = replace(flyer, manifest=stored.manifest)
+        return flyer
+
     def download(self, flyer_id: str, kind: str, *, crop_marks: bool = False) -> Download:
-        """The flyer encoded as ``kind`` (png, jpeg, webp, pdf): encoded once, then reused."""
-        key = (kind or "").strip().lower()
-        key = "jpeg" if key == "jpg" else key
-        if key not in DOWNLOAD_KINDS:
-            raise InvalidRequest(
-                f"Unknown download type {kind!r}; choose one of {', '.join(DOWNLOAD_KINDS)}.",
-                field="kind",
-            )
+        """The flyer encoded as ``kind`` (png, jpeg, webp, pdf): encoded once from the pixels
+        made at generation (see :meth:`composed_flyer`), then reused."""
+        key = download_kind(kind)
         marks = bool(crop_marks and key == "pdf")
 
         def produce(stored: StoredFlyer) -> bytes:
-            flyer = compose_stored(
-                stored.source,
-                stored.layout,
-                get_format(stored.format),
-                self.metro_logo,
-                self.settings.language,
-            )
-            flyer = replace(flyer, manifest={"id": stored.id, **flyer.manifest})
-            return encode(flyer, key, crop_marks=marks)
+            return encode(self.composed_flyer(stored), key, crop_marks=marks)
 
         stored = self.get(flyer_id)
         data = self.store.encoded(flyer_id, f"{key}{'+marks' if marks else ''}", produce)

@@ -143,10 +143,6 @@ class Settings:
         "FLYER_SD_NATIVE_SIZE", native_size, 512,
         "Model's native side: 512 for SD 1.5, 1024 for SDXL. Backgrounds are painted at the "
         "target's aspect ratio near this area and scaled up.", group=BACKEND)
-    sd_concurrency: int = setting(
-        "FLYER_SD_CONCURRENCY", positive_int, 1,
-        "Generations sent to the server at once (servers run one job at a time; the rest wait "
-        "in the queue).", group=BACKEND)
     sd_upscaler: str | None = setting(
         "FLYER_SD_UPSCALER", text_value, None,
         "AUTOMATIC1111 upscaler (e.g. `R-ESRGAN 4x+`) asked for a sharper background when a "
@@ -180,7 +176,9 @@ class Settings:
         "Most bytes the flyer store may hold (1 GiB).", group=STORE)
     queue_size: int = setting(
         "FLYER_QUEUE_SIZE", positive_int, 16,
-        "Requests waiting before users are told the studio is busy.", group=STORE)
+        "Generations waiting in line for a server (every door together: UI, Gradio API, REST, "
+        "MCP) before the next is told the studio is busy. Each server paints one job at a "
+        "time (the offline generator four); the line is told its place.", group=STORE)
     queue_max_wait_seconds: float = setting(
         "FLYER_QUEUE_MAX_WAIT", positive_float, 300.0,
         "Seconds a job may wait for its turn (behind a slow Stable Diffusion server) before it "

@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 from gradio.events import Dependency
 
+from pipeline.app_api import FlyerApp
 from pipeline.health import Health
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
@@ -26,7 +27,12 @@ from .manifest_view import manifest_markdown
 from .queue_wait import QueueWait
 from .season_run import SeasonRunner
 from .theme import HEADER_CSS, header_html
-from .ui_api import COMPOSE_CONCURRENCY, COMPOSE_CONCURRENCY_ID, SD_CONCURRENCY_ID, register_api
+from .ui_api import (
+    COMPOSE_CONCURRENCY,
+    COMPOSE_CONCURRENCY_ID,
+    PAINTING_CONCURRENCY_ID,
+    register_api,
+)
 from .ui_files import SessionFiles
 from .ui_layout import Controls, Results, build_controls, build_results
 from .ui_season import build_season_page, wire_season_page
@@ -54,14 +60,17 @@ def _session(request: gr.Request | None) -> str | None:
 
 
 def build_app(service: FlyerService, settings: Settings,
-              files: SessionFiles | None = None, health: HealthMonitor | None = None) -> gr.Blocks:
-    """The studio UI plus Gradio's API endpoints for scripts. Previews and downloads are
-    written with ``files`` (default: a fresh temporary folder); the header shows ``health``'s
-    last answer (on every page load and after each run)."""
+              files: SessionFiles | None = None, health: HealthMonitor | None = None,
+              *, app: FlyerApp | None = None) -> gr.Blocks:
+    """The studio UI plus Gradio's API endpoints for scripts, both over ``app`` (the
+    application API; default: one over ``service``). Previews and downloads are written with
+    ``files`` (default: a fresh temporary folder); the header shows ``health``'s last answer
+    (on every page load and after each run)."""
     if files is None:
         files = SessionFiles(max_age_seconds=float(settings.store_ttl_seconds))
-    handlers = StudioHandlers(service, files)
-    layouts, formats = service.list_layouts(), service.list_formats()
+    app = app if app is not None else FlyerApp(service)
+    handlers = StudioHandlers(app, files)
+    layouts, formats = app.layouts(), app.formats()
 
     with GuardedBlocks(title="Flyer Studio", delete_cache=delete_cache_for(settings)) as demo:
         ids = gr.State([])
@@ -75,19 +84,18 @@ def build_app(service: FlyerService, settings: Settings,
             with gr.Tab("One event", id="one", elem_id="fs-page-one"), \
                     gr.Row(equal_height=False):
                 with gr.Column(scale=5, min_width=300, elem_id="fs-controls"):
-                    controls = build_controls(settings, layouts, formats,
-                                              service.list_pairings())
+                    controls = build_controls(settings, layouts, formats, app.pairings())
                 with gr.Column(scale=7, min_width=300, elem_id="fs-results"):
                     results = build_results(layouts, formats)
             with gr.Tab("Many events", id="many", elem_id="fs-page-many"):
-                season = build_season_page(settings, layouts, formats, service.list_pairings())
+                season = build_season_page(settings, layouts, formats, app.pairings())
         generating = _wire(handlers, controls, results, ids, selected, settings)
         running = wire_season_page(season, demo, SeasonRunner(service, files), handlers.jobs,
                                    settings)
         if health is not None:
             _wire_header(demo, header, health, settings, after=(generating, running),
                          servers=servers)
-        register_api(service, settings, files, handlers.jobs)
+        register_api(app, settings, files, handlers.jobs)
     return demo
 
 
@@ -182,9 +190,9 @@ def _wire(handlers: StudioHandlers, controls: Controls, results: Results, ids: g
         gr.Info("Generation cancelled.")
 
     private: dict[str, Any] = {"api_visibility": "private"}
-    generating = controls.generate.click(
+    generating = controls.generate.click(  # the server pool gates painting (ui_api)
         on_generate, inputs={*form.values()}, outputs=view_outputs,
-        concurrency_limit=handlers.service.capacity, concurrency_id=SD_CONCURRENCY_ID,
+        concurrency_limit=handlers.app.painting_jobs, concurrency_id=PAINTING_CONCURRENCY_ID,
         show_progress_on=[results.gallery], **private,
     )
     controls.cancel.click(on_cancel, None, None, cancels=[generating], queue=False, **private)

@@ -12,7 +12,6 @@ from typing import Any
 
 from pipeline.errors import FlyerError
 from pipeline.keys import write_key
-from pipeline.models import EventDetails, FlyerRequest
 from pipeline.render.fonts import list_pairings
 from pipeline.render.formats import FORMATS
 from pipeline.render.layouts import LAYOUT_NAMES
@@ -95,41 +94,29 @@ def _read(path: Path | None, what: str) -> bytes | None:
         raise SystemExit(f"flyer-studio: cannot read {what} {str(path)!r}: {exc.strerror}") from exc
 
 
+_RENDER_FIELDS = {"title": "title", "subtitle": "subtitle", "date": "date", "time": "time",
+                  "venue": "venue", "metro": "metro", "description": "description",
+                  "url": "url", "organiser": "organiser", "prompt": "prompt",
+                  "negative_prompt": "negative_prompt", "seed": "seed", "batch_size": "batch",
+                  "layout": "layout", "format": "format", "palette": "palette",
+                  "font_pairing": "font"}
+"""Request field -> the ``render`` option's attribute."""
+
+
 def _render(args: argparse.Namespace) -> int:
+    from pipeline.app_api import FlyerApp
     from pipeline.service import FlyerService
 
-    settings = load_settings()
-    service = FlyerService.from_settings(settings)
-    request = FlyerRequest(
-        details=EventDetails(
-            title=args.title,
-            subtitle=args.subtitle,
-            date=args.date,
-            time=args.time,
-            venue=args.venue,
-            metro=args.metro,
-            description=args.description,
-            url=args.url,
-            organiser=args.organiser,
-        ),
-        prompt=args.prompt,
-        negative_prompt=args.negative_prompt,
-        seed=args.seed,
-        batch_size=args.batch,
-        layout=args.layout,
-        format=args.format,
-        palette=tuple(p for p in args.palette.split(",") if p.strip()),
-        font_pairing=args.font,
-        logo=_read(args.logo, "logo"),
-        background=_read(args.background, "background"),
-    )
-    flyers = service.generate(request)
+    app = FlyerApp(FlyerService.from_settings(load_settings()))
+    fields = {name: getattr(args, option) for name, option in _RENDER_FIELDS.items()}
+    flyers = app.generate(fields, logo=_read(args.logo, "logo"),
+                          background=_read(args.background, "background"))
     args.out.mkdir(parents=True, exist_ok=True)
     for number, flyer in enumerate(flyers, start=1):
         stem = args.out / f"flyer-{number}"
-        stem.with_suffix(".png").write_bytes(service.download(flyer.id, "png").data)
+        stem.with_suffix(".png").write_bytes(app.download(flyer.id, "png").data)
         if flyer.manifest.get("format", {}).get("print"):
-            pdf = service.download(flyer.id, "pdf", crop_marks=args.crop_marks)
+            pdf = app.download(flyer.id, "pdf", crop_marks=args.crop_marks)
             stem.with_suffix(".pdf").write_bytes(pdf.data)
         stem.with_suffix(".json").write_text(
             json.dumps(flyer.manifest, indent=2, ensure_ascii=False), encoding="utf-8"

@@ -7,7 +7,6 @@ components. Pipeline errors become ``gr.Error`` only through :func:`studio.error
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -16,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.app_api import DETAIL_FIELDS, FlyerApp, build_request, whole_number
 from pipeline.errors import FlyerError, InvalidRequest, NotFound
-from pipeline.models import FIELD_LIMITS, EventDetails, FlyerRequest, normalise_palette
+from pipeline.models import FlyerRequest, normalise_palette
 from pipeline.render.images import FIELD_LABELS, load_image
-from pipeline.service import FlyerService
 from pipeline.store import StoredFlyer
 
 from .errors import to_gr_error
@@ -33,6 +32,7 @@ __all__ = [
     "BatchView",
     "StudioHandlers",
     "details_from",
+    "fields_from",
     "format_from",
     "mapped_errors",
     "palette_from",
@@ -40,7 +40,6 @@ __all__ = [
     "whole_number",
 ]
 
-DETAIL_FIELDS: tuple[str, ...] = tuple(FIELD_LIMITS)
 CUSTOM_FORMAT = "custom"
 """The format picker's choice that means "use the custom WxH box"."""
 
@@ -61,9 +60,9 @@ def _text(values: Mapping[str, Any], name: str) -> str:
     return "" if value is None else str(value)
 
 
-def details_from(values: Mapping[str, Any]) -> EventDetails:
-    """The event details typed into the form (validated later by the service)."""
-    return EventDetails(**{name: _text(values, name) for name in DETAIL_FIELDS})
+def details_from(values: Mapping[str, Any]) -> dict[str, str]:
+    """The event details typed into the form, by field name."""
+    return {name: _text(values, name) for name in DETAIL_FIELDS}
 
 
 def palette_from(values: Mapping[str, Any]) -> tuple[str, ...]:
@@ -87,37 +86,27 @@ def format_from(values: Mapping[str, Any], key: str = "format",
     return size
 
 
-def whole_number(value: object, field: str, label: str) -> int:
-    """``value`` (a number or its text) as an int; anything else, fractions, NaN and the
-    infinities raise InvalidRequest naming the field."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value  # exact, however large (the service checks the range)
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        raise InvalidRequest(f"{label} must be a whole number.", field=field) from None
-    if not math.isfinite(number) or not number.is_integer():
-        raise InvalidRequest(f"{label} must be a whole number, not {number}.", field=field)
-    return int(number)
+def fields_from(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's values as the application API's request fields (seed -1 when "random" is
+    ticked, the custom size, the ticked brand colours)."""
+    fixed = not values.get("random_seed", True)
+    return {
+        **details_from(values),
+        "prompt": _text(values, "prompt"),
+        "negative_prompt": _text(values, "negative_prompt"),
+        "seed": values.get("seed") if fixed else -1,
+        "batch_size": values.get("batch_size", 1),
+        "layout": _text(values, "layout"),
+        "format": format_from(values),
+        "palette": palette_from(values),
+        "font_pairing": _text(values, "font_pairing"),
+    }
 
 
 def request_from(values: Mapping[str, Any]) -> FlyerRequest:
-    """The whole form as a :class:`FlyerRequest`."""
-    fixed = not values.get("random_seed", True)
-    seed = whole_number(values.get("seed"), "seed", "Seed") if fixed else -1
-    return FlyerRequest(
-        details=details_from(values),
-        prompt=_text(values, "prompt"),
-        negative_prompt=_text(values, "negative_prompt"),
-        seed=seed,
-        batch_size=whole_number(values.get("batch_size", 1), "batch_size", "Batch size"),
-        layout=_text(values, "layout") or "auto",
-        format=format_from(values),
-        palette=palette_from(values),
-        font_pairing=_text(values, "font_pairing") or "default",
-        logo=read_upload(values.get("logo"), "logo"),
-        background=read_upload(values.get("background"), "background"),
-    )
+    """The whole form as a :class:`FlyerRequest`, through the one request builder."""
+    return build_request(fields_from(values), logo=read_upload(values.get("logo"), "logo"),
+                         background=read_upload(values.get("background"), "background"))
 
 
 @dataclass(frozen=True)
@@ -134,12 +123,13 @@ class BatchView:
 class StudioHandlers:
     """The UI's actions for one app. Shared by every session; per-user data stays in gr.State."""
 
-    def __init__(self, service: FlyerService, files: SessionFiles) -> None:
-        self.service = service
+    def __init__(self, app: FlyerApp, files: SessionFiles) -> None:
+        self.app = app
+        self.service = app.service
         self.files = files
-        self._layout_labels = {d["name"]: str(d["label"]) for d in service.list_layouts()}
-        self._format_labels = {d["name"]: str(d["label"]) for d in service.list_formats()}
-        self.jobs = Jobs()
+        self._layout_labels = {d["name"]: str(d["label"]) for d in app.layouts()}
+        self._format_labels = {d["name"]: str(d["label"]) for d in app.formats()}
+        self.jobs = Jobs(app)
 
     # -- views --------------------------------------------------------------------------------
     def _caption(self, number: int, flyer: StoredFlyer) -> str:
@@ -151,7 +141,7 @@ class StudioHandlers:
         live: list[StoredFlyer] = []
         for flyer_id in ids:
             try:
-                live.append(self.service.get(flyer_id))
+                live.append(self.app.get(flyer_id))
             except NotFound:
                 continue  # expired: drop it from the gallery
         gallery = [
@@ -182,8 +172,10 @@ class StudioHandlers:
         which runs it)."""
         started = time.monotonic()
         with mapped_errors():
-            request = request_from(values)
-            flyers = self.service.generate(request, progress=progress, cancel=cancel)
+            flyers = self.app.generate(
+                fields_from(values), logo=read_upload(values.get("logo"), "logo"),
+                background=read_upload(values.get("background"), "background"),
+                progress=progress, cancel=cancel)
         took = time.monotonic() - started
         noun = "flyer" if len(flyers) == 1 else "flyers"
         status = f"**{len(flyers)} {noun}** · {self.describe(flyers[0])} · {took:.1f} s"
@@ -203,14 +195,13 @@ class StudioHandlers:
                 fmt = None
             elif fmt == CUSTOM_FORMAT:
                 fmt = format_from(values, "rerender_format", "rerender_custom_size")
-            flyer = self.service.rerender(
-                selected,
-                details=details_from(values),
-                layout=None if layout == "keep" else layout,
-                format=fmt,
-                palette=palette_from(values) if values.get("use_palette") else None,
-                font_pairing=_text(values, "font_pairing") or None,
-            )
+            flyer = self.app.rerender(selected, {
+                **details_from(values),
+                "layout": None if layout == "keep" else layout,
+                "format": fmt,
+                "palette": palette_from(values) if values.get("use_palette") else None,
+                "font_pairing": _text(values, "font_pairing") or None,
+            })
         status = f"**Re-rendered** without repainting · {self.describe(flyer)}"
         status += self.warnings([flyer])
         return self._view([*ids, flyer.id], flyer.id, session, status)
@@ -219,7 +210,7 @@ class StudioHandlers:
         if index is None or not 0 <= index < len(ids):
             return self._view(ids, None, session, "")
         with mapped_errors():
-            flyer = self.service.get(ids[index])
+            flyer = self.app.get(ids[index])
         status = f"Selected **{index + 1}** · {self.describe(flyer)}"
         return self._view(ids, ids[index], session, status)
 
@@ -230,15 +221,15 @@ class StudioHandlers:
         with mapped_errors():
             if not selected:
                 raise InvalidRequest("Select a flyer in the gallery first.")
-            item = self.service.download(selected, kind, crop_marks=crop_marks)
-            flyer = self.service.get(selected)
+            item = self.app.download(selected, kind, crop_marks=crop_marks)
+            flyer = self.app.get(selected)
         number = list(ids).index(selected) + 1 if selected in ids else 1
         name = f"flyer-{flyer.format}-{number}{Path(item.filename).suffix}"
         return self.files.write(session, name, item.data)
 
     def export_zip(self, ids: Sequence[str], session: str | None) -> Path:
         with mapped_errors():
-            item = self.service.download_zip(list(ids), "png")
+            item = self.app.download_zip(list(ids), "png")
         return self.files.write(session, item.filename, item.data)
 
     @staticmethod

@@ -18,47 +18,33 @@ from typing import TypeVar
 
 import anyio.to_thread
 
+from pipeline.app_api import FlyerApp
+
 __all__ = ["Jobs"]
 
 T = TypeVar("T")
 
 
 class Jobs:
-    """Running jobs by Gradio session. Thread-safe; one per app."""
+    """Runs jobs in worker threads, registered with the application API's job registry
+    (:meth:`pipeline.app_api.FlyerApp.open_job`) under their Gradio session. One per app."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running: dict[str, set[threading.Event]] = {}
+    def __init__(self, app: FlyerApp) -> None:
+        self.app = app
 
     async def run(self, session: str | None, work: Callable[[threading.Event], T]) -> T:
         """``work(cancel)`` in a worker thread (the pool Gradio's own handlers use); cancelling
         the awaiting task returns at once and sets ``cancel`` for the thread to stop on."""
-        key = session or ""
-        cancel = threading.Event()
-        with self._lock:
-            self._running.setdefault(key, set()).add(cancel)
-        try:
-            return await anyio.to_thread.run_sync(work, cancel, abandon_on_cancel=True)
-        except asyncio.CancelledError:
-            cancel.set()
-            raise
-        finally:
-            with self._lock:
-                events = self._running.get(key, set())
-                events.discard(cancel)
-                if not events:
-                    self._running.pop(key, None)
+        with self.app.open_job(session) as job:
+            try:
+                return await anyio.to_thread.run_sync(work, job.cancel, abandon_on_cancel=True)
+            except asyncio.CancelledError:
+                self.app.cancel(job)
+                raise
 
     def cancel(self, session: str | None) -> int:
         """Cancel the session's running jobs; return how many. Without a session: none."""
-        if not session:
-            return 0
-        with self._lock:
-            events = list(self._running.get(session or "", ()))
-        for event in events:
-            event.set()
-        return len(events)
+        return self.app.cancel(session or None)
 
     def running(self, session: str | None) -> int:
-        with self._lock:
-            return len(self._running.get(session or "", ()))
+        return self.app.running(session)

@@ -10,8 +10,8 @@ form and REST). The session gate lets ``/mcp`` through to this check, as it does
 Tools: ``generate`` (previews as images, the flyers' ids), ``rerender`` (another layout, format
 or wording, no new painting), ``download`` (PNG/JPEG/WebP as an image, a print PDF as an embedded
 resource), ``list_layouts``, ``list_formats``, ``list_pairings``. Their errors come back as tool
-errors in the API's words. Generations share FLYER_SD_CONCURRENCY slots and give up as busy after
-FLYER_QUEUE_MAX_WAIT, like REST.
+errors in the API's words. Generations wait for a server in the backend's pool like every other
+door's and give up as busy after FLYER_QUEUE_MAX_WAIT (or at once when the line is full).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 from starlette.datastructures import Headers
 
+from pipeline.app_api import FlyerApp
 from pipeline.errors import ConfigError
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
@@ -94,7 +95,8 @@ mcp_off = _Off()
 
 
 def create_mcp_endpoint(
-    service: FlyerService, settings: Settings, checker: KeyChecker, throttle: FailureCounter
+    service: FlyerService, settings: Settings, checker: KeyChecker, throttle: FailureCounter,
+    app: FlyerApp | None = None,
 ) -> tuple[McpEndpoint, Callable[[], contextlib.AbstractAsyncContextManager[None]]]:
     """The endpoint and the context its transport must run in (the app's lifespan)."""
     try:
@@ -118,7 +120,7 @@ def create_mcp_endpoint(
     for handler in [h for h in root.handlers if h not in handlers]:
         root.removeHandler(handler)  # FastMCP configures the root logger; that is serve's job
     root.setLevel(level)
-    add_tools(server, service, settings)
+    add_tools(server, service, settings, app)
     server.streamable_http_app()  # creates the session manager
     manager = server.session_manager
 

@@ -20,8 +20,8 @@ from mcp.types import (
 )
 from pydantic import Field
 
-from pipeline.errors import Busy, FlyerError
-from pipeline.models import EventDetails, FlyerRequest
+from pipeline.app_api import FlyerApp
+from pipeline.errors import FlyerError
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
 from pipeline.store import StoredFlyer
@@ -43,10 +43,12 @@ INSTRUCTIONS = (
 Text = Annotated[str, Field(description="Text on the flyer (may be empty)")]
 
 
-def add_tools(server: FastMCP, service: FlyerService, settings: Settings) -> None:
-    """Register the tools on ``server``."""
-    jobs = Jobs()
-    slots = threading.BoundedSemaphore(service.capacity)
+def add_tools(server: FastMCP, service: FlyerService, settings: Settings,
+              app: FlyerApp | None = None) -> None:
+    """Register the tools on ``server``: thin adapters over ``app`` (default: one over
+    ``service``). Painting waits for a server in the backend's pool, as every door does."""
+    flyers = app if app is not None else FlyerApp(service)
+    jobs = Jobs(flyers)
 
     def failed(exc: FlyerError) -> CallToolResult:
         return CallToolResult(content=[TextContent(type="text", text=user_message(exc))],
@@ -93,24 +95,16 @@ def add_tools(server: FastMCP, service: FlyerService, settings: Settings) -> Non
         font_pairing: Annotated[str, Field(description="A name from list_pairings")]
         = "default",
     ) -> CallToolResult:
-        request = FlyerRequest(
-            details=EventDetails(title, subtitle, date, time, venue, metro, description, url,
-                                 organiser),
-            prompt=prompt, negative_prompt=negative_prompt, seed=seed, batch_size=variants,
-            layout=layout or "auto", format=format or "instagram_post",
-            palette=palette,  # type: ignore[arg-type]  # the service normalises it
-            font_pairing=font_pairing or "default",
-        )
+        fields = {"title": title, "subtitle": subtitle, "date": date, "time": time,
+                  "venue": venue, "metro": metro, "description": description, "url": url,
+                  "organiser": organiser, "prompt": prompt, "negative_prompt": negative_prompt,
+                  "seed": seed, "batch_size": variants, "layout": layout, "format": format,
+                  "palette": palette, "font_pairing": font_pairing}
 
         def work(cancel: threading.Event) -> CallToolResult:
-            if not slots.acquire(timeout=settings.queue_max_wait_seconds):
-                raise Busy()
-            try:
-                flyers = service.generate(request, cancel=cancel)
-            finally:
-                slots.release()
-            return described(flyers, "download(flyer_id, kind) for PNG or a print PDF; "
-                                     "rerender(flyer_id, ...) for another layout or format.")
+            made = flyers.generate(fields, cancel=cancel)
+            return described(made, "download(flyer_id, kind) for PNG or a print PDF; "
+                                   "rerender(flyer_id, ...) for another layout or format.")
 
         return await in_thread(work)
 
@@ -124,19 +118,13 @@ def add_tools(server: FastMCP, service: FlyerService, settings: Settings) -> Non
         description: str | None = None, url: str | None = None, organiser: str | None = None,
         palette: str | None = None, font_pairing: str | None = None,
     ) -> CallToolResult:
-        given = {"title": title, "subtitle": subtitle, "date": date, "time": time,
-                 "venue": venue, "metro": metro, "description": description, "url": url,
-                 "organiser": organiser}
+        changes = {"title": title, "subtitle": subtitle, "date": date, "time": time,
+                   "venue": venue, "metro": metro, "description": description, "url": url,
+                   "organiser": organiser, "layout": layout, "format": format,
+                   "palette": palette, "font_pairing": font_pairing}
 
         def work(cancel: threading.Event) -> CallToolResult:
-            details = None
-            if any(value is not None for value in given.values()):
-                old = service.get(flyer_id).source.details
-                details = EventDetails(**{k: v if v is not None else getattr(old, k)
-                                          for k, v in given.items()})
-            flyer = service.rerender(flyer_id, details=details, layout=layout or None,
-                                     format=format or None, palette=palette,
-                                     font_pairing=font_pairing or None)
+            flyer = flyers.rerender(flyer_id, changes)
             return described([flyer], "A new flyer; the original is unchanged.")
 
         return await in_thread(work)
@@ -146,7 +134,7 @@ def add_tools(server: FastMCP, service: FlyerService, settings: Settings) -> Non
     async def download(flyer_id: str, kind: str = "png",
                        crop_marks: bool = False) -> CallToolResult:
         def work(cancel: threading.Event) -> CallToolResult:
-            item = service.download(flyer_id, kind, crop_marks=crop_marks)
+            item = flyers.download(flyer_id, kind, crop_marks=crop_marks)
             data = base64.b64encode(item.data).decode("ascii")
             name = TextContent(type="text", text=json.dumps(
                 {"filename": item.filename, "media_type": item.media_type,
@@ -163,12 +151,12 @@ def add_tools(server: FastMCP, service: FlyerService, settings: Settings) -> Non
 
     @server.tool(description="The layouts ('auto' first), each with name and label.")
     def list_layouts() -> list[dict[str, Any]]:
-        return service.list_layouts()
+        return flyers.layouts()
 
     @server.tool(description="The named formats with their sizes; custom sizes are WxH.")
     def list_formats() -> list[dict[str, Any]]:
-        return service.list_formats()
+        return flyers.formats()
 
     @server.tool(description="The font pairings, each with name and label.")
     def list_pairings() -> list[dict[str, Any]]:
-        return service.list_pairings()
+        return flyers.pairings()

@@ -14,24 +14,23 @@ Status codes: 400 batch size out of range, 403 missing or wrong key, 404 unknown
 flyer, 413 body over 64 KB (``studio.bodylimit`` answers it and the 403/429 before reading the
 body), 422 unusable body (not JSON, wrong types, NaN or Infinity, text the pipeline refuses;
 the detail names the field), 429 address locked out after failed keys, 503 ``Service
-Unavailable`` (Stable Diffusion failed) or ``Service Overload`` (store full, or too many REST
-generations waiting, or a generation waited longer than
-``FLYER_QUEUE_MAX_WAIT`` for its turn).
+Unavailable`` (Stable Diffusion failed) or ``Service Overload`` (store full, or too many
+generations already waiting for a server, or one waited longer than ``FLYER_QUEUE_MAX_WAIT``
+for its turn: the backend's server pool is the one gate for every door).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from pipeline.errors import Busy, FlyerError
-from pipeline.models import EventDetails, FlyerRequest
+from pipeline.app_api import FlyerApp
+from pipeline.errors import FlyerError, InvalidRequest
 from pipeline.render.formats import FORMATS
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
@@ -84,26 +83,14 @@ def format_for_size(width: int, height: int) -> str:
     return f"{width}x{height}"
 
 
-def _to_request(body: FlyerBody) -> FlyerRequest:
+def _fields(body: FlyerBody) -> dict[str, Any]:
+    """The contract's body as the application API's request fields."""
     d = body.details
-    details = EventDetails(
-        title=d.title,
-        subtitle=d.subtitle,
-        date=d.date,
-        time=d.timeframe,
-        venue=d.place,
-        metro=d.metro or "",
-        description=d.description,
-        url=d.url,
-        organiser=d.organiser,
-    )
     width, height = body.size
-    return FlyerRequest(
-        details=details,
-        prompt=body.prompt,
-        batch_size=body.batch_size,
-        format=format_for_size(width, height),
-    )
+    return {"title": d.title, "subtitle": d.subtitle, "date": d.date, "time": d.timeframe,
+            "venue": d.place, "metro": d.metro, "description": d.description, "url": d.url,
+            "organiser": d.organiser, "prompt": body.prompt, "batch_size": body.batch_size,
+            "format": format_for_size(width, height)}
 
 
 def _unreadable(message: str) -> HTTPException:
@@ -144,38 +131,29 @@ def _fail(exc: FlyerError, what: str) -> HTTPException:
 
 
 def create_rest_router(
-    service: FlyerService, settings: Settings, wait_s: float | None = None
+    service: FlyerService, settings: Settings, *, app: FlyerApp | None = None
 ) -> APIRouter:
-    """The ``/flyer`` routes for ``service``; every route requires ``X-API-Key``.
+    """The ``/flyer`` routes over ``app`` (default: one over ``service``); every route requires
+    ``X-API-Key``.
 
-    REST generations do not go through Gradio's queue, so at most ``service.capacity`` (one
-    per Stable Diffusion server) run at once; one that waits longer than ``wait_s`` (default
-    ``FLYER_QUEUE_MAX_WAIT``, the limit Gradio's queue has too) gets 503 ``Service Overload``.
+    No gate of its own: a generation waits for a server in the backend's pool like every other
+    door's (a bounded line, at most ``FLYER_QUEUE_MAX_WAIT``), else 503 ``Service Overload``.
     """
     router = APIRouter(dependencies=[Depends(require_api_key)], tags=["flyer"])
-    slots = threading.BoundedSemaphore(service.capacity)
-    patience = wait_s if wait_s is not None else settings.queue_max_wait_seconds
+    flyers = app if app is not None else FlyerApp(service)
 
-    def generate(request: FlyerRequest) -> list[str]:
-        if not slots.acquire(timeout=patience):
-            raise Busy()
-        try:
-            return [flyer.id for flyer in service.generate(request)]
-        finally:
-            slots.release()
+    def generate(fields: dict[str, Any]) -> list[str]:
+        return [flyer.id for flyer in flyers.generate(fields)]
 
     @router.post("/flyer")
     async def post_flyer(request: Request) -> dict[str, Any]:
         body = parse_flyer_body(await request.body())
-        limit = settings.max_batch_size
-        if not 1 <= body.batch_size <= limit:
-            raise HTTPException(
-                status_code=400,
-                detail=f"batch_size must be between 1 and {limit}, got {body.batch_size}.",
-            )
         try:
-            flyer_request = _to_request(body)
-            ids = await run_in_threadpool(generate, flyer_request)
+            flyers.check_batch_size(body.batch_size)
+        except InvalidRequest as exc:  # the contract's 400, in the rule's own words
+            raise HTTPException(status_code=400, detail=f"batch_size: {exc}") from None
+        try:
+            ids = await run_in_threadpool(generate, _fields(body))
         except FlyerError as exc:
             raise _fail(exc, "POST /flyer") from None
         logger.info("REST POST /flyer: %d flyer(s)", len(ids))
@@ -185,7 +163,7 @@ def create_rest_router(
     @router.get("/flyer/{flyer_id}", response_class=Response)
     async def get_flyer(flyer_id: str) -> Response:
         try:
-            download = await run_in_threadpool(service.download, flyer_id, "jpeg")
+            download = await run_in_threadpool(flyers.download, flyer_id, "jpeg")
         except FlyerError as exc:
             raise _fail(exc, "GET /flyer/{id}") from None
         return Response(

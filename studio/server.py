@@ -25,6 +25,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from starlette.routing import Mount, Route
 
+from pipeline.app_api import FlyerApp
 from pipeline.declare import summary
 from pipeline.errors import ConfigError, StoreUnavailable
 from pipeline.executor import work_pool
@@ -50,6 +51,7 @@ from .rest import create_rest_router
 from .sessions import SessionMiddleware, Sessions, add_logout_routes
 from .temp_space import TempSpace
 from .theme import mount_options
+from .ui_api import COMPOSE_CONCURRENCY
 from .ui_files import SessionFiles
 from .uploads import FileRouteGuard, restore_file_guard
 from .web_guard import OriginGuardMiddleware, SecureTransportMiddleware, add_cors
@@ -180,6 +182,7 @@ def create_server(
             f"{MIN_KEY_LENGTH} (`flyer-studio keygen` writes 32 random bytes into .env)",
         )
     service = service if service is not None else FlyerService.from_settings(settings)
+    flyers = FlyerApp(service)  # the application API every door calls (one job registry)
     checker = KeyChecker(settings.api_master_key)
     throttle = login_throttle(settings)
 
@@ -190,7 +193,7 @@ def create_server(
     mcp: Any = mcp_off
     mcp_running = None
     if settings.mcp_enabled:
-        mcp, mcp_running = create_mcp_endpoint(service, settings, checker, throttle)
+        mcp, mcp_running = create_mcp_endpoint(service, settings, checker, throttle, flyers)
 
     app = FastAPI(title="Flyer Studio", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=_lifespan(settings, service, space, health, mcp_running))
@@ -220,7 +223,7 @@ def create_server(
         return {"status": "ok", **service.backend_status()}
 
     # Routes before the mount: Gradio, mounted at "/", answers every path not matched earlier.
-    app.include_router(create_rest_router(service, settings))
+    app.include_router(create_rest_router(service, settings, app=flyers))
     app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"]))
     add_logout_routes(app, sessions)
     # Added innermost first; a request meets them outermost first: HTTPS headers, origin
@@ -239,8 +242,10 @@ def create_server(
     app.add_middleware(OriginGuardMiddleware, allowed=settings.allowed_origins)
     app.add_middleware(SecureTransportMiddleware)
 
-    blocks = build_app(service, settings, files, health)  # sets delete_cache; no queue
-    blocks.queue(max_size=settings.queue_size, default_concurrency_limit=service.capacity)
+    blocks = build_app(service, settings, files, health, app=flyers)  # no queue yet
+    # Painting events have no Gradio limit (the backend's server pool is their gate); the
+    # default (Gradio's own is 1) is for everything else: no event serialises the UI.
+    blocks.queue(max_size=settings.queue_size, default_concurrency_limit=COMPOSE_CONCURRENCY)
     options: dict[str, Any] = {**mount_options()}  # theme and CSS
     options.update(
         auth=checker,

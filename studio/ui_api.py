@@ -22,24 +22,37 @@ from typing import Any
 import gradio as gr
 from gradio.data_classes import FileData
 
+from pipeline.app_api import DETAIL_FIELDS, FlyerApp
 from pipeline.errors import InvalidRequest
-from pipeline.models import EventDetails, FlyerRequest
-from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
-from .handlers import DETAIL_FIELDS, mapped_errors, whole_number
+from .handlers import mapped_errors
 from .jobs import Jobs
 from .queue_wait import QueueWait
 from .season_run import SeasonRunner, options_from
 from .ui_files import SessionFiles
 from .uploads import read_upload
 
-__all__ = ["COMPOSE_CONCURRENCY_ID", "SD_CONCURRENCY_ID", "register_api"]
+__all__ = ["API_PROGRESS", "COMPOSE_CONCURRENCY", "COMPOSE_CONCURRENCY_ID",
+           "PAINTING_CONCURRENCY_ID", "ApiProgress", "register_api"]
 
-SD_CONCURRENCY_ID = "stable-diffusion"
-"""Shared by the UI's and the API's generate: one generation per SD server at a time."""
 COMPOSE_CONCURRENCY_ID = "compose"
 COMPOSE_CONCURRENCY = 4
+"""Re-renders and downloads (CPU work, no painting) running at once, UI and API together."""
+PAINTING_CONCURRENCY_ID = "painting"
+"""The UI's and the API's painting events. The backend's server pool is their gate (one job per
+server slot, a bounded line told its place, FLYER_QUEUE_MAX_WAIT); Gradio only bounds their
+worker threads at what the pool can take (``FlyerApp.painting_jobs``), so it never holds back
+a job the pool would run."""
+
+ApiProgress = gr.Request | None
+"""The annotation of a ``gr.api`` function's progress parameter. ``gr.api`` builds the
+endpoint's inputs from the annotations and skips ``gr.Request`` ones; Gradio then injects its
+progress tracker into any parameter whose *default* is a ``gr.Progress`` (that check comes
+before the annotation's). So ``progress: ApiProgress = API_PROGRESS`` is no API input, and
+gradio_client callers see the progress (``job.status().progress_data``) as the UI does.
+tests/studio/test_gradio_api.py checks this against the installed Gradio."""
+API_PROGRESS: Any = gr.Progress()
 
 
 def _upload(value: object, field: str) -> bytes | None:
@@ -59,20 +72,28 @@ def _file(files: SessionFiles, session: str | None, filename: str, data: bytes) 
     return FileData(path=str(files.write(session, filename, data)), orig_name=filename)
 
 
-def register_api(service: FlyerService, settings: Settings, files: SessionFiles,
+def _reporter(progress: Any) -> Callable[[float, str], None]:
+    def report(fraction: float, message: str) -> None:
+        if isinstance(progress, gr.Progress):
+            progress(fraction, desc=message)
+
+    return report
+
+
+def register_api(app: FlyerApp, settings: Settings, files: SessionFiles,
                  jobs: Jobs | None = None) -> None:
     """Add /generate, /generate_many, /season_template, /rerender, /download, /download_zip,
-    /layouts, /formats, /pairings.
+    /layouts, /formats, /pairings: thin adapters over ``app``.
 
     Cancelling a /generate job (``job.cancel()`` in gradio_client) stops its work on the server;
     ``jobs`` (shared with the UI's Cancel button) tracks them."""
-    running = jobs if jobs is not None else Jobs()
-    print_formats = {str(f["name"]) for f in service.list_formats() if f.get("print")}
+    running = jobs if jobs is not None else Jobs(app)
+    print_formats = {str(f["name"]) for f in app.formats() if f.get("print")}
     wait = QueueWait(settings.queue_max_wait_seconds)  # refuses jobs that waited too long
-    seasons = SeasonRunner(service, files)
+    seasons = SeasonRunner(app.service, files)
 
     def png_of(flyer_id: str, session: str | None) -> dict[str, Any]:
-        item = service.download(flyer_id, "png")
+        item = app.download(flyer_id, "png")
         return _file(files, session, item.filename, item.data).model_dump()
 
     async def generate(
@@ -96,31 +117,25 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles,
         logo: FileData | None = None,
         background: FileData | None = None,
         request: gr.Request | None = None,
+        progress: ApiProgress = API_PROGRESS,
     ) -> tuple[list[FileData], list[dict[str, Any]]]:
         """Paint a batch of backgrounds in one call and compose a flyer on each.
         Returns the flyers as PNG files and their manifests (each with its "id")."""
         session = request.session_hash if request is not None else None
+        fields = {"title": title, "subtitle": subtitle, "date": date, "time": time,
+                  "venue": venue, "metro": metro, "description": description, "url": url,
+                  "organiser": organiser, "prompt": prompt, "negative_prompt": negative_prompt,
+                  "seed": seed, "batch_size": batch_size, "layout": layout, "format": format,
+                  "palette": palette, "font_pairing": font_pairing}
         with mapped_errors():
             wait.check(request)
 
         def work(cancel: threading.Event) -> tuple[list[FileData], list[dict[str, Any]]]:
             with mapped_errors():
-                flyer_request = FlyerRequest(
-                    details=EventDetails(title, subtitle, date, time, venue, metro,
-                                         description, url, organiser),
-                    prompt=prompt or "",
-                    negative_prompt=negative_prompt or "",
-                    seed=whole_number(seed, "seed", "Seed"),
-                    batch_size=whole_number(batch_size, "batch_size", "Batch size"),
-                    layout=layout or "auto",
-                    format=format or "instagram_post",
-                    palette=palette or (),  # type: ignore[arg-type]  # the service normalises
-                    font_pairing=font_pairing or "default",
-                    logo=_upload(logo, "logo"),
-                    background=_upload(background, "background"),
-                )
-                flyers = service.generate(flyer_request, cancel=cancel)
-                pngs = [png_of(f.id, session) for f in flyers]
+                flyers = app.generate(fields, logo=_upload(logo, "logo"),
+                                      background=_upload(background, "background"),
+                                      progress=_reporter(progress), cancel=cancel)
+                pngs = [png_of(f.id, session) for f in flyers]  # the composed pixels, encoded
             return pngs, [f.manifest for f in flyers]  # type: ignore[return-value]
 
         return await running.run(session, work)
@@ -147,26 +162,21 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles,
         layout, format or wording. Fields left out keep their value. export: auto (PDF too for
         print formats), png, or pdf. Returns the PNG, the PDF (or None) and the manifest."""
         session = request.session_hash if request is not None else None
-        given = dict(zip(DETAIL_FIELDS, (title, subtitle, date, time, venue, metro,
-                                         description, url, organiser), strict=True))
+        changes = {**dict(zip(DETAIL_FIELDS, (title, subtitle, date, time, venue, metro,
+                                              description, url, organiser), strict=True)),
+                   "layout": layout, "format": format, "palette": palette,
+                   "font_pairing": font_pairing}
         with mapped_errors():
             wait.check(request)
             if export not in ("auto", "png", "pdf"):
                 raise InvalidRequest(
                     f"Unknown export {export!r}; choose auto, png or pdf.", field="export"
                 )
-            details = None
-            if any(v is not None for v in given.values()):
-                old = service.get(flyer_id).source.details
-                details = EventDetails(**{k: (v if v is not None else getattr(old, k))
-                                          for k, v in given.items()})
-            flyer = service.rerender(flyer_id, details=details, layout=layout or None,
-                                     format=format or None, palette=palette,
-                                     font_pairing=font_pairing or None)
+            flyer = app.rerender(flyer_id, changes)
             png = png_of(flyer.id, session)
             pdf = None
             if export == "pdf" or (export == "auto" and flyer.format in print_formats):
-                item = service.download(flyer.id, "pdf")
+                item = app.download(flyer.id, "pdf")
                 pdf = _file(files, session, item.filename, item.data).model_dump()
         return png, pdf, flyer.manifest  # type: ignore[return-value]
 
@@ -178,7 +188,7 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles,
         session = request.session_hash if request is not None else None
         with mapped_errors():
             wait.check(request)
-            item = service.download(flyer_id, kind, crop_marks=bool(crop_marks))
+            item = app.download(flyer_id, kind, crop_marks=bool(crop_marks))
         return _file(files, session, item.filename, item.data).model_dump()  # type: ignore[return-value]
 
     def download_zip(
@@ -188,7 +198,7 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles,
         session = request.session_hash if request is not None else None
         with mapped_errors():
             wait.check(request)
-            item = service.download_zip(list(flyer_ids or []), kind)
+            item = app.download_zip(list(flyer_ids or []), kind)
         return _file(files, session, item.filename, item.data).model_dump()  # type: ignore[return-value]
 
     async def generate_many(
@@ -235,19 +245,19 @@ def register_api(service: FlyerService, settings: Settings, files: SessionFiles,
 
     def layouts() -> list[dict[str, Any]]:
         """The layouts ("auto" first), each with name and label."""
-        return service.list_layouts()
+        return app.layouts()
 
     def formats() -> list[dict[str, Any]]:
         """The named formats with their pixel sizes; custom sizes are written like 1200x628."""
-        return service.list_formats()
+        return app.formats()
 
     def pairings() -> list[dict[str, Any]]:
         """The font pairings, each with name and label."""
-        return service.list_pairings()
+        return app.pairings()
 
-    for painting in (generate, generate_many):
-        gr.api(painting, api_name=painting.__name__, concurrency_limit=service.capacity,
-               concurrency_id=SD_CONCURRENCY_ID)
+    for painting in (generate, generate_many):  # the server pool gates them (one per server)
+        gr.api(painting, api_name=painting.__name__, concurrency_limit=app.painting_jobs,
+               concurrency_id=PAINTING_CONCURRENCY_ID)
     gr.api(season_template, api_name="season_template", queue=False)
     composing: list[Callable[..., Any]] = [rerender, download, download_zip]
     for fn in composing:

@@ -22,7 +22,7 @@ from .handlers import StudioHandlers, mapped_errors
 from .jobs import Jobs
 from .queue_wait import QueueWait
 from .season_run import SeasonRunner, options_from
-from .ui_api import SD_CONCURRENCY_ID
+from .ui_api import PAINTING_CONCURRENCY_ID
 from .ui_status import stays
 from .uploads import read_upload
 
@@ -156,7 +156,8 @@ def wire_season_page(page: SeasonPage, demo: gr.Blocks, service_runner: SeasonRu
     running = page.run.click(
         on_run, inputs={page.sheet, *page.form.values()},
         outputs=[page.contact_sheet, page.status, page.archive],
-        concurrency_limit=service_runner.service.capacity, concurrency_id=SD_CONCURRENCY_ID,
+        concurrency_limit=jobs.app.painting_jobs,
+        concurrency_id=PAINTING_CONCURRENCY_ID,  # the server pool gates each painting
         show_progress_on=[page.contact_sheet], **private,
     )
     page.cancel.click(on_cancel, None, None, cancels=[running], queue=False, **private)

@@ -1,8 +1,9 @@
 """Image backends: a name -> factory registry, one module per implementation.
 
-Every backend that talks to a server (or a GPU) is wrapped in a :class:`~.pool.ServerPool`,
-even with one server: the pool is the one concurrency gate (one job per server at a time,
-least-busy dispatch, failover, health checks).
+Every backend is wrapped in a :class:`~.pool.ServerPool`, even with one server (and the offline
+painter, whose "server" is this process): the pool is the one concurrency gate of every door
+(``slots`` jobs per server at a time, a bounded first-come line of FLYER_QUEUE_SIZE waiting jobs
+told their place, FLYER_QUEUE_MAX_WAIT, least-busy dispatch, failover, health checks).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ BackendFactory = Callable[[Settings, "httpx.Client | None"], ImageBackend]
 
 def _pool(settings: Settings, members: list[ImageBackend]) -> ServerPool:
     return ServerPool(members, health_interval=settings.pool_health_interval,
-                      max_wait=settings.queue_max_wait_seconds)
+                      max_wait=settings.queue_max_wait_seconds, max_waiting=settings.queue_size)
 
 
 def _automatic1111(settings: Settings, client: httpx.Client | None) -> ImageBackend:
@@ -106,7 +107,7 @@ def _diffusers(settings: Settings, client: httpx.Client | None) -> ImageBackend:
 def _procedural(settings: Settings, client: httpx.Client | None) -> ImageBackend:
     from .procedural import ProceduralBackend
 
-    return ProceduralBackend()
+    return _pool(settings, [ProceduralBackend()])
 
 
 BACKENDS: dict[str, BackendFactory] = {

@@ -2,8 +2,11 @@
 
 A :class:`ServerPool` holds one backend per server (all of one kind). Each server runs at most
 ``capabilities.slots`` jobs at once (a GPU server: one); a job goes to the least busy healthy
-server, waits (cancel-aware, at most ``max_wait`` s, then ``Busy``) when all are busy, and fails
-over to another server when its server turns out to be unreachable, even mid-request. A
+server, waits in line (first come, first served; cancel-aware; told "waiting for a server: N
+ahead" through its progress; at most ``max_wait`` s, then ``Busy``) when all are busy, and fails
+over to another server when its server turns out to be unreachable, even mid-request. The line
+is bounded: with ``max_waiting`` jobs already waiting, the next is refused with ``Busy`` at once,
+so the threads of every door (UI, Gradio API, REST, MCP) waiting here stay bounded too. A
 background thread checks every server's health every ``health_interval`` s, so a dead server
 is skipped and a revived one comes back. When none is healthy the error lists each server and
 what is wrong with it.
@@ -30,10 +33,24 @@ from .base import (
     no_progress,
 )
 
-__all__ = ["Member", "ServerPool"]
+__all__ = ["Member", "ServerPool", "waiting_message"]
 
+_BUSY = str(Busy())
+"""The studio's one busy message; the pool adds why in brackets."""
 _FAILOVER = (BackendUnavailable, RateLimited)
 """Errors after which the same job is sent to another server."""
+
+
+def waiting_message(ahead: int) -> str:
+    """The progress message of a job waiting in line."""
+    return f"waiting for a server: {ahead} ahead"
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """A job waiting in line, with the servers that already failed it."""
+
+    failed: list[Member]
 
 
 @dataclass
@@ -65,6 +82,7 @@ class ServerPool:
         health_interval: float = 30.0,
         max_wait: float = 300.0,
         poll_interval: float = 0.05,
+        max_waiting: int | None = None,
     ) -> None:
         if not backends:
             raise ValueError("a pool needs at least one server")
@@ -74,6 +92,8 @@ class ServerPool:
         self._health_interval = health_interval
         self._max_wait = max_wait
         self._poll = poll_interval
+        self._max_waiting = max_waiting
+        self._line: list[_Waiter] = []
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._health_thread: threading.Thread | None = None
@@ -197,32 +217,69 @@ class ServerPool:
         )
 
     # --- the gate -------------------------------------------------------------------------------
+    @property
+    def waiting(self) -> int:
+        """Jobs waiting in line for a server now."""
+        with self._changed:
+            return len(self._line)
+
+    def _free_for(self, waiter: _Waiter) -> tuple[list[Member], list[Member], list[Member]]:
+        """(candidates, healthy, free) servers for ``waiter``; call with the lock held."""
+        candidates = [m for m in self.members if m not in waiter.failed]
+        healthy = [m for m in candidates if m.healthy]
+        free = [m for m in healthy if m.busy < max(1, m.backend.capabilities.slots)]
+        return candidates, healthy, free
+
+    def _turn(self, waiter: _Waiter) -> int:
+        """Jobs ahead of ``waiter`` in line (0: it is next)."""
+        ahead = 0
+        for other in self._line:
+            if other is waiter:
+                return ahead
+            ahead += 1
+        return ahead
+
     def _acquire(self, token: threading.Event, failed: list[Member],
                  report: ProgressCallback) -> Member:
-        """The least busy healthy server with a free slot, not among ``failed``."""
+        """The least busy healthy server with a free slot, not among ``failed``, in turn."""
         deadline = time.monotonic() + self._max_wait
-        told = False
+        waiter = _Waiter(failed)
+        with self._changed:
+            limit = self._max_waiting
+            if limit is not None and len(self._line) >= limit and not self._free_for(waiter)[2]:
+                raise Busy(f"{_BUSY} (The line for a {self.name} server is full: "
+                           f"{len(self._line)} waiting.)")
+            self._line.append(waiter)
+        try:
+            return self._wait_turn(waiter, token, deadline, report)
+        finally:
+            with self._changed:
+                self._line.remove(waiter)
+                self._changed.notify_all()
+
+    def _wait_turn(self, waiter: _Waiter, token: threading.Event, deadline: float,
+                   report: ProgressCallback) -> Member:
+        told = -1
         rechecked = False
         while True:
             if token.is_set():
                 raise BackendCancelled(CANCELLED)
             with self._changed:
-                candidates = [m for m in self.members if m not in failed]
-                healthy = [m for m in candidates if m.healthy]
-                free = [m for m in healthy if m.busy < max(1, m.backend.capabilities.slots)]
-                if free:
+                candidates, healthy, free = self._free_for(waiter)
+                ahead = self._turn(waiter)
+                # A job ahead that no free server suits (all failed it) does not hold the line.
+                blocking = [w for w in self._line[:ahead] if self._free_for(w)[2]]
+                if free and not blocking:
                     chosen = min(free, key=lambda m: (m.busy, m.served))
                     chosen.busy += 1
                     return chosen
                 if healthy:
                     if time.monotonic() >= deadline:
-                        raise Busy(
-                            f"All {len(self.members)} {self.name} server(s) stayed busy for "
-                            f"{self._max_wait:g} s; try again in a moment."
-                        )
-                    if not told:
-                        report(0.0, "waiting for a free server")
-                        told = True
+                        raise Busy(f"{_BUSY} (Every {self.name} server stayed busy for "
+                                   f"{self._max_wait:g} s.)")
+                    if ahead != told:
+                        report(0.0, waiting_message(ahead))
+                        told = ahead
                     self._changed.wait(self._poll)
                     continue
             # No healthy server left: look again at the ones not failed for this job, once.

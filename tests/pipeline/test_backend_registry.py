@@ -29,7 +29,11 @@ def test_default_is_procedural_without_a_server() -> None:
     settings = load_settings({}, env_file=None)
     assert settings.backend == "procedural"
     backend = create_backend(settings.backend, settings)
-    assert isinstance(backend, ProceduralBackend) and isinstance(backend, ImageBackend)
+    # a pool of one, like every backend: the pool is the one concurrency gate
+    assert isinstance(backend, ServerPool) and isinstance(backend, ImageBackend)
+    (member,) = (m.backend for m in backend.members)
+    assert isinstance(member, ProceduralBackend) and isinstance(member, ImageBackend)
+    assert backend.name == "procedural" and backend.slots == member.capabilities.slots
 
 
 @pytest.mark.parametrize("variable", ["STABLE_DIFUSION_INSTANCE", "STABLE_DIFFUSION_INSTANCE"])
@@ -62,4 +66,6 @@ def test_procedural_can_be_forced_with_a_server_configured() -> None:
         {"STABLE_DIFUSION_INSTANCE": "http://127.0.0.1:7860", "FLYER_BACKEND": "procedural"},
         env_file=None,
     )
-    assert isinstance(create_backend(settings.backend, settings), ProceduralBackend)
+    backend = create_backend(settings.backend, settings)
+    assert isinstance(backend, ServerPool)
+    assert [type(m.backend) for m in backend.members] == [ProceduralBackend]

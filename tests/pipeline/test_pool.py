@@ -7,12 +7,14 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import httpx
 import pytest
 
 from pipeline.backends import PaintRequest, ServerPool, start_job
 from pipeline.backends.automatic1111 import Automatic1111Backend
+from pipeline.backends.pool import waiting_message
 from pipeline.errors import BackendCancelled, BackendUnavailable, Busy
 from tests.fake_sd import FakeSDServer
 
@@ -31,7 +33,7 @@ def closed_url() -> str:
         return f"http://127.0.0.1:{s.getsockname()[1]}"
 
 
-def pool_of(urls: list[str], client: httpx.Client, **kwargs: float) -> ServerPool:
+def pool_of(urls: list[str], client: httpx.Client, **kwargs: Any) -> ServerPool:
     return ServerPool([Automatic1111Backend(url, client=client, poll_interval=0.05)
                        for url in urls], **kwargs)
 
@@ -121,3 +123,49 @@ def test_waiting_for_a_server_is_cancellable_and_bounded(client: httpx.Client) -
         with pytest.raises(BackendCancelled):
             first.result(10)
         assert sd.interrupted == 1
+
+
+def test_waiting_jobs_are_told_their_place_and_served_first_come(
+    client: httpx.Client,
+) -> None:
+    with FakeSDServer(mode="slow", delay=0.6) as sd, pool_of([sd.url], client) as pool:
+        first = start_job(pool, REQUEST)
+        while not sd.txt2img_requests:
+            time.sleep(0.02)
+        told: dict[str, list[str]] = {"second": [], "third": []}
+        jobs = []
+        for name in ("second", "third"):
+            request = PaintRequest(prompt=name, aspect=(1, 1), count=1, seed=1,
+                                   pixel_budget=64 * 64)
+            jobs.append(start_job(pool, request,
+                                  progress=lambda f, m, name=name: told[name].append(m)))
+            while pool.waiting < len(jobs):
+                time.sleep(0.01)
+        assert pool.waiting == 2
+        for job in (first, *jobs):
+            job.result(10)
+    assert [r["prompt"] for r in sd.txt2img_requests[1:]] == ["second", "third"]
+    assert waiting_message(0) in told["second"]  # next in line
+    assert told["third"][:2] == [waiting_message(1), waiting_message(0)]  # then moved up
+    assert pool.waiting == 0
+
+
+def test_the_line_is_bounded_and_a_job_past_it_is_refused_at_once(
+    client: httpx.Client,
+) -> None:
+    with FakeSDServer(mode="slow", delay=1.0) as sd:
+        pool = pool_of([sd.url], client, max_waiting=1)
+        first = start_job(pool, REQUEST)
+        while not sd.txt2img_requests:
+            time.sleep(0.02)
+        second = start_job(pool, REQUEST)
+        while pool.waiting < 1:
+            time.sleep(0.01)
+        started = time.monotonic()
+        with pytest.raises(Busy, match=r"moment. \(The line .* is full: 1 waiting"):
+            pool.generate(REQUEST)
+        assert time.monotonic() - started < 0.5  # at once, not after max_wait
+        first.result(10)
+        second.result(10)
+        assert len(sd.txt2img_requests) == 2 and pool.waiting == 0
+        pool.generate(REQUEST)  # the line is free again

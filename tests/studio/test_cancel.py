@@ -63,9 +63,9 @@ def test_cancel_interrupts_its_own_job_and_not_the_next_one(
 def test_cancelling_a_job_that_waits_for_its_turn_interrupts_nobody(
     make_studio: MakeStudio, fake_sd: FakeSDServer, tmp_path: Path
 ) -> None:
-    # Two generations may run at once, but the SD server paints one at a time: the second waits
-    # inside the studio for the first; cancelling it must not interrupt the first one's painting.
-    studio = make_studio(sd=fake_sd, FLYER_SD_CONCURRENCY="2")
+    # The SD server paints one job at a time: the second waits in the pool's line for the
+    # first; cancelling it must not interrupt the first one's painting.
+    studio = make_studio(sd=fake_sd)
     before = fake_sd.interrupted
     fake_sd.mode = "slow"
     fake_sd.delay = 3.0

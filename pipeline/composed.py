@@ -1,0 +1,83 @@
+"""Recently composed flyers, kept as pixels so that downloads encode them instead of composing
+again: the pixels made at generation (or re-rendering) are the ones every encoding is made of.
+
+Bounded by bytes (the canvases' raw size), least recently used first out. A miss is never an
+error: the service composes the flyer again from what the store keeps (same inputs, same
+pixels) and puts it back. Thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from .models import Flyer
+
+__all__ = ["DEFAULT_MAX_BYTES", "ComposedCache", "pixel_bytes"]
+
+DEFAULT_MAX_BYTES = 96 * 1024 * 1024
+"""About 20 Instagram-sized flyers or 3 A4 print canvases (with bleed, 300 dpi): the flyers of
+the batches being delivered now (a /generate encodes its PNGs right after composing, a user
+downloads soon after seeing the gallery). Older ones compose again when downloaded. This is
+RSS on top of the store's encoded bytes."""
+
+
+def pixel_bytes(flyer: Flyer) -> int:
+    """What the flyer's canvas holds in memory."""
+    image = flyer.image
+    return image.width * image.height * len(image.getbands())
+
+
+class ComposedCache:
+    """``flyer id -> Flyer``, at most ``max_bytes`` of pixels."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if max_bytes < 0:
+            raise ValueError("max_bytes must be >= 0")
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, tuple[Flyer, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def put(self, flyer_id: str, flyer: Flyer) -> None:
+        """Keep ``flyer`` (the newest); older ones leave while over budget. A flyer larger
+        than the whole budget is not kept."""
+        size = pixel_bytes(flyer)
+        with self._lock:
+            old = self._items.pop(flyer_id, None)
+            if old is not None:
+                self._bytes -= old[1]
+            if size > self.max_bytes:
+                return
+            self._items[flyer_id] = (flyer, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= dropped
+
+    def get(self, flyer_id: str) -> Flyer | None:
+        with self._lock:
+            item = self._items.get(flyer_id)
+            if item is None:
+                return None
+            self._items.move_to_end(flyer_id)
+            return item[0]
+
+    def discard(self, flyer_id: str) -> None:
+        with self._lock:
+            item = self._items.pop(flyer_id, None)
+            if item is not None:
+                self._bytes -= item[1]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def __contains__(self, flyer_id: object) -> bool:
+        with self._lock:
+            return flyer_id in self._items
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return self._bytes

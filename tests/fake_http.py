@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -37,6 +37,7 @@ __all__ = ["COMMON_MODES", "GARBAGE", "FakeHTTPServer", "Reply", "Request", "jso
 COMMON_MODES = ("ok", "down", "slow", "garbage", "few_images", "error500", "oom", "refusal",
                 "rate_limit", "quota")
 
+_Fake = TypeVar("_Fake", bound="FakeHTTPServer")
 Reply = tuple[int, bytes, str, dict[str, str]]
 """(status, body, content type, extra headers)."""
 
@@ -179,7 +180,7 @@ class FakeHTTPServer:
         self._mode = value
 
     # --- lifecycle ------------------------------------------------------------------------------
-    def __enter__(self) -> FakeHTTPServer:
+    def __enter__(self: _Fake) -> _Fake:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self
         self._server = server

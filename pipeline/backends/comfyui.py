@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import threading
 import time
 import uuid
@@ -35,6 +34,7 @@ from ..errors import (
     BackendTimeout,
     BackendUnavailable,
 )
+from ._batch import Batch
 from ._comfy_errors import COMFY_VOICE, execution_error, prompt_error
 from ._comfy_workflow import Workflow, fill, load_workflow, output_node
 from ._http import HttpServer, status_error
@@ -47,7 +47,6 @@ from .base import (
     Painting,
     PaintRequest,
     ProgressCallback,
-    no_progress,
 )
 
 if TYPE_CHECKING:
@@ -148,12 +147,11 @@ class ComfyUIBackend:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Painting:
-        report = progress or no_progress
-        token = cancel if cancel is not None else threading.Event()
-        if token.is_set():
-            raise BackendCancelled(CANCELLED)
-        width, height = self.paint_size(request)
-        seed = request.seed if request.seed >= 0 else random.SystemRandom().randrange(2**32)
+        batch = Batch.start(self, request, progress, cancel)
+        batch.check_cancel()
+        report, token = batch.report, batch.cancel
+        width, height = batch.size
+        seed = batch.first_seed(2**32)
         options = self.options
         values: dict[str, Any] = {
             "prompt": request.prompt, "negative_prompt": request.negative_prompt, "seed": seed,
@@ -181,14 +179,12 @@ class ComfyUIBackend:
                 with contextlib.suppress(Exception):
                     socket.close()
         images = self._images(prompt_id, graph, request.count, seed)
-        report(1.0, "done")
         details: dict[str, Any] = {"workflow": "custom" if self.custom else "default",
                                    "seed_scheme": "one seed per batch; image i = batch index i"}
         if not self.custom:
             details.update(steps=options.steps, cfg_scale=options.cfg, sampler=options.sampler,
                            scheduler=options.scheduler)
-        return Painting(images=images, backend=self.name, model=self.model, server=self.server,
-                        size=images[0].image.size, details=details)
+        return batch.finish(self, images, details)
 
     def _queue(self, graph: Workflow, client_id: str) -> str:
         response = self.http.send("POST", "/prompt", read_timeout=30.0,

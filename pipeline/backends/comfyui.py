@@ -39,7 +39,7 @@ from ._comfy_errors import COMFY_VOICE, execution_error, prompt_error
 from ._comfy_workflow import Workflow, fill, load_workflow, output_node
 from ._http import HttpServer, status_error
 from ._images import decode_image_bytes
-from ._sizes import ModelFamily, fit_area, model_family
+from ._sizes import ModelFamily, model_family
 from ._worker import CANCELLED
 from .base import (
     Capabilities,
@@ -137,8 +137,7 @@ class ComfyUIBackend:
         self.http.request("GET", "/system_stats", read_timeout=10.0)
 
     def paint_size(self, request: PaintRequest) -> tuple[int, int]:
-        return fit_area(request.aspect, self.family.area, self.family.multiple,
-                        request.pixel_budget)
+        return self.family.fit(request.aspect, request.pixel_budget)
 
     # --- generation -----------------------------------------------------------------------------
     def generate(

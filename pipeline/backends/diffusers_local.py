@@ -28,7 +28,7 @@ from ..errors import (
 )
 from ._batch import Batch
 from ._images import decode_image_bytes, png_bytes
-from ._sizes import ModelFamily, fit_area, model_family
+from ._sizes import ModelFamily, model_family
 from ._worker import CANCELLED
 from .base import (
     Capabilities,
@@ -164,8 +164,7 @@ class DiffusersBackend:
                 raise _translate(exc, self.model_id) from None
 
     def paint_size(self, request: PaintRequest) -> tuple[int, int]:
-        return fit_area(request.aspect, self.family.area, self.family.multiple,
-                        request.pixel_budget)
+        return self.family.fit(request.aspect, request.pixel_budget)
 
     def pipeline(self) -> Any:
         """The pipeline, loaded on first use and kept."""

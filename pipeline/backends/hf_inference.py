@@ -29,7 +29,7 @@ from ..errors import (
 )
 from ._batch import Batch
 from ._http import public_url, retry_after, scrub
-from ._sizes import ModelFamily, fit_area, model_family
+from ._sizes import ModelFamily, model_family
 from ._worker import call_cancellable
 from .base import (
     Capabilities,
@@ -136,8 +136,7 @@ class HFInferenceBackend:
             )
 
     def paint_size(self, request: PaintRequest) -> tuple[int, int]:
-        return fit_area(request.aspect, self.family.area, self.family.multiple,
-                        request.pixel_budget)
+        return self.family.fit(request.aspect, request.pixel_budget)
 
     def generate(
         self,

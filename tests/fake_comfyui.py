@@ -14,9 +14,11 @@ Websocket messages: ``status``, ``execution_start``, ``execution_cached``, ``exe
 ``progress``, ``executed``, ``execution_success``, ``execution_error``,
 ``execution_interrupted``, and a binary preview frame while painting.
 
-Modes: ``ok``; ``slow`` (``delay`` s of progress; interrupt ends it); ``garbage`` (``/prompt``
-answers HTML); ``few_images``; ``oom`` and ``refusal`` (``execution_error`` from the sampler /
-a safety checker); ``error500`` (``/prompt`` 500); ``rate_limit`` (429, ``Retry-After: 7``).
+The server, the modes shared by every fake (``down``, ``garbage``, 401...) and ``kill()`` come
+from :mod:`tests.fake_http`. Modes: ``ok``; ``down``; ``slow`` (``delay`` s of progress;
+interrupt ends it); ``garbage`` (``/prompt`` answers HTML); ``few_images``; ``oom`` and
+``refusal`` (``execution_error`` from the sampler / a safety checker); ``error500``
+(``/prompt`` 500); ``rate_limit`` (429, ``Retry-After: 7``).
 ``auth=(user, password)`` answers 401 without HTTP Basic credentials, as a proxy would.
 Running the same workflow twice is a fully cached execution (instant, no progress).
 """
@@ -26,7 +28,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import io
 import json
 import queue
 import socket
@@ -34,29 +35,20 @@ import struct
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar
 
-import numpy as np
-from PIL import Image
-
-from tests.fake_sd import seed_colours
+from tests.fake_http import FakeHTTPServer, Reply, Request, json_reply, png
 
 __all__ = ["CHECKPOINTS", "MODES", "FakeComfyUI"]
 
-MODES = ("ok", "slow", "garbage", "few_images", "oom", "refusal", "error500", "rate_limit")
+MODES = ("ok", "down", "slow", "garbage", "few_images", "oom", "refusal", "error500",
+         "rate_limit")
 CHECKPOINTS = ("v1-5-pruned-emaonly.safetensors", "sd_xl_base_1.0.safetensors")
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-def _png(seed: int, width: int, height: int) -> bytes:
-    top, bottom = seed_colours(seed)
-    t = (np.add.outer(np.arange(height), np.arange(width)) / max(1, width + height - 2))[..., None]
-    pixels = np.array(top, float) * (1 - t) + np.array(bottom, float) * t
-    buffer = io.BytesIO()
-    Image.fromarray(pixels.astype(np.uint8), "RGB").save(buffer, "PNG", compress_level=1)
-    return buffer.getvalue()
+_NOT_FOUND = json_reply(404, {"error": "not found"})
+_EMPTY: Reply = (200, b"", "text/plain", {})
 
 
 class _WebSocket:
@@ -119,147 +111,18 @@ class _WebSocket:
             self.open = False
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _send(self, status: int, body: bytes, content_type: str,
-              headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        try:
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def _json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json", headers)
-
-    def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            return json.loads(raw) if raw else {}
-        except ValueError:
-            return None
-
-    def _authorised(self) -> bool:
-        fake = self.server.fake
-        if fake.auth is None:
-            return True
-        expected = "Basic " + base64.b64encode(":".join(fake.auth).encode()).decode()
-        if self.headers.get("Authorization") == expected:
-            return True
-        self._json(401, {"error": "Unauthorized"}, {"WWW-Authenticate": "Basic"})
-        return False
-
-    def do_GET(self) -> None:
-        fake = self.server.fake
-        parts = urlsplit(self.path)
-        if parts.path == "/ws":
-            self._websocket(parse_qs(parts.query).get("clientId", [""])[0])
-            return
-        if not self._authorised():
-            return
-        if parts.path == "/system_stats":
-            self._json(200, {"system": {"comfyui_version": "0.3.fake"}, "devices": []})
-        elif parts.path.startswith("/history/"):
-            entry = fake.history.get(parts.path.rsplit("/", 1)[1])
-            self._json(200, {} if entry is None else {parts.path.rsplit("/", 1)[1]: entry})
-        elif parts.path == "/view":
-            name = parse_qs(parts.query).get("filename", [""])[0]
-            data = fake.files.get(name)
-            if data is None:
-                self._json(404, {"error": "not found"})
-            else:
-                self._send(200, data, "image/png")
-        elif parts.path == "/queue":
-            self._json(200, fake.queue_state())
-        else:
-            self._json(404, {"error": "not found"})
-
-    def do_POST(self) -> None:
-        fake = self.server.fake
-        body = self._body()
-        if not self._authorised():
-            return
-        if self.path == "/prompt":
-            self._prompt(body)
-        elif self.path == "/interrupt":
-            fake.interrupt((body or {}).get("prompt_id"))
-            self._send(200, b"", "text/plain")
-        elif self.path == "/queue":
-            fake.delete((body or {}).get("delete") or [])
-            self._send(200, b"", "text/plain")
-        else:
-            self._json(404, {"error": "not found"})
-
-    def _prompt(self, body: Any) -> None:
-        fake = self.server.fake
-        mode = fake.mode
-        if mode == "garbage":
-            self._send(200, b"<html><body>Welcome to nginx!</body></html>", "text/html")
-            return
-        if mode == "error500":
-            self._json(500, {"error": "Internal Server Error"})
-            return
-        if mode == "rate_limit":
-            self._json(429, {"error": "Too Many Requests"}, {"Retry-After": "7"})
-            return
-        graph = body.get("prompt") if isinstance(body, dict) else None
-        if not isinstance(graph, dict):
-            self._json(400, {"error": {"type": "invalid_prompt", "message": "Invalid prompt",
-                                       "details": "no prompt", "extra_info": {}},
-                             "node_errors": {}})
-            return
-        problem = fake.validate(graph)
-        if problem is not None:
-            self._json(400, problem)
-            return
-        prompt_id = str(uuid.uuid4())
-        number = fake.enqueue(prompt_id, graph, str(body.get("client_id") or ""))
-        self._json(200, {"prompt_id": prompt_id, "number": number, "node_errors": {}})
-
-    def _websocket(self, client_id: str) -> None:
-        key = self.headers.get("Sec-WebSocket-Key", "")
-        accept = base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
-        self.send_response(101)
-        self.send_header("Upgrade", "websocket")
-        self.send_header("Connection", "Upgrade")
-        self.send_header("Sec-WebSocket-Accept", accept)
-        self.end_headers()
-        self.wfile.flush()
-        ws = _WebSocket(self.connection)
-        fake = self.server.fake
-        fake.sockets[client_id] = ws
-        ws.send_json({"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}},
-                                                 "sid": client_id}})
-        ws.serve()
-        fake.sockets.pop(client_id, None)
-        self.close_connection = True
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeComfyUI
-
-
-class FakeComfyUI:
+class FakeComfyUI(FakeHTTPServer):
     """Context manager running the fake; see the module docstring."""
+
+    MODES = MODES
+    FAULTS: ClassVar[dict[str, Reply]] = {
+        "error500": json_reply(500, {"error": "Internal Server Error"}),
+        "rate_limit": json_reply(429, {"error": "Too Many Requests"}, {"Retry-After": "7"}),
+    }
 
     def __init__(self, *, mode: str = "ok", delay: float = 0.0,
                  auth: tuple[str, str] | None = None) -> None:
-        self.mode = mode
-        self.delay = delay
-        self.auth = auth
-        self.url = ""
+        super().__init__(mode=mode, delay=delay, auth=auth)
         self.prompts: list[dict[str, Any]] = []
         self.history: dict[str, dict[str, Any]] = {}
         self.files: dict[str, bytes] = {}
@@ -273,43 +136,85 @@ class FakeComfyUI:
         self._interrupt = threading.Event()
         self._last_key: str | None = None
         self._last_id = ""
-        self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._threads: list[threading.Thread] = []
 
-    @property
-    def mode(self) -> str:
-        return self._mode
+    def workers(self) -> list[Callable[[], None]]:
+        return [self._work]
 
-    @mode.setter
-    def mode(self, value: str) -> None:
-        if value not in MODES:
-            raise ValueError(f"unknown FakeComfyUI mode {value!r}; valid: {', '.join(MODES)}")
-        self._mode = value
-
-    def __enter__(self) -> FakeComfyUI:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        for target in (lambda: server.serve_forever(poll_interval=0.05), self._work):
-            thread = threading.Thread(target=target, daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def halt(self) -> None:
         self._jobs.put(None)
         self._interrupt.set()
         for ws in list(self.sockets.values()):
             ws.open = False
             with contextlib.suppress(OSError):
                 ws.sock.shutdown(socket.SHUT_RDWR)
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
+
+    # --- routes ---------------------------------------------------------------------------------
+    def take_over(self, request: Request, handler: BaseHTTPRequestHandler) -> bool:
+        """``GET /ws?clientId=``: the websocket, on the same port, without credentials."""
+        if request.method != "GET" or request.path != "/ws":
+            return False
+        client_id = request.query("clientId")
+        key = request.headers.get("sec-websocket-key", "")
+        accept = base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
+        handler.send_response(101)
+        handler.send_header("Upgrade", "websocket")
+        handler.send_header("Connection", "Upgrade")
+        handler.send_header("Sec-WebSocket-Accept", accept)
+        handler.end_headers()
+        handler.wfile.flush()
+        ws = _WebSocket(handler.connection)
+        self.sockets[client_id] = ws
+        ws.send_json({"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}},
+                                                 "sid": client_id}})
+        ws.serve()
+        self.sockets.pop(client_id, None)
+        handler.close_connection = True
+        return True
+
+    def route(self, request: Request) -> Reply:
+        refused = self.refuse(request)
+        if refused is not None:
+            return refused
+        path, body = request.path, request.body
+        if request.method == "POST":
+            if path == "/prompt":
+                return self._prompt(body)
+            if path == "/interrupt":
+                self.interrupt((body or {}).get("prompt_id"))
+                return _EMPTY
+            if path == "/queue":
+                self.delete((body or {}).get("delete") or [])
+                return _EMPTY
+            return _NOT_FOUND
+        if path == "/system_stats":
+            return json_reply(200, {"system": {"comfyui_version": "0.3.fake"}, "devices": []})
+        if path.startswith("/history/"):
+            prompt_id = path.rsplit("/", 1)[1]
+            entry = self.history.get(prompt_id)
+            return json_reply(200, {} if entry is None else {prompt_id: entry})
+        if path == "/view":
+            data = self.files.get(request.query("filename"))
+            return _NOT_FOUND if data is None else (200, data, "image/png", {})
+        if path == "/queue":
+            return json_reply(200, self.queue_state())
+        return _NOT_FOUND
+
+    def _prompt(self, body: Any) -> Reply:
+        fault = self.fault()
+        if fault is not None:
+            return fault
+        graph = body.get("prompt") if isinstance(body, dict) else None
+        if not isinstance(graph, dict):
+            return json_reply(400, {"error": {"type": "invalid_prompt",
+                                              "message": "Invalid prompt", "details": "no prompt",
+                                              "extra_info": {}},
+                                    "node_errors": {}})
+        problem = self.validate(graph)
+        if problem is not None:
+            return json_reply(400, problem)
+        prompt_id = str(uuid.uuid4())
+        number = self.enqueue(prompt_id, graph, str(body.get("client_id") or ""))
+        return json_reply(200, {"prompt_id": prompt_id, "number": number, "node_errors": {}})
 
     # --- queue ----------------------------------------------------------------------------------
     def validate(self, graph: dict[str, Any]) -> dict[str, Any] | None:
@@ -334,7 +239,7 @@ class FakeComfyUI:
         return None
 
     def enqueue(self, prompt_id: str, graph: dict[str, Any], client_id: str) -> int:
-        with self._lock:
+        with self.lock:
             self.prompts.append(graph)
             self._pending.append(prompt_id)
             number = len(self.prompts)
@@ -342,19 +247,19 @@ class FakeComfyUI:
         return number
 
     def queue_state(self) -> dict[str, Any]:
-        with self._lock:
+        with self.lock:
             running = [[0, self._running, {}, {}, []]] if self._running else []
             pending = [[i + 1, pid, {}, {}, []] for i, pid in enumerate(self._pending)]
         return {"queue_running": running, "queue_pending": pending}
 
     def interrupt(self, prompt_id: str | None) -> None:
         self.interrupts.append(prompt_id)
-        with self._lock:
+        with self.lock:
             if prompt_id is None or prompt_id == self._running:
                 self._interrupt.set()
 
     def delete(self, prompt_ids: list[str]) -> None:
-        with self._lock:
+        with self.lock:
             for prompt_id in prompt_ids:
                 if prompt_id in self._pending:
                     self._pending.remove(prompt_id)
@@ -364,7 +269,7 @@ class FakeComfyUI:
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
             prompt_id, graph, client_id = job
-            with self._lock:
+            with self.lock:
                 if prompt_id not in self._pending:
                     continue  # deleted while waiting
                 self._pending.remove(prompt_id)
@@ -373,7 +278,7 @@ class FakeComfyUI:
             try:
                 self._execute(prompt_id, graph, self.sockets.get(client_id))
             finally:
-                with self._lock:
+                with self.lock:
                     self._running = None
 
     def _execute(self, prompt_id: str, graph: dict[str, Any], ws: _WebSocket | None) -> None:
@@ -414,14 +319,14 @@ class FakeComfyUI:
             say("execution_error", **error)
             self._record(prompt_id, graph, {}, "error", [["execution_error", error]])
             return
-        latent = next((v["inputs"] for v in graph.values()
-                       if v["class_type"] == "EmptyLatentImage"), {})
+        latent: dict[str, Any] = next((v["inputs"] for v in graph.values()
+                                       if v["class_type"] == "EmptyLatentImage"), {})
         seed = int(graph.get(sampler, {}).get("inputs", {}).get("seed", 0))
-        count = int(latent.get("batch_size", 1)) - (1 if self.mode == "few_images" else 0)
+        count = self.count(int(latent.get("batch_size", 1)))
         refs = []
         for index in range(count):
             name = f"flyer_{prompt_id[:8]}_{index:05d}.png"
-            self.files[name] = _png(seed + index, int(latent.get("width", 512)),
+            self.files[name] = png(seed + index, int(latent.get("width", 512)),
                                     int(latent.get("height", 512)))
             refs.append({"filename": name, "subfolder": "", "type": "temp"})
         output = next((n for n, v in graph.items()

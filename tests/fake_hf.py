@@ -11,9 +11,9 @@ Modes (see :mod:`tests.fake_http`) answer as the Hub does: ``refusal`` 400 with 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
-from tests.fake_http import COMMON_MODES, FakeHTTPServer, Reply, json_reply, png
+from tests.fake_http import COMMON_MODES, FakeHTTPServer, Reply, Request, json_reply, png
 
 __all__ = ["MODEL", "FakeHFEndpoint"]
 
@@ -24,6 +24,19 @@ class FakeHFEndpoint(FakeHTTPServer):
     """``with FakeHFEndpoint(key="hf_test") as hf: hf.url + f"/models/{MODEL}"``."""
 
     MODES = (*COMMON_MODES, "loading")
+    UNAUTHORISED = json_reply(401, {"error": "Invalid credentials in Authorization header"})
+    FAULTS: ClassVar[dict[str, Reply]] = {
+        "few_images": (200, b"", "image/png", {}),
+        "error500": json_reply(500, {"error": "Internal error"}),
+        "oom": json_reply(500, {"error": "CUDA out of memory. Tried to allocate 1 GiB"}),
+        "refusal": json_reply(400, {"error": "NSFW content detected; the image was blocked by "
+                                             "the safety checker"}),
+        "rate_limit": json_reply(429, {"error": "Rate limit reached"}, {"Retry-After": "5"}),
+        "quota": json_reply(402, {"error": "You have exceeded your monthly included credits "
+                                           "for Inference Providers."}),
+        "loading": json_reply(503, {"error": "Model fake-org/fake-flux is currently loading",
+                                    "estimated_time": 20.0}),
+    }
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -33,34 +46,21 @@ class FakeHFEndpoint(FakeHTTPServer):
     def endpoint(self) -> str:
         return f"{self.url}/models/{MODEL}"
 
-    def route(self, method: str, path: str, body: Any, headers: dict[str, str]) -> Reply:
-        if not self.authorised(headers):
-            return json_reply(401, {"error": "Invalid credentials in Authorization header"})
-        if method != "POST" or path != f"/models/{MODEL}":
-            return json_reply(404, {"error": f"Model {path.removeprefix('/models/')} does not "
-                                             "exist"})
-        body = body if isinstance(body, dict) else {}
+    def route(self, request: Request) -> Reply:
+        refused = self.refuse(request)
+        if refused is not None:
+            return refused
+        if request.method != "POST" or request.path != f"/models/{MODEL}":
+            return json_reply(404, {"error": f"Model {request.path.removeprefix('/models/')} "
+                                             "does not exist"})
+        body = request.body if isinstance(request.body, dict) else {}
         with self.lock:
             self.calls.append(body)
-        mode = self.mode
-        if mode == "slow":
+        if self.mode == "slow":
             self.sleep()
-        answers: dict[str, Reply] = {
-            "garbage": (200, b"<html>not an image</html>", "text/html", {}),
-            "few_images": (200, b"", "image/png", {}),
-            "error500": json_reply(500, {"error": "Internal error"}),
-            "oom": json_reply(500, {"error": "CUDA out of memory. Tried to allocate 1 GiB"}),
-            "refusal": json_reply(400, {"error": "NSFW content detected; the image was "
-                                                 "blocked by the safety checker"}),
-            "rate_limit": json_reply(429, {"error": "Rate limit reached"},
-                                     {"Retry-After": "5"}),
-            "quota": json_reply(402, {"error": "You have exceeded your monthly included "
-                                               "credits for Inference Providers."}),
-            "loading": json_reply(503, {"error": "Model fake-org/fake-flux is currently "
-                                                 "loading", "estimated_time": 20.0}),
-        }
-        if mode in answers:
-            return answers[mode]
+        fault = self.fault()
+        if fault is not None:
+            return fault
         parameters = body.get("parameters") or {}
         seed = int(parameters.get("seed") or 0)
         width, height = int(parameters.get("width") or 64), int(parameters.get("height") or 64)

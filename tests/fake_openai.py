@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import base64
 import random
-from typing import Any
+from typing import Any, ClassVar
 
-from tests.fake_http import FakeHTTPServer, Reply, json_reply, png
+from tests.fake_http import FakeHTTPServer, Reply, Request, json_reply, png
 
 __all__ = ["MODELS", "SIZES", "FakeOpenAI"]
 
@@ -31,15 +31,30 @@ def _error(status: int, message: str, kind: str, code: str | None,
 class FakeOpenAI(FakeHTTPServer):
     """``with FakeOpenAI(key="sk-test") as api: ...``; ``api.generations`` holds the bodies."""
 
+    UNAUTHORISED = _error(401, "Incorrect API key provided: sk-w***ng.",
+                          "invalid_request_error", "invalid_api_key")
+    FAULTS: ClassVar[dict[str, Reply]] = {
+        "error500": _error(500, "The server had an error while processing your request.",
+                           "server_error", None),
+        "oom": _error(500, "rpc error: CUDA out of memory", "server_error", None),
+        "refusal": _error(400, "Your request was rejected as a result of our safety system.",
+                          "invalid_request_error", "content_policy_violation"),
+        "rate_limit": _error(429, "Rate limit reached for images per minute.", "requests",
+                             "rate_limit_exceeded", {"Retry-After": "3"}),
+        "quota": _error(429, "You exceeded your current quota, please check your plan and "
+                        "billing details.", "insufficient_quota", "insufficient_quota"),
+    }
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.generations: list[dict[str, Any]] = []
         self.images: dict[str, bytes] = {}
 
-    def route(self, method: str, path: str, body: Any, headers: dict[str, str]) -> Reply:
-        if not self.authorised(headers):
-            return _error(401, "Incorrect API key provided: sk-w***ng.", "invalid_request_error",
-                          "invalid_api_key")
+    def route(self, request: Request) -> Reply:
+        refused = self.refuse(request)
+        if refused is not None:
+            return refused
+        method, path = request.method, request.path
         if method == "GET" and path == "/v1/models":
             return json_reply(200, {"object": "list",
                                     "data": [{"id": m, "object": "model"} for m in MODELS]})
@@ -48,30 +63,16 @@ class FakeOpenAI(FakeHTTPServer):
             return (200, data, "image/png", {}) if data else json_reply(404, {})
         if method != "POST" or path != "/v1/images/generations":
             return _error(404, "Not found", "invalid_request_error", None)
-        return self._generate(body if isinstance(body, dict) else {})
+        return self._generate(request.body if isinstance(request.body, dict) else {})
 
     def _generate(self, body: dict[str, Any]) -> Reply:
         with self.lock:
             self.generations.append(body)
-        mode = self.mode
-        if mode == "slow":
+        if self.mode == "slow":
             self.sleep()
-        if mode == "garbage":
-            return 200, b"<html>Bad gateway, but 200</html>", "text/html", {}
-        if mode == "error500":
-            return _error(500, "The server had an error while processing your request.",
-                          "server_error", None)
-        if mode == "oom":
-            return _error(500, "rpc error: CUDA out of memory", "server_error", None)
-        if mode == "refusal":
-            return _error(400, "Your request was rejected as a result of our safety system.",
-                          "invalid_request_error", "content_policy_violation")
-        if mode == "rate_limit":
-            return _error(429, "Rate limit reached for images per minute.", "requests",
-                          "rate_limit_exceeded", {"Retry-After": "3"})
-        if mode == "quota":
-            return _error(429, "You exceeded your current quota, please check your plan and "
-                          "billing details.", "insufficient_quota", "insufficient_quota")
+        fault = self.fault()
+        if fault is not None:
+            return fault
         model = body.get("model")
         if model not in MODELS:
             return _error(404, f"The model '{model}' does not exist.", "invalid_request_error",
@@ -81,9 +82,8 @@ class FakeOpenAI(FakeHTTPServer):
             return _error(400, f"Invalid size '{size}'. Supported: {', '.join(SIZES)}.",
                           "invalid_request_error", "invalid_size")
         width, height = (int(side) for side in size.split("x"))
-        count = int(body.get("n", 1)) - (1 if mode == "few_images" else 0)
         data = []
-        for _ in range(count):
+        for _ in range(self.count(int(body.get("n", 1)))):
             image = png(random.randrange(2**31), width // 16, height // 16)
             if body.get("response_format") == "b64_json" or str(model).startswith("gpt-image"):
                 data.append({"b64_json": base64.b64encode(image).decode()})

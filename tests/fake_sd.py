@@ -1,7 +1,8 @@
 """A loopback HTTP server that speaks the AUTOMATIC1111 ``/sdapi/v1`` API, for tests.
 
 It is a real server (``http.server.ThreadingHTTPServer`` on 127.0.0.1, a free port, in a
-thread), so the backend under test goes through real sockets, real HTTP and real JSON::
+thread; see :mod:`tests.fake_http`), so the backend under test goes through real sockets, real
+HTTP and real JSON::
 
     with FakeSDServer() as sd:
         backend = Automatic1111Backend(sd.url)
@@ -26,18 +27,16 @@ size is the requested width × height (or 64 × 64 when ``image_size_from_reques
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import random
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
 from PIL import Image
+
+from tests.fake_http import FakeHTTPServer, Reply, Request, json_reply, png, seed_colours
 
 __all__ = ["MODES", "SAMPLERS", "FakeSDServer", "seed_colours"]
 
@@ -65,143 +64,11 @@ SAMPLERS = frozenset(_BASE_SAMPLERS + tuple(f"{s} Karras" for s in _BASE_SAMPLER
 """Sampler names the fake accepts; others get 404 ``Sampler not found`` as AUTOMATIC1111 does."""
 
 MODEL_CHECKPOINT = "fake-model.safetensors"
-
-
-def seed_colours(seed: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-    """The two colours of the gradient the fake paints for ``seed`` (top-left, bottom-right)."""
-    digest = hashlib.sha256(str(seed).encode()).digest()
-    return (digest[0], digest[1], digest[2]), (digest[3], digest[4], digest[5])
+_NOT_FOUND = json_reply(404, {"detail": "Not Found"})
 
 
 def _png_b64(seed: int, width: int, height: int) -> str:
-    top, bottom = seed_colours(seed)
-    t = (np.add.outer(np.arange(height), np.arange(width)) / max(1, width + height - 2))[..., None]
-    pixels = np.array(top, float) * (1 - t) + np.array(bottom, float) * t
-    buffer = io.BytesIO()
-    Image.fromarray(pixels.astype(np.uint8), "RGB").save(buffer, "PNG", compress_level=1)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet in tests
-        pass
-
-    # --- plumbing ---------------------------------------------------------------------------
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        try:
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout, cancel)
-            self.close_connection = True
-
-    def _json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json", headers or {})
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _guard(self) -> bool:
-        """Answer 404 (no --api) or 401 (auth) when due; True when the request may proceed."""
-        fake = self.server.fake
-        if fake.mode == "down":
-            self.close_connection = True  # no answer at all
-            return False
-        if fake.mode == "no_api" and self.path.startswith("/sdapi"):
-            self._json(404, {"detail": "Not Found"})
-            return False
-        if fake.auth is not None:
-            user, password = fake.auth
-            expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-            if self.headers.get("Authorization") != expected:
-                self._json(
-                    401,
-                    {"detail": "Incorrect username or password"},
-                    {"WWW-Authenticate": "Basic"},
-                )
-                return False
-        return True
-
-    # --- routes -----------------------------------------------------------------------------
-    def do_GET(self) -> None:
-        if not self._guard():
-            return
-        fake = self.server.fake
-        path = self.path.split("?", 1)[0]
-        if path == "/sdapi/v1/progress":
-            self._json(200, fake.progress_payload())
-        elif path == "/sdapi/v1/options":
-            self._json(200, {"sd_model_checkpoint": MODEL_CHECKPOINT, "samples_format": "png"})
-        elif path == "/sdapi/v1/samplers":
-            self._json(200, [{"name": name, "aliases": [], "options": {}} for name in SAMPLERS])
-        else:
-            self._json(404, {"detail": "Not Found"})
-
-    def do_POST(self) -> None:
-        body = self._read_body()
-        if not self._guard():
-            return
-        fake = self.server.fake
-        if self.path == "/sdapi/v1/interrupt":
-            fake.interrupt()
-            self._json(200, {})
-        elif self.path == "/sdapi/v1/txt2img":
-            self._txt2img(body)
-        elif self.path == "/sdapi/v1/extra-single-image":
-            self._upscale(body)
-        else:
-            self._json(404, {"detail": "Not Found"})
-
-    def _upscale(self, body: bytes) -> None:
-        payload = json.loads(body)
-        self.server.fake.upscales.append({k: v for k, v in payload.items() if k != "image"})
-        self._json(200, _upscaled(payload))
-
-    def _txt2img(self, body: bytes) -> None:
-        fake = self.server.fake
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            self._json(422, {"detail": [{"msg": "JSON decode error"}]})
-            return
-        fake.record(payload)
-        sampler = payload.get("sampler_name") or "Euler a"
-        if sampler not in SAMPLERS:
-            self._json(404, {"detail": "Sampler not found"})
-            return
-        mode = fake.mode
-        if mode == "oom":
-            self._json(500, {
-                "error": "OutOfMemoryError",
-                "detail": "",
-                "body": "",
-                "errors": "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total)",
-            })
-            return
-        if mode == "error500":
-            self._json(500, {"error": "RuntimeError", "detail": "", "body": "",
-                             "errors": "Expected all tensors to be on the same device"})
-            return
-        if mode == "garbage":
-            self._send(200, b"<html><body>Welcome to nginx!</body></html>", "text/html", {})
-            return
-        if mode == "rate_limit":
-            self._json(429, {"detail": "Too Many Requests"}, {"Retry-After": "4"})
-            return
-        if mode == "slow":
-            fake.run_slow_job()
-        if fake.killed.is_set():  # the server died mid-job: the connection closes unanswered
-            self.close_connection = True
-            return
-        self._json(200, fake.build_result(payload))
+    return base64.b64encode(png(seed, width, height)).decode("ascii")
 
 
 def _upscaled(payload: dict[str, Any]) -> dict[str, Any]:
@@ -215,13 +82,21 @@ def _upscaled(payload: dict[str, Any]) -> dict[str, Any]:
     return {"image": base64.b64encode(buffer.getvalue()).decode(), "html_info": ""}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeSDServer
-
-
-class FakeSDServer:
+class FakeSDServer(FakeHTTPServer):
     """Context manager running a loopback AUTOMATIC1111 look-alike; see the module docstring."""
+
+    MODES = MODES
+    UNAUTHORISED = json_reply(401, {"detail": "Incorrect username or password"},
+                              {"WWW-Authenticate": "Basic"})
+    FAULTS: ClassVar[dict[str, Reply]] = {
+        "oom": json_reply(500, {
+            "error": "OutOfMemoryError", "detail": "", "body": "",
+            "errors": "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total)",
+        }),
+        "error500": json_reply(500, {"error": "RuntimeError", "detail": "", "body": "",
+                                     "errors": "Expected all tensors to be on the same device"}),
+        "rate_limit": json_reply(429, {"detail": "Too Many Requests"}, {"Retry-After": "4"}),
+    }
 
     def __init__(
         self,
@@ -231,89 +106,85 @@ class FakeSDServer:
         delay: float = 0.0,
         image_size_from_request: bool = True,
     ) -> None:
-        self.mode = mode
-        self.auth = auth
-        self.delay = delay
+        super().__init__(mode=mode, auth=auth, delay=delay)
         self.image_size_from_request = image_size_from_request
         self.txt2img_requests: list[dict[str, Any]] = []
         self.interrupted = 0
         self.upscales: list[dict[str, Any]] = []
-        self.killed = threading.Event()
-        self.url = ""
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._interrupt = threading.Event()
         self._job_started: float | None = None
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    @property
-    def mode(self) -> str:
-        return self._mode
+    # --- routes ---------------------------------------------------------------------------------
+    def route(self, request: Request) -> Reply:
+        if self.mode == "no_api" and request.path.startswith("/sdapi"):
+            return _NOT_FOUND
+        refused = self.refuse(request)
+        if refused is not None:
+            return refused
+        if request.method == "GET":
+            if request.path == "/sdapi/v1/progress":
+                return json_reply(200, self.progress_payload())
+            if request.path == "/sdapi/v1/options":
+                return json_reply(200, {"sd_model_checkpoint": MODEL_CHECKPOINT,
+                                        "samples_format": "png"})
+            if request.path == "/sdapi/v1/samplers":
+                return json_reply(200, [{"name": name, "aliases": [], "options": {}}
+                                        for name in SAMPLERS])
+            return _NOT_FOUND
+        if request.target == "/sdapi/v1/interrupt":
+            self.interrupt()
+            return json_reply(200, {})
+        if request.target == "/sdapi/v1/txt2img":
+            return self._txt2img(request.raw)
+        if request.target == "/sdapi/v1/extra-single-image":
+            payload = json.loads(request.raw)
+            self.upscales.append({k: v for k, v in payload.items() if k != "image"})
+            return json_reply(200, _upscaled(payload))
+        return _NOT_FOUND
 
-    @mode.setter
-    def mode(self, value: str) -> None:
-        if value not in MODES:
-            raise ValueError(f"unknown FakeSDServer mode {value!r}; valid: {', '.join(MODES)}")
-        self._mode = value
+    def _txt2img(self, raw: bytes) -> Reply:
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            return json_reply(422, {"detail": [{"msg": "JSON decode error"}]})
+        self.record(payload)
+        sampler = payload.get("sampler_name") or "Euler a"
+        if sampler not in SAMPLERS:
+            return json_reply(404, {"detail": "Sampler not found"})
+        fault = self.fault()
+        if fault is not None:
+            return fault
+        if self.mode == "slow":
+            self.run_slow_job()
+        return json_reply(200, self.build_result(payload))
 
-    # --- lifecycle --------------------------------------------------------------------------
-    def __enter__(self) -> FakeSDServer:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def kill(self) -> None:
-        """Die now: requests in flight get no answer, new ones are refused."""
-        self.killed.set()
-        self.__exit__(None, None, None)
-
-    # --- used by the handler ----------------------------------------------------------------
+    # --- used by the routes ---------------------------------------------------------------------
     def record(self, payload: dict[str, Any]) -> None:
-        with self._lock:
+        with self.lock:
             self.txt2img_requests.append(payload)
 
     def interrupt(self) -> None:
-        with self._lock:
+        with self.lock:
             self.interrupted += 1
         self._interrupt.set()
 
     def run_slow_job(self) -> None:
         """Sleep ``delay`` seconds in small steps; an interrupt or shutdown ends it early."""
         self._interrupt.clear()
-        with self._lock:
+        with self.lock:
             self._job_started = time.monotonic()
         deadline = time.monotonic() + self.delay
         try:
             while time.monotonic() < deadline:
-                if self._interrupt.is_set() or self._stop.is_set():
+                if self._interrupt.is_set() or self.stopping.is_set():
                     break
                 time.sleep(0.01)
         finally:
-            with self._lock:
+            with self.lock:
                 self._job_started = None
 
     def progress_payload(self) -> dict[str, Any]:
-        with self._lock:
+        with self.lock:
             started = self._job_started
         if started is None or self.delay <= 0:
             return {"progress": 0.0, "eta_relative": 0.0,
@@ -338,8 +209,7 @@ class FakeSDServer:
         else:
             width = height = 64
         mode = self.mode
-        count = batch - 1 if mode == "few_images" else batch
-        images = [_png_b64(s, width, height) for s in seeds[:count]]
+        images = [_png_b64(s, width, height) for s in seeds[:self.count(batch)]]
         if mode == "extra_images":
             images.append(_png_b64(10**9, width, height))
         if mode == "bad_base64":

@@ -26,6 +26,11 @@ class ModelFamily:
     def __repr__(self) -> str:
         return f"ModelFamily({self.name!r})"
 
+    def fit(self, aspect: tuple[int, int], pixel_budget: int | None) -> tuple[int, int]:
+        """The paint size for a target of ``aspect``: this family's area and multiple, within
+        ``pixel_budget`` (see :func:`fit_area`)."""
+        return fit_area(aspect, self.area, self.multiple, pixel_budget)
+
 
 FAMILIES: dict[str, ModelFamily] = {
     "sd15": ModelFamily("sd15", 512, 8),

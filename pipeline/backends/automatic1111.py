@@ -25,6 +25,7 @@ from PIL import Image
 from ..errors import BackendError, BackendResponseError, InvalidRequest
 from ._a1111_decode import decode_images
 from ._a1111_errors import A1111_VOICE, a1111_status_error
+from ._batch import Batch
 from ._http import HttpServer
 from ._images import decode_base64_image, png_bytes
 from ._sizes import fit_area
@@ -35,7 +36,6 @@ from .base import (
     Painting,
     PaintRequest,
     ProgressCallback,
-    no_progress,
 )
 
 __all__ = ["A1111Options", "Automatic1111Backend", "native_size"]
@@ -138,9 +138,9 @@ class Automatic1111Backend:
         cancel: threading.Event | None = None,
     ) -> Painting:
         """Paint ``request.count`` images in one txt2img call; see the module docstring."""
-        report = progress or no_progress
-        token = cancel if cancel is not None else threading.Event()
-        width, height = self.paint_size(request)
+        batch = Batch.start(self, request, progress, cancel)
+        report, token = batch.report, batch.cancel
+        width, height = batch.size
         options = self.options
         payload = {
             "prompt": request.prompt,
@@ -181,10 +181,7 @@ class Automatic1111Backend:
             images = self._upscale(images, factor, token, report)
             details["upscaler"] = options.upscaler
             details["upscaled_by"] = factor
-        report(1.0, "done")
-        size = images[0].image.size if images else (width, height)
-        return Painting(images=images, backend=self.name, model=self.model, server=self.server,
-                        size=size, details=details)
+        return batch.finish(self, images, details)
 
     # --- upscaling for print --------------------------------------------------------------------
     def _upscale_factor(self, request: PaintRequest, width: int, height: int) -> float | None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import threading
 import time
 import uuid
@@ -35,11 +34,12 @@ from ..errors import (
     BackendTimeout,
     BackendUnavailable,
 )
+from ._batch import Batch
 from ._comfy_errors import COMFY_VOICE, execution_error, prompt_error
 from ._comfy_workflow import Workflow, fill, load_workflow, output_node
 from ._http import HttpServer, status_error
 from ._images import decode_image_bytes
-from ._sizes import ModelFamily, fit_area, model_family
+from ._sizes import ModelFamily, model_family
 from ._worker import CANCELLED
 from .base import (
     Capabilities,
@@ -47,7 +47,6 @@ from .base import (
     Painting,
     PaintRequest,
     ProgressCallback,
-    no_progress,
 )
 
 if TYPE_CHECKING:
@@ -138,8 +137,7 @@ class ComfyUIBackend:
         self.http.request("GET", "/system_stats", read_timeout=10.0)
 
     def paint_size(self, request: PaintRequest) -> tuple[int, int]:
-        return fit_area(request.aspect, self.family.area, self.family.multiple,
-                        request.pixel_budget)
+        return self.family.fit(request.aspect, request.pixel_budget)
 
     # --- generation -----------------------------------------------------------------------------
     def generate(
@@ -148,12 +146,11 @@ class ComfyUIBackend:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Painting:
-        report = progress or no_progress
-        token = cancel if cancel is not None else threading.Event()
-        if token.is_set():
-            raise BackendCancelled(CANCELLED)
-        width, height = self.paint_size(request)
-        seed = request.seed if request.seed >= 0 else random.SystemRandom().randrange(2**32)
+        batch = Batch.start(self, request, progress, cancel)
+        batch.check_cancel()
+        report, token = batch.report, batch.cancel
+        width, height = batch.size
+        seed = batch.first_seed(2**32)
         options = self.options
         values: dict[str, Any] = {
             "prompt": request.prompt, "negative_prompt": request.negative_prompt, "seed": seed,
@@ -181,14 +178,12 @@ class ComfyUIBackend:
                 with contextlib.suppress(Exception):
                     socket.close()
         images = self._images(prompt_id, graph, request.count, seed)
-        report(1.0, "done")
         details: dict[str, Any] = {"workflow": "custom" if self.custom else "default",
                                    "seed_scheme": "one seed per batch; image i = batch index i"}
         if not self.custom:
             details.update(steps=options.steps, cfg_scale=options.cfg, sampler=options.sampler,
                            scheduler=options.scheduler)
-        return Painting(images=images, backend=self.name, model=self.model, server=self.server,
-                        size=images[0].image.size, details=details)
+        return batch.finish(self, images, details)
 
     def _queue(self, graph: Workflow, client_id: str) -> str:
         response = self.http.send("POST", "/prompt", read_timeout=30.0,

@@ -13,7 +13,6 @@ in another process; progress is then coarse and cancel works before the GPU is g
 
 from __future__ import annotations
 
-import random
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -27,8 +26,9 @@ from ..errors import (
     BackendUnavailable,
     ModelNotFound,
 )
+from ._batch import Batch
 from ._images import decode_image_bytes, png_bytes
-from ._sizes import ModelFamily, fit_area, model_family
+from ._sizes import ModelFamily, model_family
 from ._worker import CANCELLED
 from .base import (
     Capabilities,
@@ -164,8 +164,7 @@ class DiffusersBackend:
                 raise _translate(exc, self.model_id) from None
 
     def paint_size(self, request: PaintRequest) -> tuple[int, int]:
-        return fit_area(request.aspect, self.family.area, self.family.multiple,
-                        request.pixel_budget)
+        return self.family.fit(request.aspect, request.pixel_budget)
 
     def pipeline(self) -> Any:
         """The pipeline, loaded on first use and kept."""
@@ -184,36 +183,30 @@ class DiffusersBackend:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Painting:
-        report = progress or no_progress
-        token = cancel if cancel is not None else threading.Event()
-        width, height = self.paint_size(request)
-        first = request.seed if request.seed >= 0 else random.SystemRandom().randrange(2**31)
+        batch = Batch.start(self, request, progress, cancel)
+        report, token = batch.report, batch.cancel
+        width, height = batch.size
+        first = batch.first_seed()
         seeds = [first + i for i in range(request.count)]
         job = {"prompt": request.prompt, "negative_prompt": request.negative_prompt,
                "seeds": seeds, "width": width, "height": height, "steps": self.steps,
                "guidance": self.guidance}
-        if token.is_set():
-            raise BackendCancelled(CANCELLED)
+        batch.check_cancel()
         report(0.0, f"loading {self.model_id}" if self._pipe is None else "painting")
         self.pipeline()
         with self._run_lock:
             if self._gpu is not None:  # ZeroGPU: plain data across the process boundary
                 report(0.05, "waiting for a GPU")
                 pngs = self._gpu(job)
-                if token.is_set():
-                    raise BackendCancelled(CANCELLED)
+                batch.check_cancel()
                 images = [decode_image_bytes(data, f"image {i + 1} from diffusers")
                           for i, data in enumerate(pngs)]
             else:
                 images = self.paint(job, report, token)
-        report(1.0, "done")
-        return Painting(
-            images=[GeneratedImage(image=image, seed=seed)
-                    for image, seed in zip(images, seeds, strict=False)],
-            backend=self.name, model=self.model_id, server=None, size=images[0].size,
-            details={"steps": self.steps, "guidance_scale": self.guidance,
-                     "zero_gpu": self.zero_gpu},
-        )
+        return batch.finish(
+            self, [GeneratedImage(image=image, seed=seed)
+                   for image, seed in zip(images, seeds, strict=False)],
+            {"steps": self.steps, "guidance_scale": self.guidance, "zero_gpu": self.zero_gpu})
 
     def paint_plain(self, job: dict[str, Any]) -> list[bytes]:
         """The ZeroGPU entry point: a dict of plain values in, PNG bytes out."""

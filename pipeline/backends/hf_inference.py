@@ -12,7 +12,6 @@ here, once.
 from __future__ import annotations
 
 import functools
-import random
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -28,8 +27,9 @@ from ..errors import (
     QuotaExhausted,
     RateLimited,
 )
+from ._batch import Batch
 from ._http import public_url, retry_after, scrub
-from ._sizes import ModelFamily, fit_area, model_family
+from ._sizes import ModelFamily, model_family
 from ._worker import call_cancellable
 from .base import (
     Capabilities,
@@ -37,7 +37,6 @@ from .base import (
     Painting,
     PaintRequest,
     ProgressCallback,
-    no_progress,
 )
 
 if TYPE_CHECKING:
@@ -137,8 +136,7 @@ class HFInferenceBackend:
             )
 
     def paint_size(self, request: PaintRequest) -> tuple[int, int]:
-        return fit_area(request.aspect, self.family.area, self.family.multiple,
-                        request.pixel_budget)
+        return self.family.fit(request.aspect, request.pixel_budget)
 
     def generate(
         self,
@@ -146,23 +144,20 @@ class HFInferenceBackend:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Painting:
-        report = progress or no_progress
-        token = cancel if cancel is not None else threading.Event()
-        width, height = self.paint_size(request)
-        first = request.seed if request.seed >= 0 else random.SystemRandom().randrange(2**31)
-        images = []
-        for index in range(request.count):
-            report(index / request.count * 0.99,
-                   f"painting {index + 1} of {request.count} on {self.server}")
-            seed = first + index
-            call = functools.partial(self._paint_one, request, width, height, seed)
-            image = call_cancellable(call, token, poll_interval=self._poll, name="hf-inference")
-            images.append(GeneratedImage(image=image, seed=seed))
-        report(1.0, "done")
-        return Painting(images=images, backend=self.name, model=self._model, server=self.server,
-                        size=images[0].image.size,
-                        details={"provider": self.provider, "calls": request.count,
-                                 "seeds": "sent to the provider (seed + i per image)"})
+        batch = Batch.start(self, request, progress, cancel)
+        first = batch.first_seed()
+
+        def paint(done: int, n: int) -> list[GeneratedImage]:
+            seed = first + done
+            call = functools.partial(self._paint_one, request, *batch.size, seed)
+            image = call_cancellable(call, batch.cancel, poll_interval=self._poll,
+                                     name="hf-inference")
+            return [GeneratedImage(image=image, seed=seed)]
+
+        images, calls = batch.in_calls(
+            1, paint, lambda done, n: f"painting {done + 1} of {request.count} on {self.server}")
+        return batch.finish(self, images, {"provider": self.provider, "calls": calls,
+                                           "seeds": "sent to the provider (seed + i per image)"})
 
     def _paint_one(self, request: PaintRequest, width: int, height: int,
                    seed: int) -> Image.Image:

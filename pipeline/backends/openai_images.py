@@ -23,6 +23,7 @@ from ..errors import (
     ContentRefused,
     ModelNotFound,
 )
+from ._batch import Batch
 from ._http import HttpServer, Voice, status_error
 from ._images import decode_base64_image, decode_image_bytes
 from ._sizes import nearest_size
@@ -33,7 +34,6 @@ from .base import (
     Painting,
     PaintRequest,
     ProgressCallback,
-    no_progress,
 )
 
 if TYPE_CHECKING:
@@ -126,31 +126,26 @@ class OpenAIImagesBackend:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Painting:
-        report = progress or no_progress
-        token = cancel if cancel is not None else threading.Event()
-        width, height = self.paint_size(request)
-        images: list[GeneratedImage] = []
-        calls = 0
-        while len(images) < request.count:
-            n = min(self.max_images, request.count - len(images))
-            report(len(images) / request.count * 0.95,
-                   f"asked {self.server} for {n} image(s) of {width}×{height}")
+        batch = Batch.start(self, request, progress, cancel)
+        width, height = batch.size
+
+        def paint(done: int, n: int) -> list[GeneratedImage]:
             body: dict[str, Any] = {"model": self._model, "prompt": request.prompt, "n": n,
                                     "size": f"{width}x{height}"}
             if not self._model.startswith("gpt-image"):
                 body["response_format"] = "b64_json"
-            response = call_cancellable(functools.partial(self._post, body, n), token,
+            response = call_cancellable(functools.partial(self._post, body, n), batch.cancel,
                                         poll_interval=self._poll, name="openai-images")
-            images.extend(self._decode(response, n, len(images)))
-            calls += 1
-        report(1.0, "done")
-        return Painting(
-            images=images, backend=self.name, model=self._model, server=self.server,
-            size=images[0].image.size,
-            details={"requested_size": f"{width}x{height}", "calls": calls,
-                     "seeds": "not supported by this API",
-                     "negative_prompt": "not supported by this API"},
-        )
+            return self._decode(response, n, done)
+
+        images, calls = batch.in_calls(
+            self.max_images, paint,
+            lambda done, n: f"asked {self.server} for {n} image(s) of {width}×{height}",
+            share=0.95)
+        return batch.finish(self, images, {
+            "requested_size": f"{width}x{height}", "calls": calls,
+            "seeds": "not supported by this API",
+            "negative_prompt": "not supported by this API"})
 
     def _post(self, body: dict[str, Any], n: int) -> httpx.Response:
         response = self.http.send("POST", f"{self._prefix}/images/generations",

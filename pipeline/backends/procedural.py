@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import colorsys
 import hashlib
-import random
 import threading
 from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ..errors import BackendCancelled, BackendResponseError
+from ..errors import BackendResponseError
+from ._batch import Batch
 from ._palette import palette_for
 from ._sizes import fit_area
 from .base import (
@@ -27,7 +27,6 @@ from .base import (
     Painting,
     PaintRequest,
     ProgressCallback,
-    no_progress,
 )
 
 __all__ = ["STYLES", "ProceduralBackend", "colours_for", "render"]
@@ -278,22 +277,17 @@ class ProceduralBackend:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Painting:
-        report = progress or no_progress
         if request.count <= 0:
             raise BackendResponseError(f"Cannot paint {request.count} image(s).")
-        width, height = self.paint_size(request)
+        batch = Batch.start(self, request, progress, cancel)
+        width, height = batch.size
         palette_for("", request.palette)  # a bad brand colour raises InvalidRequest now
-        seed = request.seed
-        if seed < 0:
-            seed = random.SystemRandom().randrange(2**32 - request.count)
+        seed = batch.first_seed(2**32 - request.count)
         images: list[GeneratedImage] = []
-        report(0.0, "painting")
+        batch.report(0.0, "painting")
         for i in range(request.count):
-            if cancel is not None and cancel.is_set():
-                raise BackendCancelled("Generation cancelled.")
+            batch.check_cancel()
             image = render(request.prompt, seed + i, width, height, request.palette)
             images.append(GeneratedImage(image=image, seed=seed + i))
-            report((i + 1) / request.count * 0.99, f"painted {i + 1} of {request.count}")
-        report(1.0, "done")
-        return Painting(images=images, backend=self.name, model=self.model, server=None,
-                        size=(width, height))
+            batch.report((i + 1) / request.count * 0.99, f"painted {i + 1} of {request.count}")
+        return batch.finish(self, images)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,13 +20,20 @@ from pipeline.errors import (
     BackendCancelled,
     BackendError,
     BackendResponseError,
-    BackendTimeout,
     BackendUnavailable,
     InvalidRequest,
     RateLimited,
 )
 from pipeline.settings import load_settings
-from tests.fake_sd import FakeSDServer, seed_colours
+from tests.fake_http import seed_colours
+from tests.fake_sd import FakeSDServer
+from tests.pipeline.battery import (
+    assert_fault_then_usable,
+    assert_times_out,
+    assert_unreachable,
+    closed_port,
+    closed_url,
+)
 
 PASSWORD = "pa55-Wörd-xyzzy"
 
@@ -62,19 +68,6 @@ def mean_colour(image: Image.Image, box: tuple[int, int, int, int]) -> np.ndarra
 def sd() -> Iterator[FakeSDServer]:
     with FakeSDServer() as server:
         yield server
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 # --- the happy path ------------------------------------------------------------------------
@@ -238,12 +231,9 @@ def test_a_job_cancelled_before_its_turn_sends_nothing(
 
 
 def test_connection_refused_is_unavailable(client: httpx.Client) -> None:
-    url = f"http://127.0.0.1:{closed_port()}"
-    with pytest.raises(BackendUnavailable) as caught:
-        A1111(url, client=client).generate(params())
-    message = str(caught.value)
-    assert url in message and "not reachable" in message and "running" in message
-    assert "Traceback" not in message
+    url = closed_url()
+    message = assert_unreachable(lambda: A1111(url, client=client).generate(params()))
+    assert url in message and "running" in message
 
 
 def test_password_in_url_is_never_shown(client: httpx.Client) -> None:
@@ -301,13 +291,11 @@ def test_right_auth_works(client: httpx.Client) -> None:
 def test_error_modes(
     mode: str, error: type[BackendError], words: str, client: httpx.Client
 ) -> None:
-    with FakeSDServer(mode=mode, auth=("artist", PASSWORD)) as sd:
+    with FakeSDServer(auth=("artist", PASSWORD)) as sd:
         backend = A1111(sd.url, client=client, auth=("artist", PASSWORD))
-        with pytest.raises(error) as caught:
-            backend.generate(params(count=3))
-    message = str(caught.value)
-    assert words in message
-    assert PASSWORD not in message and "Traceback" not in message
+        assert_fault_then_usable(sd, mode, error, words,
+                                 lambda: backend.generate(params(count=3)), count=3,
+                                 secret=PASSWORD)
 
 
 def test_undecodable_image_is_a_response_error(client: httpx.Client) -> None:
@@ -324,11 +312,7 @@ def test_undecodable_image_is_a_response_error(client: httpx.Client) -> None:
 def test_slow_server_times_out(client: httpx.Client) -> None:
     with FakeSDServer(mode="slow", delay=3) as sd:
         backend = A1111(sd.url, client=client, read_timeout=0.3, poll_interval=0.05)
-        started = time.monotonic()
-        with pytest.raises(BackendTimeout) as caught:
-            backend.generate(params(count=1))
-        assert time.monotonic() - started < 2.5
-    assert "FLYER_SD_READ_TIMEOUT" in str(caught.value)
+        assert_times_out(lambda: backend.generate(params(count=1)), within=2.5)
 
 
 def test_read_timeout_scales_with_batch_size(client: httpx.Client) -> None:
@@ -369,12 +353,10 @@ def test_native_size_rejects_nonsense() -> None:
 
 
 def test_rate_limit_from_a_proxy_says_when_to_retry(sd: FakeSDServer, client: httpx.Client) -> None:
-    sd.mode = "rate_limit"
-    with pytest.raises(RateLimited, match="try again in 4 s") as caught:
-        A1111(sd.url, client=client).generate(params())
-    assert caught.value.retry_after == 4
-    sd.mode = "ok"
-    assert len(A1111(sd.url, client=client).generate(params()).images) == 1
+    caught = assert_fault_then_usable(sd, "rate_limit", RateLimited, "try again in 4 s",
+                                      lambda: A1111(sd.url, client=client).generate(params()),
+                                      count=1)
+    assert isinstance(caught, RateLimited) and caught.retry_after == 4
 
 
 def test_print_targets_over_twice_the_painting_use_the_servers_upscaler(

@@ -3,9 +3,6 @@ server answering like an Inference Endpoint (the client is pointed at it by its 
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -16,10 +13,8 @@ from pipeline.backends.base import PaintRequest
 from pipeline.backends.hf_inference import HFInferenceBackend
 from pipeline.errors import (
     BackendAuthError,
-    BackendCancelled,
     BackendError,
     BackendResponseError,
-    BackendTimeout,
     BackendUnavailable,
     ContentRefused,
     ModelNotFound,
@@ -28,7 +23,14 @@ from pipeline.errors import (
 )
 from pipeline.settings import load_settings
 from tests.fake_hf import FakeHFEndpoint
-from tests.fake_sd import seed_colours
+from tests.fake_http import seed_colours
+from tests.pipeline.battery import (
+    assert_cancel_stops_waiting,
+    assert_fault_then_usable,
+    assert_times_out,
+    assert_unreachable,
+    closed_url,
+)
 
 TOKEN = "hf_test_0123456789abcdef"
 REQUEST = PaintRequest(prompt="jazz night, neon", aspect=(4, 5), count=3,
@@ -38,7 +40,7 @@ REQUEST = PaintRequest(prompt="jazz night, neon", aspect=(4, 5), count=3,
 @pytest.fixture
 def hf() -> Iterator[FakeHFEndpoint]:
     with FakeHFEndpoint(key=TOKEN) as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def backend(endpoint: str, **kwargs: object) -> HFInferenceBackend:
@@ -80,12 +82,8 @@ def test_progress_and_cancel(hf: FakeHFEndpoint) -> None:
     backend(hf.endpoint).generate(REQUEST, lambda fraction, message: calls.append(fraction))
     assert calls == sorted(calls) and len(set(calls)) == 4 and calls[-1] == 1.0
     hf.mode, hf.delay = "slow", 20
-    cancel = threading.Event()
-    threading.Timer(0.3, cancel.set).start()
-    started = time.monotonic()
-    with pytest.raises(BackendCancelled):
-        backend(hf.endpoint).generate(REQUEST, cancel=cancel)
-    assert time.monotonic() - started < 3
+    assert_cancel_stops_waiting(lambda cancel: backend(hf.endpoint).generate(REQUEST,
+                                                                             cancel=cancel))
 
 
 @pytest.mark.parametrize(
@@ -104,12 +102,8 @@ def test_progress_and_cancel(hf: FakeHFEndpoint) -> None:
 def test_each_fault_has_its_message_and_the_server_stays_usable(
     mode: str, error: type[BackendError], words: str, hf: FakeHFEndpoint
 ) -> None:
-    hf.mode = mode
-    with pytest.raises(error) as caught:
-        backend(hf.endpoint).generate(REQUEST)
-    assert words in str(caught.value) and TOKEN not in str(caught.value)
-    hf.mode = "ok"
-    assert len(backend(hf.endpoint).generate(REQUEST).images) == 3
+    assert_fault_then_usable(hf, mode, error, words, lambda: backend(hf.endpoint).generate(REQUEST),
+                             count=3, secret=TOKEN)
 
 
 def test_token_model_down_and_slow(hf: FakeHFEndpoint) -> None:
@@ -117,15 +111,8 @@ def test_token_model_down_and_slow(hf: FakeHFEndpoint) -> None:
         backend(hf.endpoint, token="hf_wrong").generate(REQUEST)
     with pytest.raises(ModelNotFound, match="FLYER_HF_MODEL"):
         backend(hf.url + "/models/nobody/nothing").generate(REQUEST)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with pytest.raises(BackendUnavailable, match="not reachable"):
-        backend(f"http://127.0.0.1:{port}/models/x").generate(REQUEST)
+    assert_unreachable(lambda: backend(closed_url() + "/models/x").generate(REQUEST))
     hf.mode, hf.delay = "slow", 5
-    started = time.monotonic()
-    with pytest.raises(BackendTimeout, match="FLYER_SD_READ_TIMEOUT"):
-        backend(hf.endpoint, read_timeout=0.2).generate(REQUEST)
-    assert time.monotonic() - started < 2
+    assert_times_out(lambda: backend(hf.endpoint, read_timeout=0.2).generate(REQUEST), within=2)
     with pytest.raises(BackendAuthError, match="HF_TOKEN"):
         HFInferenceBackend(model="x/y", token=None).check()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -15,11 +12,8 @@ from pipeline.backends.base import PaintRequest
 from pipeline.backends.openai_images import OpenAIImagesBackend
 from pipeline.errors import (
     BackendAuthError,
-    BackendCancelled,
     BackendError,
     BackendResponseError,
-    BackendTimeout,
-    BackendUnavailable,
     ContentRefused,
     ModelNotFound,
     QuotaExhausted,
@@ -27,6 +21,13 @@ from pipeline.errors import (
 )
 from pipeline.settings import load_settings
 from tests.fake_openai import FakeOpenAI
+from tests.pipeline.battery import (
+    assert_cancel_stops_waiting,
+    assert_fault_then_usable,
+    assert_times_out,
+    assert_unreachable,
+    closed_url,
+)
 
 KEY = "sk-test-0123456789abcdef"
 REQUEST = PaintRequest(prompt="jazz night, neon", aspect=(1080, 1350), count=3,
@@ -36,13 +37,7 @@ REQUEST = PaintRequest(prompt="jazz night, neon", aspect=(1080, 1350), count=3,
 @pytest.fixture
 def api() -> Iterator[FakeOpenAI]:
     with FakeOpenAI(key=KEY) as server:
-        yield server  # type: ignore[misc]
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
+        yield server
 
 
 def backend(url: str, client: httpx.Client, **kwargs: object) -> OpenAIImagesBackend:
@@ -97,12 +92,8 @@ def test_base_url_with_v1_and_settings(api: FakeOpenAI, client: httpx.Client) ->
 
 def test_cancel_stops_waiting(client: httpx.Client) -> None:
     with FakeOpenAI(key=KEY, mode="slow", delay=20) as api:
-        cancel = threading.Event()
-        threading.Timer(0.3, cancel.set).start()
-        started = time.monotonic()
-        with pytest.raises(BackendCancelled):
-            backend(api.url, client).generate(REQUEST, cancel=cancel)
-        assert time.monotonic() - started < 3
+        assert_cancel_stops_waiting(
+            lambda cancel: backend(api.url, client).generate(REQUEST, cancel=cancel))
 
 
 @pytest.mark.parametrize(
@@ -120,13 +111,9 @@ def test_cancel_stops_waiting(client: httpx.Client) -> None:
 def test_each_fault_has_its_message_and_the_server_stays_usable(
     mode: str, error: type[BackendError], words: str, api: FakeOpenAI, client: httpx.Client
 ) -> None:
-    api.mode = mode
-    with pytest.raises(error) as caught:
-        backend(api.url, client).generate(REQUEST)
-    message = str(caught.value)
-    assert words in message and KEY not in message and "Traceback" not in message
-    api.mode = "ok"
-    assert len(backend(api.url, client).generate(REQUEST).images) == 3
+    assert_fault_then_usable(api, mode, error, words,
+                             lambda: backend(api.url, client).generate(REQUEST),
+                             count=3, secret=KEY)
 
 
 def test_wrong_key_model_and_size(api: FakeOpenAI, client: httpx.Client) -> None:
@@ -141,13 +128,7 @@ def test_wrong_key_model_and_size(api: FakeOpenAI, client: httpx.Client) -> None
 
 
 def test_down_and_slow(client: httpx.Client) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with pytest.raises(BackendUnavailable, match="not reachable"):
-        backend(f"http://127.0.0.1:{port}", client).generate(REQUEST)
+    assert_unreachable(lambda: backend(closed_url(), client).generate(REQUEST))
     with FakeOpenAI(key=KEY, mode="slow", delay=5) as api:
-        started = time.monotonic()
-        with pytest.raises(BackendTimeout, match="FLYER_SD_READ_TIMEOUT"):
-            backend(api.url, client, read_timeout=0.1).generate(REQUEST)
-        assert time.monotonic() - started < 2
+        assert_times_out(lambda: backend(api.url, client, read_timeout=0.1).generate(REQUEST),
+                         within=2)

@@ -23,8 +23,14 @@ have one:
 * ``uti``: share of the non-salient area used (Uti, higher is better; reported, not ranked).
 
 ``crop_terms`` adds what the crop itself costs (faces cut off, salient mass left out, zooming in,
-moving off centre); ``total`` weighs them all (lower is better). ``overlap`` and ``alignment``
-(Ove, Ali) measure a finished flyer's elements for benchmarks and manifests.
+moving off centre); ``moved`` counts how far a placement strays from the layout as drawn
+(mirrored, blocks at other anchors: a move must earn its keep); ``total`` weighs them all
+(lower is better). ``overlap`` and ``alignment`` (Ove, Ali) measure a finished flyer's elements
+for benchmarks and manifests.
+
+``score_many`` gives the same terms for one candidate over many crops at once (a
+:class:`CropStack`: every crop's view of the picture flattened into rows, so each term is one
+matrix-vector product); the placement search scores every layout × placement × crop with it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +52,7 @@ __all__ = [
     "WEIGHTS",
     "Candidate",
     "Cover",
+    "CropStack",
     "alignment",
     "crop_terms",
     "grid_size",
@@ -52,6 +60,7 @@ __all__ = [
     "picture_box",
     "planned",
     "score",
+    "score_many",
     "total",
 ]
 
@@ -73,6 +82,7 @@ WEIGHTS: dict[str, float] = {
     "zoom": 1.0,
     "shift": 1.0,
     "penalty": 1.0,  # the layout's own auto_penalty
+    "moved": 0.02,   # per change from the layout as drawn (mirror, a block at another anchor)
 }
 PRESENCE_FULL = 0.1
 """Mean saliency from which a picture's subject counts in full (a portrait: ~0.3)."""
@@ -145,15 +155,17 @@ def _qr_box(region: PxBox, align: str, valign: str, short: int) -> PxBox:
     return (x, y, x + side, y + side)
 
 
-def planned(layout: Layout, fmt: Format, content: Mapping[str, str]) -> Candidate:
+def planned(layout: Layout, fmt: Format, content: Mapping[str, str],
+            mirror: bool = False) -> Candidate:
     """The candidate as far as it is known before any text is fitted. ``content``: the text
-    of each role the flyer fills, plus 'qr' (the link) and 'logo' when it has them.
+    of each role the flyer fills, plus 'qr' (the link) and 'logo' when it has them;
+    ``mirror``: the layout flipped left to right (a right-to-left title).
 
     ``covers`` estimate where the text will sit (``estimate.estimate_block``) with cards and
     bands around it; ``bounds`` are the most anything could cover: each block's whole
     region plus the padding, bands from the region's top, the QR code's and logo's regions.
     """
-    variant = layout.variant(fmt)
+    variant = layout.variant(fmt, mirror)
     size = (fmt.width, fmt.height)
     short = min(size)
     pad = round(PAD * short)
@@ -300,6 +312,53 @@ def score(candidate: Candidate, subject: Subject, surface: np.ndarray) -> dict[s
             "uti": uti}
 
 
+@dataclass(frozen=True)
+class CropStack:
+    """Many crops' views of one picture on one grid, for ``score_many``: per crop (rows)
+    the saliency and the edge energy, flattened, the heads' cell weights and area, the
+    salient mass."""
+
+    shape: tuple[int, int]
+    saliency: np.ndarray
+    energy: np.ndarray
+    heads: np.ndarray
+    head_area: np.ndarray
+    mass: np.ndarray
+
+    @classmethod
+    def of(cls, views: Sequence[Subject], surfaces: Sequence[np.ndarray]) -> CropStack:
+        """The stack of ``views`` (``Subject.reframe`` of each crop, one grid) and the
+        edge energy (``surfaces``) resampled over the same crops."""
+        shape = (int(views[0].saliency.shape[0]), int(views[0].saliency.shape[1]))
+        sal = np.stack([v.saliency.reshape(-1) for v in views]).astype(np.float64)
+        energy = np.stack([s.reshape(-1) for s in surfaces]).astype(np.float64)
+        heads = np.zeros_like(sal)
+        for i, v in enumerate(views):
+            if v.faces:
+                heads[i] = _weights(v.heads(), shape).reshape(-1)
+        mass = np.asarray([v.mass for v in views], dtype=np.float64)
+        return cls(shape, sal, energy, heads, heads.sum(axis=1), mass)
+
+
+def score_many(candidate: Candidate, stack: CropStack) -> dict[str, np.ndarray]:
+    """``score``'s terms for every crop of ``stack`` at once (arrays, one value a crop)."""
+    g = _grids(candidate, stack.shape)
+    covered = g.covered.reshape(-1)
+    size = covered.size
+    under = stack.saliency @ covered
+    mass = stack.mass * size
+    occ = np.where(stack.mass >= 0.01, under / np.maximum(mass, 1e-12), 0.0)
+    area = np.maximum(stack.head_area, 1e-9)
+    has = stack.head_area > 0
+    faces = np.where(has, (stack.heads @ g.reach.reshape(-1)) / area, 0.0)
+    likely = np.where(has, (stack.heads @ covered) / area, 0.0)
+    uti = (g.area - under) / np.maximum(1e-9, size - mass)
+    rea = stack.energy @ g.rea.reshape(-1)
+    hidden = np.full(len(stack.mass), g.hidden)
+    return {"faces": faces, "faces_likely": likely, "occ": occ, "rea": rea, "hidden": hidden,
+            "uti": uti}
+
+
 def crop_terms(subject: Subject, crop: FracBox, zoom: float) -> dict[str, float]:
     """What a crop costs before anything is placed: ``cut`` (share of the faces' area left
     out), ``lost`` (share of the salient mass left out), ``zoom`` (closer crops cost
@@ -315,9 +374,10 @@ def crop_terms(subject: Subject, crop: FracBox, zoom: float) -> dict[str, float]
     }
 
 
-def total(terms: dict[str, float]) -> float:
+def total(terms: Mapping[str, Any]) -> Any:
     """The weighted sum of ``terms`` (lower is better), ``occ`` and ``lost`` scaled by
-    ``presence``; terms without a weight (uti, presence) only inform."""
+    ``presence``; terms without a weight (uti, presence) only inform. Works on numbers and,
+    term by term, on arrays (``score_many``)."""
     presence = terms.get("presence", 1.0)
     return sum(WEIGHTS[k] * v * (presence if k in ("occ", "lost") else 1.0)
                for k, v in terms.items() if k in WEIGHTS)

@@ -71,7 +71,7 @@ class Choice:
     terms: dict[str, float]
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     reason: dict[str, object] = field(default_factory=dict)
-    placement: Arrangement = Arrangement()
+    placement: Arrangement = field(default_factory=Arrangement)
 
 
 _CROP_TERMS = ("cut", "lost", "zoom", "shift")

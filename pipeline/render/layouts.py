@@ -199,7 +199,7 @@ class Variant:
     def arrangements(self, mirror: bool | None = None) -> list[Arrangement]:
         """Every arrangement the variant allows, the layout as drawn first (then by how
         far each is from it). ``mirror`` False or True keeps only those (un)mirrored."""
-        flips = (False, True) if self.mirror else (False,)
+        flips: tuple[bool, ...] = (False, True) if self.mirror else (False,)
         if mirror is not None:
             flips = (mirror,) if mirror in flips else ()
         movable = [b for b in self.blocks if b.anchors]

@@ -11,8 +11,10 @@ terms no placement can lower) cannot beat the layout's best so far is not scored
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -37,6 +39,12 @@ __all__ = ["Choice", "choose_layout", "edge_energy", "rank_layouts"]
 
 ENERGY_SIDE = 96
 PxBox = tuple[int, int, int, int]
+CLOSE = 0.1
+"""``auto`` picks among the layouts whose total is within this of the best ..."""
+OCC_SLACK = 0.1
+"""... that cover no more of any face than the best and at most this much more of the
+salient mass (Occ, weighted by the picture's presence): the pick among them is seeded by
+the picture, the format and the text, so one choice no longer wins every close call."""
 
 
 def edge_energy(image: Image.Image,
@@ -157,6 +165,43 @@ def _floor(candidate: Candidate, own: float, moved: int) -> float:
             + WEIGHTS["moved"] * moved)
 
 
+def _seed(subject: Subject, fmt: Format, content: Mapping[str, str]) -> int:
+    """A number fixed by the picture (its stored saliency grid and boxes), the format and
+    the flyer's text: the same inputs always vary the same way (compose stays pure)."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(subject.encode())
+    h.update(fmt.name.encode())
+    for key in sorted(content):
+        h.update(f"{key}={content[key]}".encode())
+    return int.from_bytes(h.digest(), "big")
+
+
+def _vary(found: list[Any], seed: int) -> tuple[list[Any], list[str]]:
+    """``found`` (sorted, best first) with one of the close layouts moved to the front:
+    those whose best placement totals within ``CLOSE`` of the best, covers no more of any
+    face (bound and estimate) and at most ``OCC_SLACK`` more of the salient mass; which
+    one by ``seed``. Returns the new order and the close layouts' names."""
+    best_terms = found[0][8]
+
+    def occ(terms: dict[str, float]) -> float:
+        return terms["occ"] * terms.get("presence", 1.0)
+
+    close: list[str] = []
+    for value, name, *_rest in found:
+        terms = _rest[-1]
+        if name in close or value > found[0][0] + CLOSE:
+            continue
+        if (terms["faces"] <= best_terms["faces"] + 1e-9
+                and terms["faces_likely"] <= best_terms["faces_likely"] + 1e-9
+                and occ(terms) <= occ(best_terms) + OCC_SLACK):
+            close.append(name)
+    if len(close) < 2:
+        return found, close
+    pick = close[seed % len(close)]
+    first = next(i for i, f in enumerate(found) if f[1] == pick)
+    return [found[first], *found[:first], *found[first + 1:]], close
+
+
 def rank_layouts(background: Image.Image, fmt: Format, subject: Subject,
                  content: Mapping[str, str], names: Sequence[str] | None = None,
                  mirror: bool = False) -> list[Choice]:
@@ -197,6 +242,9 @@ def rank_layouts(background: Image.Image, fmt: Format, subject: Subject,
             if name not in best or value < best[name][0] - 1e-9:
                 best[name] = (value, terms)
     found.sort(key=lambda f: (round(f[0], 5), f[1], f[2]))
+    varied: list[str] = []
+    if auto and found:
+        found, varied = _vary(found, _seed(subject, fmt, content))
     scores = {n: {k: round(v, 4) for k, v in best[n][1].items()} | {"total": round(best[n][0], 4)}
               for n in pool}
     searched = {"placements_scored": tried, "placements_pruned": pruned}
@@ -217,6 +265,8 @@ def rank_layouts(background: Image.Image, fmt: Format, subject: Subject,
             skipped = list(dict.fromkeys(f[1] for f in found[:rank] if f[1] != name))
             if skipped:
                 reason["skipped"] = skipped
+            if len(varied) > 1:
+                reason["close"] = varied
         else:
             reason = {"mode": "fixed", "chosen": name,
                       "why": "requested by name; placed (mirrored or with its blocks at "

@@ -78,7 +78,7 @@ WEIGHTS: dict[str, float] = {
     "occ": 1.0,
     "rea": 3.0,
     "lost": 1.0,
-    "hidden": 0.4,
+    "hidden": 0.6,   # showing the picture smaller (a split layout) is a real cost too
     "zoom": 1.0,
     "shift": 1.0,
     "penalty": 1.0,  # the layout's own auto_penalty
@@ -359,15 +359,21 @@ def score_many(candidate: Candidate, stack: CropStack) -> dict[str, np.ndarray]:
             "uti": uti}
 
 
+def _heads_of(subject: Subject) -> Subject:
+    """The subject with its heads (``Subject.heads``: hair to chin) as its faces."""
+    return Subject(subject.saliency, subject.heads(), subject.objects)
+
+
 def crop_terms(subject: Subject, crop: FracBox, zoom: float) -> dict[str, float]:
-    """What a crop costs before anything is placed: ``cut`` (share of the faces' area left
-    out), ``lost`` (share of the salient mass left out), ``zoom`` (closer crops cost
-    resolution and context) and ``shift`` (off centre, so calm pictures keep the centre);
-    with the picture's ``presence`` (see ``occ``)."""
+    """What a crop costs before anything is placed: ``cut`` (share of the heads' area left
+    out: a crop through the hair cuts the head too), ``lost`` (share of the salient mass
+    left out), ``zoom`` (closer crops cost resolution and context) and ``shift`` (off
+    centre, so calm pictures keep the centre); with the picture's ``presence`` (see
+    ``occ``)."""
     cx, cy = (crop[0] + crop[2]) / 2, (crop[1] + crop[3]) / 2
     return {
         "presence": min(1.0, subject.mass / PRESENCE_FULL),
-        "cut": 1.0 - subject.face_share([crop]) if subject.faces else 0.0,
+        "cut": 1.0 - _heads_of(subject).face_share([crop]) if subject.faces else 0.0,
         "lost": 1.0 - subject.covered([crop]) if subject.mass >= 0.01 else 0.0,
         "zoom": ZOOM_COST * (1.0 / zoom - 1.0),
         "shift": SHIFT_COST * math.hypot(cx - 0.5, cy - 0.5),

@@ -41,6 +41,7 @@ __all__ = [
     "Variant",
     "get_layout",
     "list_layouts",
+    "load_layout",
     "pixel_box",
 ]
 
@@ -360,6 +361,12 @@ def _parse(path: Path) -> Layout:
     return Layout(name=name, label=str(raw["label"]), description=str(raw["description"]),
                   variants=variants, styles=styles,
                   auto_penalty=float(raw.get("auto_penalty", 0.0)))
+
+
+def load_layout(path: Path) -> Layout:
+    """Read and check one layout file (every arrangement its anchors allow included);
+    ValueError says what is wrong and where."""
+    return _parse(path)
 
 
 @lru_cache(maxsize=1)

@@ -6,8 +6,9 @@ upper bound of what the flyer covers), so the background can start resizing at o
 
 Cost: the picture is seen through each crop once per grid (``_Views``), every crop of a
 placement is scored in one pass (``score.score_many``), and a placement whose cheapest
-possible total (the crop's own cost, the hidden share, the layout's penalty and its moves:
-terms no placement can lower) cannot beat the layout's best so far is not scored at all."""
+possible total (the crop's own cost, the hidden share, the layout's penalty, its moves and
+how much it squeezes the title: terms no crop can lower) cannot beat the layout's best so
+far is not scored at all."""
 
 from __future__ import annotations
 
@@ -136,33 +137,35 @@ class _Views:
 
 
 def _best_crop(candidate: Candidate, views: _Views, crops: Sequence[tuple[SrcBox, float]],
-               moved: int) -> tuple[float, SrcBox, float, dict[str, float]]:
+               placing: dict[str, float]) -> tuple[float, SrcBox, float, dict[str, float]]:
     """The candidate's best crop (all crops scored at once), its total and its terms (the
-    chosen crop's terms measured again by ``score.score``, as the manifest records them)."""
+    chosen crop's terms measured again by ``score.score``, as the manifest records them);
+    ``placing``: what the placement itself costs (``moved``, ``squeeze``)."""
     grid = grid_size(candidate.picture)
     stack, own = views.stack(crops, grid)
     many = score_many(candidate, stack)
     presence = np.asarray([views.cost(c, z)["presence"] for c, z in crops])
     values = own + total(many | {"presence": presence}) + WEIGHTS["penalty"] * candidate.penalty
-    values = values + WEIGHTS["moved"] * moved
+    values = values + total(placing)
     index = int(np.flatnonzero(values <= values.min() + 1e-9)[0])
     crop, zoom = crops[index]
     seen, surface = views.get(crop, grid)
     terms = views.cost(crop, zoom) | score(candidate, seen, surface)
     terms["penalty"] = candidate.penalty
-    terms["moved"] = float(moved)
+    terms |= placing
     return total(terms), crop, zoom, terms
 
 
-def _floor(candidate: Candidate, own: float, moved: int) -> float:
+def _floor(candidate: Candidate, own: float, placing: dict[str, float]) -> float:
     """The least total any crop could give the candidate: the cheapest crop's own cost, the
     share of the canvas the picture leaves (a split layout's panel), the layout's penalty,
-    its moves; faces, Occ and Rea are at least 0."""
+    what the placement costs (moves, the title squeezed); faces, Occ and Rea are at least
+    0."""
     pic = candidate.picture
     hidden = 1.0 - (pic[2] - pic[0]) * (pic[3] - pic[1]) / (candidate.size[0] *
                                                             candidate.size[1])
     return (own + WEIGHTS["hidden"] * hidden + WEIGHTS["penalty"] * candidate.penalty
-            + WEIGHTS["moved"] * moved)
+            + total(placing))
 
 
 def _seed(subject: Subject, fmt: Format, content: Mapping[str, str]) -> int:
@@ -222,22 +225,26 @@ def rank_layouts(background: Image.Image, fmt: Format, subject: Subject,
     tried = pruned = 0
     for name in pool:
         layout = get_layout(name)
+        as_drawn = 0.0
         for order, arrangement in enumerate(layout.arrangements(fmt, False if mirror else None)):
             placed = layout.arranged(fmt, arrangement)
             candidate = planned(placed, fmt, content, mirror)
+            if not order:  # the layout as drawn comes first
+                as_drawn = candidate.shrink
+            placing = {"moved": float(arrangement.changes),
+                       "squeeze": round(max(0.0, candidate.shrink - as_drawn), 4)}
             pic = candidate.picture
             target = (pic[2] - pic[0], pic[3] - pic[1])
             if target not in crops_for:
                 crops_for[target] = crop_candidates(background.size, target, subject)
             crops = crops_for[target]
-            moved = arrangement.changes
             if name in best:
                 own = views.stack(crops, grid_size(pic))[1]
-                if _floor(candidate, float(own.min()), moved) >= best[name][0]:
+                if _floor(candidate, float(own.min()), placing) >= best[name][0]:
                     pruned += 1
                     continue
             tried += 1
-            value, crop, zoom, terms = _best_crop(candidate, views, crops, moved)
+            value, crop, zoom, terms = _best_crop(candidate, views, crops, placing)
             found.append((value, name, order, placed, arrangement, pic, crop, zoom, terms))
             if name not in best or value < best[name][0] - 1e-9:
                 best[name] = (value, terms)

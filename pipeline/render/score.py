@@ -24,7 +24,9 @@ have one:
 
 ``crop_terms`` adds what the crop itself costs (faces cut off, salient mass left out, zooming in,
 moving off centre); ``moved`` counts how far a placement strays from the layout as drawn
-(mirrored, blocks at other anchors: a move must earn its keep); ``total`` weighs them all
+(mirrored, blocks at other anchors: a move must earn its keep) and ``squeeze`` how much more
+its title must shrink than as drawn (``Candidate.shrink``: a placement that dodges the subject
+by squeezing the title pays for it); ``total`` weighs them all
 (lower is better). ``overlap`` and ``alignment`` (Ove, Ali) measure a finished flyer's elements
 for benchmarks and manifests.
 
@@ -43,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from .estimate import estimate_block
+from .estimate import estimate_fit
 from .formats import Format
 from .layouts import Layout, Variant, pixel_box
 from .subject import FracBox, Subject, box_weights
@@ -83,6 +85,7 @@ WEIGHTS: dict[str, float] = {
     "shift": 1.0,
     "penalty": 1.0,  # the layout's own auto_penalty
     "moved": 0.02,   # per change from the layout as drawn (mirror, a block at another anchor)
+    "squeeze": 0.5,  # the title set smaller than in the layout as drawn
 }
 PRESENCE_FULL = 0.1
 """Mean saliency from which a picture's subject counts in full (a portrait: ~0.3)."""
@@ -115,6 +118,8 @@ class Candidate:
     covers: tuple[Cover, ...]
     penalty: float = 0.0
     bounds: tuple[Cover, ...] | None = None
+    shrink: float = 0.0
+    """How much the title must shrink to fit its block (estimated; 0: its largest size)."""
 
 
 def picture_box(variant: Variant, fmt: Format) -> PxBox:
@@ -173,6 +178,7 @@ def planned(layout: Layout, fmt: Format, content: Mapping[str, str],
     card = {p.block for p in variant.panels if p.style == "card"}
     covers: list[Cover] = []
     bounds: list[Cover] = []
+    shrink = 0.0
     guess: dict[str, PxBox] = {}
     region: dict[str, PxBox] = {}
     for block in variant.blocks:
@@ -182,9 +188,12 @@ def planned(layout: Layout, fmt: Format, content: Mapping[str, str],
         region[block.id] = _grow(box, pad, size)
         if block.id in card:
             box = (box[0] + pad, box[1] + pad, box[2] - pad, box[3] - pad)
-        found = estimate_block(block, box, dict(content), layout.styles, short)
+        fit = estimate_fit(block, box, dict(content), layout.styles, short)
+        found = None if fit is None else fit[0]
         weight = 2.0 if "title" in block.roles else 1.0
-        if found is not None:
+        if fit is not None and found is not None:
+            if "title" in block.roles and content.get("title"):
+                shrink = 1.0 - fit[1]
             guess[block.id] = found
             covers.append(Cover(found, "text", 1.0, weight))
         bounds.append(Cover(region[block.id], "text", 1.0, weight))
@@ -215,7 +224,7 @@ def planned(layout: Layout, fmt: Format, content: Mapping[str, str],
         covers.append(Cover(logo, "logo"))
         bounds.append(Cover(logo, "logo"))
     return Candidate(layout.name, size, picture_box(variant, fmt), tuple(covers),
-                     layout.auto_penalty, tuple(bounds))
+                     layout.auto_penalty, tuple(bounds), round(shrink, 4))
 
 
 def grid_size(picture: PxBox) -> tuple[int, int]:

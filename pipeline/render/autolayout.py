@@ -83,7 +83,7 @@ class Choice:
     placement: Arrangement = field(default_factory=Arrangement)
 
 
-_CROP_TERMS = ("cut", "lost", "zoom", "shift")
+_CROP_TERMS = ("cut", "trim", "lost", "zoom", "shift")
 
 
 @dataclass
@@ -123,7 +123,7 @@ class _Views:
     def stack(self, crops: Sequence[tuple[SrcBox, float]], grid: tuple[int, int]
               ) -> tuple[CropStack, np.ndarray]:
         """The crops' views stacked for ``score_many`` and each crop's own weighted cost
-        (cut, lost, zoom, shift), built once per grid (one crop list per picture size)."""
+        (cut, trim, lost, zoom, shift), built once per grid (one crop list per picture size)."""
         key = grid
         if key not in self.stacks:
             self.prepare([c for c, _ in crops], grid)

@@ -77,6 +77,7 @@ WEIGHTS: dict[str, float] = {
     "faces": 20.0,   # a face under anything loses to any placement that keeps it clear
     "faces_likely": 10.0,  # where none can, the least likely cover
     "cut": 40.0,     # cutting a face off is worse still than covering it
+    "trim": 3.0,     # trimming the hair or chin: only to keep the face itself clear
     "occ": 1.0,
     "rea": 3.0,
     "lost": 1.0,
@@ -374,15 +375,17 @@ def _heads_of(subject: Subject) -> Subject:
 
 
 def crop_terms(subject: Subject, crop: FracBox, zoom: float) -> dict[str, float]:
-    """What a crop costs before anything is placed: ``cut`` (share of the heads' area left
-    out: a crop through the hair cuts the head too), ``lost`` (share of the salient mass
-    left out), ``zoom`` (closer crops cost resolution and context) and ``shift`` (off
-    centre, so calm pictures keep the centre); with the picture's ``presence`` (see
-    ``occ``)."""
+    """What a crop costs before anything is placed: ``cut`` (share of the faces' area left
+    out), ``trim`` (share of the heads' area left out: hair, chin; far cheaper than a face
+    cut or covered, dearer than moving the crop when that costs nothing else), ``lost``
+    (share of the salient mass left out), ``zoom`` (closer crops cost resolution and
+    context) and ``shift`` (off centre, so calm pictures keep the centre); with the
+    picture's ``presence`` (see ``occ``)."""
     cx, cy = (crop[0] + crop[2]) / 2, (crop[1] + crop[3]) / 2
     return {
         "presence": min(1.0, subject.mass / PRESENCE_FULL),
-        "cut": 1.0 - _heads_of(subject).face_share([crop]) if subject.faces else 0.0,
+        "cut": 1.0 - subject.face_share([crop]) if subject.faces else 0.0,
+        "trim": 1.0 - _heads_of(subject).face_share([crop]) if subject.faces else 0.0,
         "lost": 1.0 - subject.covered([crop]) if subject.mass >= 0.01 else 0.0,
         "zoom": ZOOM_COST * (1.0 / zoom - 1.0),
         "shift": SHIFT_COST * math.hypot(cx - 0.5, cy - 0.5),

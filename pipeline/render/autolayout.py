@@ -98,7 +98,8 @@ class _Views:
     seen: dict[tuple[SrcBox, tuple[int, int]], tuple[Subject, np.ndarray]] = field(
         default_factory=dict)
     costs: dict[tuple[SrcBox, float], dict[str, float]] = field(default_factory=dict)
-    stacks: dict[tuple[int, int], tuple[CropStack, np.ndarray]] = field(default_factory=dict)
+    stacks: dict[tuple[tuple[SrcBox, ...], tuple[int, int]], tuple[CropStack, np.ndarray]] = \
+        field(default_factory=dict)
 
     def prepare(self, crops: Sequence[SrcBox], grid: tuple[int, int]) -> None:
         todo = [c for c in crops if (c, grid) not in self.seen]
@@ -123,8 +124,8 @@ class _Views:
     def stack(self, crops: Sequence[tuple[SrcBox, float]], grid: tuple[int, int]
               ) -> tuple[CropStack, np.ndarray]:
         """The crops' views stacked for ``score_many`` and each crop's own weighted cost
-        (cut, trim, lost, zoom, shift), built once per grid (one crop list per picture size)."""
-        key = grid
+        (cut, trim, lost, zoom, shift), built once per crop list and grid."""
+        key = (tuple(c for c, _ in crops), grid)
         if key not in self.stacks:
             self.prepare([c for c, _ in crops], grid)
             views = [self.seen[(c, grid)] for c, _ in crops]

@@ -30,7 +30,6 @@ from .score import (
     crop_terms,
     grid_size,
     planned,
-    score,
     score_many,
     total,
 )
@@ -98,8 +97,8 @@ class _Views:
     seen: dict[tuple[SrcBox, tuple[int, int]], tuple[Subject, np.ndarray]] = field(
         default_factory=dict)
     costs: dict[tuple[SrcBox, float], dict[str, float]] = field(default_factory=dict)
-    stacks: dict[tuple[tuple[SrcBox, ...], tuple[int, int]], tuple[CropStack, np.ndarray]] = \
-        field(default_factory=dict)
+    stacks: dict[tuple[tuple[SrcBox, ...], tuple[int, int]],
+                 tuple[CropStack, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def prepare(self, crops: Sequence[SrcBox], grid: tuple[int, int]) -> None:
         todo = [c for c in crops if (c, grid) not in self.seen]
@@ -122,9 +121,10 @@ class _Views:
         return self.costs[key]
 
     def stack(self, crops: Sequence[tuple[SrcBox, float]], grid: tuple[int, int]
-              ) -> tuple[CropStack, np.ndarray]:
-        """The crops' views stacked for ``score_many`` and each crop's own weighted cost
-        (cut, trim, lost, zoom, shift), built once per crop list and grid."""
+              ) -> tuple[CropStack, np.ndarray, np.ndarray]:
+        """The crops' views stacked for ``score_many``, each crop's own weighted cost (cut,
+        trim, lost, zoom, shift) and the picture's presence as each crop shows it, built once
+        per crop list and grid."""
         key = (tuple(c for c, _ in crops), grid)
         if key not in self.stacks:
             self.prepare([c for c, _ in crops], grid)
@@ -133,25 +133,24 @@ class _Views:
             own = np.asarray([total({k: v for k, v in self.cost(c, z).items()
                                      if k in _CROP_TERMS or k == "presence"})
                               for c, z in crops], dtype=np.float64)
-            self.stacks[key] = (stack, own)
+            presence = np.asarray([self.cost(c, z)["presence"] for c, z in crops])
+            self.stacks[key] = (stack, own, presence)
         return self.stacks[key]
 
 
 def _best_crop(candidate: Candidate, views: _Views, crops: Sequence[tuple[SrcBox, float]],
                placing: dict[str, float]) -> tuple[float, SrcBox, float, dict[str, float]]:
-    """The candidate's best crop (all crops scored at once), its total and its terms (the
-    chosen crop's terms measured again by ``score.score``, as the manifest records them);
-    ``placing``: what the placement itself costs (``moved``, ``squeeze``)."""
+    """The candidate's best crop (all crops scored at once by ``score.score_many``, whose
+    terms are ``score.score``'s), its total and its terms; ``placing``: what the placement
+    itself costs (``moved``, ``squeeze``)."""
     grid = grid_size(candidate.picture)
-    stack, own = views.stack(crops, grid)
+    stack, own, presence = views.stack(crops, grid)
     many = score_many(candidate, stack)
-    presence = np.asarray([views.cost(c, z)["presence"] for c, z in crops])
     values = own + total(many | {"presence": presence}) + WEIGHTS["penalty"] * candidate.penalty
     values = values + total(placing)
     index = int(np.flatnonzero(values <= values.min() + 1e-9)[0])
     crop, zoom = crops[index]
-    seen, surface = views.get(crop, grid)
-    terms = views.cost(crop, zoom) | score(candidate, seen, surface)
+    terms = views.cost(crop, zoom) | {k: float(v[index]) for k, v in many.items()}
     terms["penalty"] = candidate.penalty
     terms |= placing
     return total(terms), crop, zoom, terms

@@ -369,9 +369,15 @@ def score_many(candidate: Candidate, stack: CropStack) -> dict[str, np.ndarray]:
             "uti": uti}
 
 
-def _heads_of(subject: Subject) -> Subject:
-    """The subject with its heads (``Subject.heads``: hair to chin) as its faces."""
-    return Subject(subject.saliency, subject.heads(), subject.objects)
+def _share_inside(boxes: Sequence[FracBox], crop: FracBox) -> float:
+    """The share of the boxes' total area inside ``crop`` (exact: one rectangle)."""
+    inside = area = 0.0
+    for b in boxes:
+        w = max(0.0, min(b[2], crop[2]) - max(b[0], crop[0]))
+        h = max(0.0, min(b[3], crop[3]) - max(b[1], crop[1]))
+        inside += w * h
+        area += (b[2] - b[0]) * (b[3] - b[1])
+    return inside / area if area > 0 else 1.0
 
 
 def crop_terms(subject: Subject, crop: FracBox, zoom: float) -> dict[str, float]:
@@ -384,8 +390,8 @@ def crop_terms(subject: Subject, crop: FracBox, zoom: float) -> dict[str, float]
     cx, cy = (crop[0] + crop[2]) / 2, (crop[1] + crop[3]) / 2
     return {
         "presence": min(1.0, subject.mass / PRESENCE_FULL),
-        "cut": 1.0 - subject.face_share([crop]) if subject.faces else 0.0,
-        "trim": 1.0 - _heads_of(subject).face_share([crop]) if subject.faces else 0.0,
+        "cut": 1.0 - _share_inside(subject.faces, crop) if subject.faces else 0.0,
+        "trim": 1.0 - _share_inside(subject.heads(), crop) if subject.faces else 0.0,
         "lost": 1.0 - subject.covered([crop]) if subject.mass >= 0.01 else 0.0,
         "zoom": ZOOM_COST * (1.0 / zoom - 1.0),
         "shift": SHIFT_COST * math.hypot(cx - 0.5, cy - 0.5),

@@ -10,6 +10,8 @@ picture as the flyer shows it (``see.analyse`` of the source, reframed through t
 * ``sal%``: share of the salient pixels (saliency ≥ 0.5) under text, panels, scrims, the QR
   code and the logo; ``Occ``: mean saliency under them (PosterLayout's Occ);
 * ``face%``: share of the detected faces' area under them (photos with a face only);
+  ``ink%``: the same without gradient scrims (their recorded box includes the soft tail that
+  fades out around the text, so ``face%`` counts a face a scrim only brushes as covered);
 * ``Rea``: mean edge energy under text, damped by the opacity of a panel under it;
 * ``Ove``: overlap between elements; ``Ali``: misalignment (-log(1 - d), 0 = aligned);
 * ``Uti``: share of the non-salient area used;
@@ -162,6 +164,8 @@ def measure(manifest: dict[str, Any], bg: Image.Image, subject: Subject,
     panels = manifest["panels"] if "panels" in manifest else _older_panels(manifest, fmt)
     elements = manifest["elements"]
     covers = [b for e in elements + panels if (b := _inside(e["box"], picture)) is not None]
+    solid = [b for e in elements + [p for p in panels if p.get("kind") != "scrim"]
+             if (b := _inside(e["box"], picture)) is not None]
     sal = seen.saliency.astype(np.float64)
     weights = box_weights(covers, sal.shape)
     calm = 1.0 - sal
@@ -187,6 +191,7 @@ def measure(manifest: dict[str, Any], bg: Image.Image, subject: Subject,
         "sal": seen.covered(covers, level=SALIENT),
         "occ": float((weights * sal).sum() / covered_area) if covered_area else 0.0,
         "face": seen.face_share(covers) if seen.faces else float("nan"),
+        "ink": seen.face_share(solid) if seen.faces else float("nan"),
         "rea": rea_sum / area_sum if area_sum else 0.0,
         "ove": overlap(boxes),  # type: ignore[arg-type]
         "ali": alignment(boxes, size),  # type: ignore[arg-type]
@@ -258,16 +263,19 @@ def main(argv: list[str] | None = None) -> int:
                     fixed_faces.setdefault((name, fmt.name), []).append(m["face"])
 
     print(f"{'layout':16} {'sal% med':>8} {'sal% mean':>9} {'face% mean':>10} "
-          f"{'faces hit':>9} {'Occ':>6} {'Rea':>6} {'Ove':>6} {'Ali':>6} {'Uti':>5} "
-          f"{'ms med':>7}")
-    print("-" * 99)
+          f"{'faces hit':>9} {'ink% mean':>9} {'Occ':>6} {'Rea':>6} {'Ove':>6} {'Ali':>6} "
+          f"{'Uti':>5} {'ms med':>7}")
+    print("-" * 109)
     for lay, items in rows.items():
         sal = [r["sal"] for r in items]
         faces = [r["face"] for r in items if r["face"] == r["face"]]
         hit = sum(1 for f in faces if f > 0)
+        ink = [r["ink"] for r in items if r.get("ink", float("nan")) == r.get("ink")]
         print(f"{lay:16} {100 * statistics.median(sal):8.1f} {100 * statistics.mean(sal):9.1f} "
               f"{(100 * statistics.mean(faces)) if faces else float('nan'):10.1f} "
-              f"{f'{hit}/{len(faces)}':>9} {statistics.mean(r['occ'] for r in items):6.3f} "
+              f"{f'{hit}/{len(faces)}':>9} "
+              f"{(100 * statistics.mean(ink)) if ink else float('nan'):9.1f} "
+              f"{statistics.mean(r['occ'] for r in items):6.3f} "
               f"{statistics.mean(r['rea'] for r in items):6.3f} "
               f"{statistics.mean(r['ove'] for r in items):6.3f} "
               f"{statistics.mean(r['ali'] for r in items):6.3f} "
@@ -292,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{with_face} flyers with a face{'' if not misses else ': ' + str(misses)}")
         print(f"auto median salient coverage: {100 * statistics.median(sal):.1f} % "
               f"(target ≤ 15 %)")
+        picks: dict[str, int] = {}
+        for chosen, _ in auto_pick.values():
+            picks[chosen] = picks.get(chosen, 0) + 1
+        print("auto's layouts: " + ", ".join(f"{n} {c}" for n, c in
+                                             sorted(picks.items(), key=lambda i: -i[1])))
     return 0
 
 

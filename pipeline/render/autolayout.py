@@ -1,26 +1,50 @@
 """Plan the picture and the layout together: every layout (``auto``) or the named one, each
-with the focal crops worth trying, scored by ``score.score`` plus what the crop costs; the
-lowest total wins. Scores use the layouts' regions before any text is fitted (an upper bound
-of what the flyer covers), so the background can start resizing at once."""
+in every placement its data allows (``Layout.arrangements``: mirrored, blocks at other
+anchors) and with the focal crops worth trying, scored by ``score.score`` plus what the crop
+costs; the lowest total wins. Scores use the layouts' regions before any text is fitted (an
+upper bound of what the flyer covers), so the background can start resizing at once.
+
+Cost: the picture is seen through each crop once per grid (``_Views``), every crop of a
+placement is scored in one pass (``score.score_many``), and a placement whose cheapest
+possible total (the crop's own cost, the hidden share, the layout's penalty, its moves and
+how much it squeezes the title: terms no crop can lower) cannot beat the layout's best so
+far is not scored at all."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from .focal import SrcBox, crop_candidates, fractions
 from .formats import Format
-from .layouts import LAYOUT_NAMES, Layout, get_layout
-from .score import Candidate, crop_terms, grid_size, planned, score, total
+from .layouts import LAYOUT_NAMES, Arrangement, Layout, get_layout
+from .score import (
+    WEIGHTS,
+    Candidate,
+    CropStack,
+    crop_terms,
+    grid_size,
+    planned,
+    score_many,
+    total,
+)
 from .subject import Subject, integral, resample_many
 
 __all__ = ["Choice", "choose_layout", "edge_energy", "rank_layouts"]
 
 ENERGY_SIDE = 96
 PxBox = tuple[int, int, int, int]
+CLOSE = 0.1
+"""``auto`` picks among the layouts whose total is within this of the best ..."""
+OCC_SLACK = 0.1
+"""... that cover no more of any face than the best and at most this much more of the
+salient mass (Occ, weighted by the picture's presence): the pick among them is seeded by
+the picture, the format and the text, so one choice no longer wins every close call."""
 
 
 def edge_energy(image: Image.Image,
@@ -45,7 +69,8 @@ def edge_energy(image: Image.Image,
 
 @dataclass(frozen=True)
 class Choice:
-    """The layout, the source crop (px), where the picture lies on the canvas, and why."""
+    """The layout (arranged: ``placement`` applied), the source crop (px), where the picture
+    lies on the canvas, and why."""
 
     layout: Layout
     crop: SrcBox
@@ -54,6 +79,10 @@ class Choice:
     terms: dict[str, float]
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     reason: dict[str, object] = field(default_factory=dict)
+    placement: Arrangement = field(default_factory=Arrangement)
+
+
+_CROP_TERMS = ("cut", "trim", "lost", "zoom", "shift")
 
 
 @dataclass
@@ -68,6 +97,8 @@ class _Views:
     seen: dict[tuple[SrcBox, tuple[int, int]], tuple[Subject, np.ndarray]] = field(
         default_factory=dict)
     costs: dict[tuple[SrcBox, float], dict[str, float]] = field(default_factory=dict)
+    stacks: dict[tuple[tuple[SrcBox, ...], tuple[int, int]],
+                 tuple[CropStack, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def prepare(self, crops: Sequence[SrcBox], grid: tuple[int, int]) -> None:
         todo = [c for c in crops if (c, grid) not in self.seen]
@@ -89,51 +120,143 @@ class _Views:
             self.costs[key] = crop_terms(self.subject, fractions(crop, self.size), zoom)
         return self.costs[key]
 
+    def stack(self, crops: Sequence[tuple[SrcBox, float]], grid: tuple[int, int]
+              ) -> tuple[CropStack, np.ndarray, np.ndarray]:
+        """The crops' views stacked for ``score_many``, each crop's own weighted cost (cut,
+        trim, lost, zoom, shift) and the picture's presence as each crop shows it, built once
+        per crop list and grid."""
+        key = (tuple(c for c, _ in crops), grid)
+        if key not in self.stacks:
+            self.prepare([c for c, _ in crops], grid)
+            views = [self.seen[(c, grid)] for c, _ in crops]
+            stack = CropStack.of([v[0] for v in views], [v[1] for v in views])
+            own = np.asarray([total({k: v for k, v in self.cost(c, z).items()
+                                     if k in _CROP_TERMS or k == "presence"})
+                              for c, z in crops], dtype=np.float64)
+            presence = np.asarray([self.cost(c, z)["presence"] for c, z in crops])
+            self.stacks[key] = (stack, own, presence)
+        return self.stacks[key]
 
-def _best_crop(candidate: Candidate, views: _Views,
-               crops: Sequence[tuple[SrcBox, float]]) -> tuple[float, SrcBox, float,
-                                                             dict[str, float]]:
+
+def _best_crop(candidate: Candidate, views: _Views, crops: Sequence[tuple[SrcBox, float]],
+               placing: dict[str, float]) -> tuple[float, SrcBox, float, dict[str, float]]:
+    """The candidate's best crop (all crops scored at once by ``score.score_many``, whose
+    terms are ``score.score``'s), its total and its terms; ``placing``: what the placement
+    itself costs (``moved``, ``squeeze``)."""
     grid = grid_size(candidate.picture)
-    views.prepare([c for c, _ in crops], grid)
-    best: tuple[float, SrcBox, float, dict[str, float]] | None = None
-    for crop, zoom in crops:
-        seen, surface = views.get(crop, grid)
-        terms = views.cost(crop, zoom) | score(candidate, seen, surface)
-        terms["penalty"] = candidate.penalty
-        value = total(terms)
-        if best is None or value < best[0] - 1e-9:
-            best = (value, crop, zoom, terms)
-    assert best is not None, "crop_candidates always offers a crop"
-    return best
+    stack, own, presence = views.stack(crops, grid)
+    many = score_many(candidate, stack)
+    values = own + total(many | {"presence": presence}) + WEIGHTS["penalty"] * candidate.penalty
+    values = values + total(placing)
+    index = int(np.flatnonzero(values <= values.min() + 1e-9)[0])
+    crop, zoom = crops[index]
+    terms = views.cost(crop, zoom) | {k: float(v[index]) for k, v in many.items()}
+    terms["penalty"] = candidate.penalty
+    terms |= placing
+    return total(terms), crop, zoom, terms
+
+
+def _floor(candidate: Candidate, own: float, placing: dict[str, float]) -> float:
+    """The least total any crop could give the candidate: the cheapest crop's own cost, the
+    share of the canvas the picture leaves (a split layout's panel), the layout's penalty,
+    what the placement costs (moves, the title squeezed); faces, Occ and Rea are at least
+    0."""
+    pic = candidate.picture
+    hidden = 1.0 - (pic[2] - pic[0]) * (pic[3] - pic[1]) / (candidate.size[0] *
+                                                            candidate.size[1])
+    return (own + WEIGHTS["hidden"] * hidden + WEIGHTS["penalty"] * candidate.penalty
+            + total(placing))
+
+
+def _seed(subject: Subject, fmt: Format, content: Mapping[str, str]) -> int:
+    """A number fixed by the picture (its stored saliency grid and boxes), the format and
+    the flyer's text: the same inputs always vary the same way (compose stays pure)."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(subject.encode())
+    h.update(fmt.name.encode())
+    for key in sorted(content):
+        h.update(f"{key}={content[key]}".encode())
+    return int.from_bytes(h.digest(), "big")
+
+
+def _vary(found: list[Any], seed: int) -> tuple[list[Any], list[str]]:
+    """``found`` (sorted, best first) with one of the close layouts moved to the front:
+    those whose best placement totals within ``CLOSE`` of the best, covers no more of any
+    face (bound and estimate) and at most ``OCC_SLACK`` more of the salient mass; which
+    one by ``seed``. Returns the new order and the close layouts' names."""
+    best_terms = found[0][8]
+
+    def occ(terms: dict[str, float]) -> float:
+        return terms["occ"] * terms.get("presence", 1.0)
+
+    close: list[str] = []
+    for value, name, *_rest in found:
+        terms = _rest[-1]
+        if name in close or value > found[0][0] + CLOSE:
+            continue
+        if (terms["faces"] <= best_terms["faces"] + 1e-9
+                and terms["faces_likely"] <= best_terms["faces_likely"] + 1e-9
+                and occ(terms) <= occ(best_terms) + OCC_SLACK):
+            close.append(name)
+    if len(close) < 2:
+        return found, close
+    pick = close[seed % len(close)]
+    first = next(i for i, f in enumerate(found) if f[1] == pick)
+    return [found[first], *found[:first], *found[first + 1:]], close
 
 
 def rank_layouts(background: Image.Image, fmt: Format, subject: Subject,
-                 content: Mapping[str, str], names: Sequence[str] | None = None
-                 ) -> list[Choice]:
-    """Every layout among ``names`` (all layouts: ``auto``) with its best crop for this
-    background and what the flyer holds (``content``: each filled text role's text, 'qr'
-    and 'logo' when it has them), best first. Each choice carries every layout's terms
-    (``scores``) and the reason it would be picked."""
+                 content: Mapping[str, str], names: Sequence[str] | None = None,
+                 mirror: bool = False) -> list[Choice]:
+    """Every layout among ``names`` (all layouts: ``auto``) in every placement it allows,
+    each with its best crop for this background and what the flyer holds (``content``: each
+    filled text role's text, 'qr' and 'logo' when it has them), best first. ``mirror``: a
+    right-to-left title flips the layout, so placements are the unmirrored ones, scored
+    flipped. Each choice carries every layout's best terms (``scores``) and the reason it
+    would be picked; a placement that cannot beat its layout's best is left out."""
     auto = names is None
     pool = tuple(LAYOUT_NAMES if names is None else names)
     energy = edge_energy(background)
     views = _Views(subject, energy, background.size, integral(energy))
     crops_for: dict[tuple[int, int], list[tuple[SrcBox, float]]] = {}
-    found: dict[str, tuple[float, SrcBox, float, dict[str, float]]] = {}
-    pictures: dict[str, PxBox] = {}
+    found: list[tuple[float, str, int, Layout, Arrangement, PxBox, SrcBox, float,
+                      dict[str, float]]] = []
+    best: dict[str, tuple[float, dict[str, float]]] = {}
+    tried = pruned = 0
     for name in pool:
-        candidate = planned(get_layout(name), fmt, content)
-        pic = pictures[name] = candidate.picture
-        target = (pic[2] - pic[0], pic[3] - pic[1])
-        if target not in crops_for:
-            crops_for[target] = crop_candidates(background.size, target, subject)
-        found[name] = _best_crop(candidate, views, crops_for[target])
-    order = sorted(pool, key=lambda n: (round(found[n][0], 5), n))
-    scores = {n: {k: round(v, 4) for k, v in found[n][3].items()} | {"total": round(found[n][0], 4)}
+        layout = get_layout(name)
+        as_drawn = 0.0
+        for order, arrangement in enumerate(layout.arrangements(fmt, False if mirror else None)):
+            placed = layout.arranged(fmt, arrangement)
+            candidate = planned(placed, fmt, content, mirror)
+            if not order:  # the layout as drawn comes first
+                as_drawn = candidate.shrink
+            placing = {"moved": float(arrangement.changes),
+                       "squeeze": round(max(0.0, candidate.shrink - as_drawn), 4)}
+            pic = candidate.picture
+            target = (pic[2] - pic[0], pic[3] - pic[1])
+            if target not in crops_for:
+                crops_for[target] = crop_candidates(background.size, target, subject)
+            crops = crops_for[target]
+            if name in best:
+                own = views.stack(crops, grid_size(pic))[1]
+                if _floor(candidate, float(own.min()), placing) >= best[name][0]:
+                    pruned += 1
+                    continue
+            tried += 1
+            value, crop, zoom, terms = _best_crop(candidate, views, crops, placing)
+            found.append((value, name, order, placed, arrangement, pic, crop, zoom, terms))
+            if name not in best or value < best[name][0] - 1e-9:
+                best[name] = (value, terms)
+    found.sort(key=lambda f: (round(f[0], 5), f[1], f[2]))
+    varied: list[str] = []
+    if auto and found:
+        found, varied = _vary(found, _seed(subject, fmt, content))
+    scores = {n: {k: round(v, 4) for k, v in best[n][1].items()} | {"total": round(best[n][0], 4)}
               for n in pool}
+    searched = {"placements_scored": tried, "placements_pruned": pruned}
     out = []
-    for rank, name in enumerate(order):
-        _, crop, zoom, terms = found[name]
+    for rank, (_, name, _, placed, arrangement, pic, crop, zoom, terms) in enumerate(found):
         reason: dict[str, object]
         if auto:
             reason = {
@@ -141,20 +264,32 @@ def rank_layouts(background: Image.Image, fmt: Format, subject: Subject,
                 "chosen": name,
                 "why": "its text, panels, QR code and logo cover the least of the picture's "
                        "subject (faces first, whatever a panel's opacity) and sit on the "
-                       "calmest part of it; the crop is chosen with it (layout_scores holds "
-                       "every term)",
-                "calm_scores": {n: round(found[n][0], 5) for n in pool},
+                       "calmest part of it; each layout is also tried mirrored and with its "
+                       "blocks at their other anchors, and the crop is chosen with it "
+                       "(layout_scores holds every term)",
+                "calm_scores": {n: round(best[n][0], 5) for n in pool},
             }
-            if rank:
-                reason["skipped"] = list(order[:rank])
+            skipped = list(dict.fromkeys(f[1] for f in found[:rank] if f[1] != name))
+            if skipped:
+                reason["skipped"] = skipped
+            if len(varied) > 1:
+                reason["close"] = varied
         else:
-            reason = {"mode": "fixed", "chosen": name, "why": "requested by name"}
-        out.append(Choice(get_layout(name), crop, zoom, pictures[name], terms, scores, reason))
+            reason = {"mode": "fixed", "chosen": name,
+                      "why": "requested by name; placed (mirrored or with its blocks at "
+                             "other anchors, where the layout allows) and cropped to keep "
+                             "the subject clear"}
+        reason["placement"] = arrangement.describe()
+        reason["search"] = searched
+        layout_scores = dict(scores)
+        layout_scores[name] = {k: round(v, 4) for k, v in terms.items()} | {
+            "total": round(total(terms), 4)}
+        out.append(Choice(placed, crop, zoom, pic, terms, layout_scores, reason, arrangement))
     return out
 
 
 def choose_layout(background: Image.Image, fmt: Format, subject: Subject,
                   content: Mapping[str, str], names: Sequence[str] | None = None) -> Choice:
-    """The best (layout, crop) among ``names`` (all layouts: ``auto``): ``rank_layouts``'
-    first."""
+    """The best (layout, placement, crop) among ``names`` (all layouts: ``auto``):
+    ``rank_layouts``' first."""
     return rank_layouts(background, fmt, subject, content, names)[0]

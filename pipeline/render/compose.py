@@ -159,13 +159,13 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format,
     seen = subject if subject is not None else analyse(img)
     auto = (layout or "").strip().lower() == "auto"
     names = None if auto else (get_layout(layout).name,)
-    ranked = rank_layouts(img, fmt, seen, _content(spec), names)
+    # A right-to-left title (Arabic, Hebrew) reads from the right: the layout mirrors.
+    mirror = paragraph_direction(spec.details.validated().title) == "rtl"
+    ranked = rank_layouts(img, fmt, seen, _content(spec), names, mirror)
     if auto and avoid:
         ranked = [c for c in ranked if c.layout.name not in avoid] + \
             [c for c in ranked if c.layout.name in avoid]
     language = resolve_language(spec.language, _event_texts(spec))
-    # A right-to-left title (Arabic, Hebrew) reads from the right: the layout mirrors.
-    mirror = paragraph_direction(spec.details.validated().title) == "rtl"
     metro_logo = _metro_logo(spec)
     url = spec.details.validated().url
 
@@ -188,8 +188,11 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format,
                 from first_error
         reason = dict(choice.reason)
         if choice is not ranked[0]:
-            strips = _start_picture(pool, img, choice)
-            reason["fallback"] = {"from": ranked[0].layout.name, "because": str(first_error)}
+            if (choice.crop, choice.picture) != (ranked[0].crop, ranked[0].picture):
+                strips = _start_picture(pool, img, choice)
+            reason["fallback"] = {"from": ranked[0].layout.name,
+                                  "placement": ranked[0].placement.describe(),
+                                  "because": str(first_error)}
         lay, crop, picture = choice.layout, choice.crop, choice.picture
         warnings = list(fitted.warnings)
         logo_job = None
@@ -208,6 +211,7 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format,
         canvas = _assemble(strips, fmt, decided, picture, fill)
         info = manifest(spec, lay, reason, fmt, pairing, palette, work, decided, warnings)
         info["language"] = language.as_dict()
+        info["placement"] = choice.placement.describe()
     info["layout_scores"] = choice.scores
     info["subject"] = _subject_record(seen, choice, img.size, enlarged, info)
     return Flyer(image=canvas, manifest=info, layout=lay.name, format=fmt.name)

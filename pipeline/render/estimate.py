@@ -14,7 +14,7 @@ import math
 
 from .layouts import Block, RoleStyle
 
-__all__ = ["estimate_block"]
+__all__ = ["estimate_block", "estimate_fit"]
 
 PxBox = tuple[int, int, int, int]
 GLYPH = 0.5
@@ -54,20 +54,31 @@ def _stack(roles: list[str], texts: dict[str, str], styles: dict[str, RoleStyle]
     return height, widest
 
 
-def estimate_block(block: Block, region: PxBox, texts: dict[str, str],
-                   styles: dict[str, RoleStyle], short: int) -> PxBox | None:
-    """The estimated box of the block's text inside ``region`` (None: nothing to set)."""
+def estimate_fit(block: Block, region: PxBox, texts: dict[str, str],
+                 styles: dict[str, RoleStyle], short: int) -> tuple[PxBox, float] | None:
+    """The estimated box of the block's text inside ``region`` and the scale of its largest
+    sizes it needed to fit (1: full size; less in a smaller region or a narrower column);
+    None: nothing to set."""
     roles = [r for r in block.roles if texts.get(r)]
     if not roles:
         return None
     left, top, right, bottom = region
     width, room = right - left, bottom - top
-    height, widest = _stack(roles, texts, styles, width, short, 1.0)
+    scale = 1.0
+    height, widest = _stack(roles, texts, styles, width, short, scale)
     for step in range(1, _STEPS + 1):
         if height <= room:
             break
-        height, widest = _stack(roles, texts, styles, width, short, 1.0 - step / _STEPS)
+        scale = 1.0 - step / _STEPS
+        height, widest = _stack(roles, texts, styles, width, short, scale)
     h, w = min(room, round(height)), min(width, round(widest))
     y = {"top": top, "bottom": bottom - h, "center": top + (room - h) // 2}[block.valign]
     x = {"left": left, "right": right - w, "center": left + (width - w) // 2}[block.align]
-    return (x, y, x + w, y + h)
+    return (x, y, x + w, y + h), scale
+
+
+def estimate_block(block: Block, region: PxBox, texts: dict[str, str],
+                   styles: dict[str, RoleStyle], short: int) -> PxBox | None:
+    """The estimated box of the block's text inside ``region`` (None: nothing to set)."""
+    found = estimate_fit(block, region, texts, styles, short)
+    return None if found is None else found[0]

@@ -6,6 +6,12 @@ code and the organiser's logo in boxes given as fractions ``[left, top, right, b
 format's safe area, plus optional *panels* (underlays) given as fractions of the whole canvas.
 Regions of one variant never overlap, and every text role appears exactly once, so no field is
 ever silently dropped. Adding a layout is adding a JSON file.
+
+A variant also says where its text may go instead, so the composer can keep it off the picture's
+subject: a block may list other ``anchors`` (a box and alignment each, by name; the block's own
+box is its ``anchor``, "home" unless named), and ``"mirror": true`` allows the whole variant
+flipped left to right. An :class:`Arrangement` picks one of each (``Variant.arrangements``
+lists them all, home first; every combination is checked for overlaps when the file is read).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +27,12 @@ from ..errors import InvalidRequest
 from .formats import Format
 
 __all__ = [
+    "HOME",
     "LAYOUT_DIR",
     "LAYOUT_NAMES",
     "TEXT_ROLES",
+    "Anchor",
+    "Arrangement",
     "Block",
     "Layout",
     "Panel",
@@ -31,6 +41,7 @@ __all__ = [
     "Variant",
     "get_layout",
     "list_layouts",
+    "load_layout",
     "pixel_box",
 ]
 
@@ -43,6 +54,8 @@ _FALLBACK = {
     "landscape": ("landscape", "square", "portrait"),
 }
 Box = tuple[float, float, float, float]
+HOME = "home"
+"""The name of a block's own position when the layout file does not name it."""
 
 
 @dataclass(frozen=True)
@@ -94,15 +107,68 @@ class Panel:
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """Another place a block may take: its box (safe-area fractions) and alignment."""
+
+    name: str
+    box: Box
+    align: str
+    valign: str
+
+    def mirrored(self) -> Anchor:
+        return replace(self, box=_flip(self.box), align=_FLIP_ALIGN[self.align])
+
+
+@dataclass(frozen=True)
 class Block:
     id: str
     box: Box
     roles: tuple[str, ...]
     align: str
     valign: str
+    anchor: str = HOME
+    """The name of the place the block is at."""
+    anchors: tuple[Anchor, ...] = ()
+    """The other places it may move to."""
 
     def mirrored(self) -> Block:
-        return replace(self, box=_flip(self.box), align=_FLIP_ALIGN[self.align])
+        return replace(self, box=_flip(self.box), align=_FLIP_ALIGN[self.align],
+                       anchors=tuple(a.mirrored() for a in self.anchors))
+
+    def places(self) -> tuple[str, ...]:
+        """The names of every place the block may take, its own first."""
+        return (self.anchor, *(a.name for a in self.anchors))
+
+    def at(self, name: str) -> Block:
+        """The block moved to the anchor ``name`` (itself for its own)."""
+        if name == self.anchor:
+            return self
+        for a in self.anchors:
+            if a.name == name:
+                home = Anchor(self.anchor, self.box, self.align, self.valign)
+                rest = tuple(x for x in self.anchors if x.name != name)
+                return replace(self, box=a.box, align=a.align, valign=a.valign, anchor=a.name,
+                               anchors=(home, *rest))
+        raise ValueError(f"block {self.id!r} has no anchor {name!r}; it has "
+                         f"{', '.join(self.places())}")
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """Where a variant's blocks go: ``mirror`` flips the variant left to right, ``moves``
+    sends blocks (by id) to other anchors. The default arrangement is the layout as drawn."""
+
+    mirror: bool = False
+    moves: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def changes(self) -> int:
+        """How far it is from the layout as drawn: the mirror and each moved block."""
+        return int(self.mirror) + len(self.moves)
+
+    def describe(self) -> dict[str, object]:
+        """For the manifest: mirrored or not, and each moved block's anchor."""
+        return {"mirrored": self.mirror, "anchors": dict(self.moves)}
 
 
 @dataclass(frozen=True)
@@ -121,12 +187,40 @@ class Variant:
     qr: Placement
     logo: Placement
     panels: tuple[Panel, ...]
+    mirror: bool = False
+    """The variant may also be used flipped left to right (``Arrangement.mirror``)."""
 
     def mirrored(self) -> Variant:
         """The variant flipped left to right, alignments swapped (for right-to-left titles:
         the text column, its edge and the reading start move to the right)."""
         return Variant(tuple(b.mirrored() for b in self.blocks), self.qr.mirrored(),
-                       self.logo.mirrored(), tuple(p.mirrored() for p in self.panels))
+                       self.logo.mirrored(), tuple(p.mirrored() for p in self.panels),
+                       self.mirror)
+
+    def arrangements(self, mirror: bool | None = None) -> list[Arrangement]:
+        """Every arrangement the variant allows, the layout as drawn first (then by how
+        far each is from it). ``mirror`` False or True keeps only those (un)mirrored."""
+        flips: tuple[bool, ...] = (False, True) if self.mirror else (False,)
+        if mirror is not None:
+            flips = (mirror,) if mirror in flips else ()
+        movable = [b for b in self.blocks if b.anchors]
+        out = []
+        for flip in flips:
+            for names in product(*(b.places() for b in movable)):
+                moves = tuple((b.id, n) for b, n in zip(movable, names, strict=True)
+                              if n != b.anchor)
+                out.append(Arrangement(flip, moves))
+        return sorted(out, key=lambda a: a.changes)
+
+    def arranged(self, arrangement: Arrangement) -> Variant:
+        """The variant with ``arrangement`` applied."""
+        moves = dict(arrangement.moves)
+        unknown = set(moves) - {b.id for b in self.blocks}
+        if unknown:
+            raise ValueError(f"no block {sorted(unknown)[0]!r} to move")
+        out = replace(self, blocks=tuple(b.at(moves[b.id]) if b.id in moves else b
+                                         for b in self.blocks))
+        return out.mirrored() if arrangement.mirror else out
 
 
 @dataclass(frozen=True)
@@ -145,6 +239,18 @@ class Layout:
                 found = self.variants[key]
                 return found.mirrored() if mirror else found
         raise AssertionError("validated layouts have at least one variant")
+
+    def arrangements(self, fmt: Format, mirror: bool | None = None) -> list[Arrangement]:
+        """``Variant.arrangements`` of ``fmt``'s variant."""
+        return self.variant(fmt).arrangements(mirror)
+
+    def arranged(self, fmt: Format, arrangement: Arrangement) -> Layout:
+        """This layout with ``fmt``'s variant arranged (every orientation answers with it):
+        what fitting and drawing take, the name unchanged."""
+        if arrangement == Arrangement():
+            return self
+        found = self.variant(fmt).arranged(arrangement)
+        return replace(self, variants={o: found for o in ORIENTATIONS})
 
 
 def pixel_box(frac: Box, outer: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -180,11 +286,22 @@ def _variant(raw: dict[str, Any], where: str) -> Variant:
     for i, b in enumerate(raw["blocks"]):
         bw = f"{where}.blocks[{i}]"
         roles = tuple(b["roles"])
-        blocks.append(Block(
+        align = _align(b.get("align", "left"), bw, ("left", "center", "right"))
+        anchors = []
+        for j, a in enumerate(b.get("anchors", [])):
+            aw = f"{bw}.anchors[{j}]"
+            anchors.append(Anchor(
+                name=str(a["name"]), box=_box(a["box"], aw),
+                align=_align(a.get("align", align), aw, ("left", "center", "right")),
+                valign=_align(a.get("valign", "top"), aw, ("top", "center", "bottom"))))
+        block = Block(
             id=str(b.get("id", f"block{i}")), box=_box(b["box"], bw), roles=roles,
-            align=_align(b.get("align", "left"), bw, ("left", "center", "right")),
+            align=align,
             valign=_align(b.get("valign", "top"), bw, ("top", "center", "bottom")),
-        ))
+            anchor=str(b.get("anchor", HOME)), anchors=tuple(anchors))
+        if len(set(block.places())) != len(block.places()):
+            raise ValueError(f"{bw}: anchor names must differ, got {list(block.places())}")
+        blocks.append(block)
     placements = {}
     for key in ("qr", "logo"):
         p = raw[key]
@@ -209,12 +326,21 @@ def _variant(raw: dict[str, Any], where: str) -> Variant:
     if sorted(held) != sorted(TEXT_ROLES):
         raise ValueError(f"{where}: blocks must hold each of {TEXT_ROLES} exactly once, "
                          f"got {held}")
-    regions = [(b.id, b.box) for b in blocks] + [(k, p.box) for k, p in placements.items()]
-    for i, (na, a) in enumerate(regions):
-        for nb, b2 in regions[i + 1:]:
-            if _overlap(a, b2):
-                raise ValueError(f"{where}: regions {na!r} and {nb!r} overlap")
-    return Variant(tuple(blocks), placements["qr"], placements["logo"], tuple(panels))
+    mirror = raw.get("mirror", False)
+    if not isinstance(mirror, bool):
+        raise ValueError(f"{where}.mirror: must be true or false, not {mirror!r}")
+    variant = Variant(tuple(blocks), placements["qr"], placements["logo"], tuple(panels),
+                      mirror)
+    for arrangement in variant.arrangements(False):
+        placed = variant.arranged(arrangement)
+        regions = ([(b.id if b.anchor == HOME else f"{b.id} at {b.anchor}", b.box)
+                    for b in placed.blocks]
+                   + [(k, p.box) for k, p in placements.items()])
+        for i, (na, a) in enumerate(regions):
+            for nb, b2 in regions[i + 1:]:
+                if _overlap(a, b2):
+                    raise ValueError(f"{where}: regions {na!r} and {nb!r} overlap")
+    return variant
 
 
 def _parse(path: Path) -> Layout:
@@ -235,6 +361,12 @@ def _parse(path: Path) -> Layout:
     return Layout(name=name, label=str(raw["label"]), description=str(raw["description"]),
                   variants=variants, styles=styles,
                   auto_penalty=float(raw.get("auto_penalty", 0.0)))
+
+
+def load_layout(path: Path) -> Layout:
+    """Read and check one layout file (every arrangement its anchors allow included);
+    ValueError says what is wrong and where."""
+    return _parse(path)
 
 
 @lru_cache(maxsize=1)

@@ -23,8 +23,16 @@ have one:
 * ``uti``: share of the non-salient area used (Uti, higher is better; reported, not ranked).
 
 ``crop_terms`` adds what the crop itself costs (faces cut off, salient mass left out, zooming in,
-moving off centre); ``total`` weighs them all (lower is better). ``overlap`` and ``alignment``
-(Ove, Ali) measure a finished flyer's elements for benchmarks and manifests.
+moving off centre); ``moved`` counts how far a placement strays from the layout as drawn
+(mirrored, blocks at other anchors: a move must earn its keep) and ``squeeze`` how much more
+its title must shrink than as drawn (``Candidate.shrink``: a placement that dodges the subject
+by squeezing the title pays for it); ``total`` weighs them all
+(lower is better). ``overlap`` and ``alignment`` (Ove, Ali) measure a finished flyer's elements
+for benchmarks and manifests.
+
+``score_many`` gives the same terms for one candidate over many crops at once (a
+:class:`CropStack`: every crop's view of the picture flattened into rows, so each term is one
+matrix-vector product); the placement search scores every layout × placement × crop with it.
 """
 
 from __future__ import annotations
@@ -33,10 +41,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
-from .estimate import estimate_block
+from .estimate import estimate_fit
 from .formats import Format
 from .layouts import Layout, Variant, pixel_box
 from .subject import FracBox, Subject, box_weights
@@ -45,6 +54,7 @@ __all__ = [
     "WEIGHTS",
     "Candidate",
     "Cover",
+    "CropStack",
     "alignment",
     "crop_terms",
     "grid_size",
@@ -52,6 +62,7 @@ __all__ = [
     "picture_box",
     "planned",
     "score",
+    "score_many",
     "total",
 ]
 
@@ -66,13 +77,16 @@ WEIGHTS: dict[str, float] = {
     "faces": 20.0,   # a face under anything loses to any placement that keeps it clear
     "faces_likely": 10.0,  # where none can, the least likely cover
     "cut": 40.0,     # cutting a face off is worse still than covering it
+    "trim": 3.0,     # trimming the hair or chin: only to keep the face itself clear
     "occ": 1.0,
     "rea": 3.0,
     "lost": 1.0,
-    "hidden": 0.4,
+    "hidden": 0.6,   # showing the picture smaller (a split layout) is a real cost too
     "zoom": 1.0,
     "shift": 1.0,
     "penalty": 1.0,  # the layout's own auto_penalty
+    "moved": 0.02,   # per change from the layout as drawn (mirror, a block at another anchor)
+    "squeeze": 0.5,  # the title set smaller than in the layout as drawn
 }
 PRESENCE_FULL = 0.1
 """Mean saliency from which a picture's subject counts in full (a portrait: ~0.3)."""
@@ -105,6 +119,8 @@ class Candidate:
     covers: tuple[Cover, ...]
     penalty: float = 0.0
     bounds: tuple[Cover, ...] | None = None
+    shrink: float = 0.0
+    """How much the title must shrink to fit its block (estimated; 0: its largest size)."""
 
 
 def picture_box(variant: Variant, fmt: Format) -> PxBox:
@@ -145,15 +161,17 @@ def _qr_box(region: PxBox, align: str, valign: str, short: int) -> PxBox:
     return (x, y, x + side, y + side)
 
 
-def planned(layout: Layout, fmt: Format, content: Mapping[str, str]) -> Candidate:
+def planned(layout: Layout, fmt: Format, content: Mapping[str, str],
+            mirror: bool = False) -> Candidate:
     """The candidate as far as it is known before any text is fitted. ``content``: the text
-    of each role the flyer fills, plus 'qr' (the link) and 'logo' when it has them.
+    of each role the flyer fills, plus 'qr' (the link) and 'logo' when it has them;
+    ``mirror``: the layout flipped left to right (a right-to-left title).
 
     ``covers`` estimate where the text will sit (``estimate.estimate_block``) with cards and
     bands around it; ``bounds`` are the most anything could cover: each block's whole
     region plus the padding, bands from the region's top, the QR code's and logo's regions.
     """
-    variant = layout.variant(fmt)
+    variant = layout.variant(fmt, mirror)
     size = (fmt.width, fmt.height)
     short = min(size)
     pad = round(PAD * short)
@@ -161,6 +179,7 @@ def planned(layout: Layout, fmt: Format, content: Mapping[str, str]) -> Candidat
     card = {p.block for p in variant.panels if p.style == "card"}
     covers: list[Cover] = []
     bounds: list[Cover] = []
+    shrink = 0.0
     guess: dict[str, PxBox] = {}
     region: dict[str, PxBox] = {}
     for block in variant.blocks:
@@ -170,9 +189,12 @@ def planned(layout: Layout, fmt: Format, content: Mapping[str, str]) -> Candidat
         region[block.id] = _grow(box, pad, size)
         if block.id in card:
             box = (box[0] + pad, box[1] + pad, box[2] - pad, box[3] - pad)
-        found = estimate_block(block, box, dict(content), layout.styles, short)
+        fit = estimate_fit(block, box, dict(content), layout.styles, short)
+        found = None if fit is None else fit[0]
         weight = 2.0 if "title" in block.roles else 1.0
-        if found is not None:
+        if fit is not None and found is not None:
+            if "title" in block.roles and content.get("title"):
+                shrink = 1.0 - fit[1]
             guess[block.id] = found
             covers.append(Cover(found, "text", 1.0, weight))
         bounds.append(Cover(region[block.id], "text", 1.0, weight))
@@ -203,7 +225,7 @@ def planned(layout: Layout, fmt: Format, content: Mapping[str, str]) -> Candidat
         covers.append(Cover(logo, "logo"))
         bounds.append(Cover(logo, "logo"))
     return Candidate(layout.name, size, picture_box(variant, fmt), tuple(covers),
-                     layout.auto_penalty, tuple(bounds))
+                     layout.auto_penalty, tuple(bounds), round(shrink, 4))
 
 
 def grid_size(picture: PxBox) -> tuple[int, int]:
@@ -300,24 +322,86 @@ def score(candidate: Candidate, subject: Subject, surface: np.ndarray) -> dict[s
             "uti": uti}
 
 
+@dataclass(frozen=True)
+class CropStack:
+    """Many crops' views of one picture on one grid, for ``score_many``: per crop (rows)
+    the saliency and the edge energy, flattened, the heads' cell weights and area, the
+    salient mass."""
+
+    shape: tuple[int, int]
+    saliency: np.ndarray
+    energy: np.ndarray
+    heads: np.ndarray
+    head_area: np.ndarray
+    mass: np.ndarray
+
+    @classmethod
+    def of(cls, views: Sequence[Subject], surfaces: Sequence[np.ndarray]) -> CropStack:
+        """The stack of ``views`` (``Subject.reframe`` of each crop, one grid) and the
+        edge energy (``surfaces``) resampled over the same crops."""
+        shape = (int(views[0].saliency.shape[0]), int(views[0].saliency.shape[1]))
+        sal = np.stack([v.saliency.reshape(-1) for v in views]).astype(np.float64)
+        energy = np.stack([s.reshape(-1) for s in surfaces]).astype(np.float64)
+        heads = np.zeros_like(sal)
+        for i, v in enumerate(views):
+            if v.faces:
+                heads[i] = _weights(v.heads(), shape).reshape(-1)
+        mass = np.asarray([v.mass for v in views], dtype=np.float64)
+        return cls(shape, sal, energy, heads, heads.sum(axis=1), mass)
+
+
+def score_many(candidate: Candidate, stack: CropStack) -> dict[str, np.ndarray]:
+    """``score``'s terms for every crop of ``stack`` at once (arrays, one value a crop)."""
+    g = _grids(candidate, stack.shape)
+    covered = g.covered.reshape(-1)
+    size = covered.size
+    under = stack.saliency @ covered
+    mass = stack.mass * size
+    occ = np.where(stack.mass >= 0.01, under / np.maximum(mass, 1e-12), 0.0)
+    area = np.maximum(stack.head_area, 1e-9)
+    has = stack.head_area > 0
+    faces = np.where(has, (stack.heads @ g.reach.reshape(-1)) / area, 0.0)
+    likely = np.where(has, (stack.heads @ covered) / area, 0.0)
+    uti = (g.area - under) / np.maximum(1e-9, size - mass)
+    rea = stack.energy @ g.rea.reshape(-1)
+    hidden = np.full(len(stack.mass), g.hidden)
+    return {"faces": faces, "faces_likely": likely, "occ": occ, "rea": rea, "hidden": hidden,
+            "uti": uti}
+
+
+def _share_inside(boxes: Sequence[FracBox], crop: FracBox) -> float:
+    """The share of the boxes' total area inside ``crop`` (exact: one rectangle)."""
+    inside = area = 0.0
+    for b in boxes:
+        w = max(0.0, min(b[2], crop[2]) - max(b[0], crop[0]))
+        h = max(0.0, min(b[3], crop[3]) - max(b[1], crop[1]))
+        inside += w * h
+        area += (b[2] - b[0]) * (b[3] - b[1])
+    return inside / area if area > 0 else 1.0
+
+
 def crop_terms(subject: Subject, crop: FracBox, zoom: float) -> dict[str, float]:
     """What a crop costs before anything is placed: ``cut`` (share of the faces' area left
-    out), ``lost`` (share of the salient mass left out), ``zoom`` (closer crops cost
-    resolution and context) and ``shift`` (off centre, so calm pictures keep the centre);
-    with the picture's ``presence`` (see ``occ``)."""
+    out), ``trim`` (share of the heads' area left out: hair, chin; far cheaper than a face
+    cut or covered, dearer than moving the crop when that costs nothing else), ``lost``
+    (share of the salient mass left out), ``zoom`` (closer crops cost resolution and
+    context) and ``shift`` (off centre, so calm pictures keep the centre); with the
+    picture's ``presence`` (see ``occ``)."""
     cx, cy = (crop[0] + crop[2]) / 2, (crop[1] + crop[3]) / 2
     return {
         "presence": min(1.0, subject.mass / PRESENCE_FULL),
-        "cut": 1.0 - subject.face_share([crop]) if subject.faces else 0.0,
+        "cut": 1.0 - _share_inside(subject.faces, crop) if subject.faces else 0.0,
+        "trim": 1.0 - _share_inside(subject.heads(), crop) if subject.faces else 0.0,
         "lost": 1.0 - subject.covered([crop]) if subject.mass >= 0.01 else 0.0,
         "zoom": ZOOM_COST * (1.0 / zoom - 1.0),
         "shift": SHIFT_COST * math.hypot(cx - 0.5, cy - 0.5),
     }
 
 
-def total(terms: dict[str, float]) -> float:
+def total(terms: Mapping[str, Any]) -> Any:
     """The weighted sum of ``terms`` (lower is better), ``occ`` and ``lost`` scaled by
-    ``presence``; terms without a weight (uti, presence) only inform."""
+    ``presence``; terms without a weight (uti, presence) only inform. Works on numbers and,
+    term by term, on arrays (``score_many``)."""
     presence = terms.get("presence", 1.0)
     return sum(WEIGHTS[k] * v * (presence if k in ("occ", "lost") else 1.0)
                for k, v in terms.items() if k in WEIGHTS)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "HEADROOM",
     "FracBox",
     "Subject",
     "box_weights",
@@ -40,6 +41,9 @@ FracBox = tuple[float, float, float, float]
 _VERSION = 1
 _FACE_SAMPLES = 16
 """Sample points per side when measuring how much of a face a set of boxes covers."""
+HEADROOM = 0.65
+"""How far above a detected face its head ends (hair and a little air), in face heights:
+the astronaut's hair rises 0.53 of her face box above it."""
 _MIN_MASS = 0.01
 """Salient mass (mean saliency) below which a picture has no subject to cover."""
 
@@ -223,8 +227,9 @@ class Subject:
 
     def heads(self) -> tuple[FracBox, ...]:
         """Each face grown to take in hair, ears and chin with a little air (the detector's
-        box is eyebrows to mouth): what text and panels keep clear of."""
-        grown = (_clip((f[0] - 0.25 * (f[2] - f[0]), f[1] - 0.4 * (f[3] - f[1]),
+        box is eyebrows to mouth; hair rises about half a face above it, ``HEADROOM``): what
+        text and panels keep clear of and what a crop keeps whole."""
+        grown = (_clip((f[0] - 0.25 * (f[2] - f[0]), f[1] - HEADROOM * (f[3] - f[1]),
                         f[2] + 0.25 * (f[2] - f[0]), f[3] + 0.3 * (f[3] - f[1])))
                  for f in self.faces)
         return tuple(b for b in grown if b is not None)

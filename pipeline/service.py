@@ -266,8 +266,10 @@ class FlyerService:
     # -- catalogues -------------------------------------------------------------------------
     def list_layouts(self) -> list[dict[str, Any]]:
         auto = {"name": "auto", "label": "Auto (keeps faces and the subject clear)",
-                "description": "Every layout and crop is scored on how much of the picture's "
-                               "subject it would cover, faces first; the best one wins."}
+                "description": "Every layout, placed as drawn, mirrored or with its text moved "
+                               "to another allowed spot, and every crop is scored on how much "
+                               "of the picture's subject it would cover, faces first; the "
+                               "best one wins."}
         return [auto, *list_layouts()]
 
     def list_formats(self) -> list[dict[str, Any]]:

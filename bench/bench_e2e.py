@@ -9,7 +9,8 @@ Against the offline (procedural) generator, in one run:
    (``POST /flyer`` alone, and ``POST /flyer`` + ``GET`` of every flyer it names), one request
    at a time (median and best of ``--runs``);
 2. ``--clients`` concurrent clients for ``--seconds`` through each door: flyers/s, p50/p95 of a
-   request, errors, the server's CPU per flyer;
+   request, errors, the server's CPU per flyer and the clients' (this process: on the shared
+   machine the clients' CPU is taken from the server's cores too);
 3. a PNG and a PDF download of a stored A4 flyer (in process: ``service.download`` on a fresh
    flyer, beside the time ``export.encode`` alone takes on the same flyer);
 4. RSS with 3,000 stored flyers: ``bench/bench_store.py`` run in a subprocess when it exists.
@@ -318,16 +319,17 @@ def main() -> int:
         print(f"\n{args.clients} concurrent clients, batch 1, {args.seconds:g} s each")
         rates: dict[str, float] = {}
         for name, make in doors.items():
-            spent = cpu_seconds(pid)
+            spent, mine = cpu_seconds(pid), cpu_seconds(os.getpid())
             load = throughput(make, args.clients, args.seconds)
-            spent = cpu_seconds(pid) - spent
+            spent, mine = cpu_seconds(pid) - spent, cpu_seconds(os.getpid()) - mine
             rate = load.flyers / load.seconds
             rates[name] = rate
             per = spent / load.flyers * 1000 if load.flyers else float("nan")
+            theirs = mine / load.flyers * 1000 if load.flyers else float("nan")
             print(f"  {name:<16} {rate:6.2f} flyers/s  p50 {_pct(load.requests, .5) * 1000:6.0f} "
                   f"ms  p95 {_pct(load.requests, .95) * 1000:6.0f} ms  "
                   f"requests {len(load.requests)}  errors {len(load.errors)}  "
-                  f"server CPU {per:5.0f} ms/flyer")
+                  f"server CPU {per:5.0f} ms/flyer  clients' CPU {theirs:4.0f} ms/flyer")
             for error in sorted(set(load.errors))[:3]:
                 print(f"      {error}")
         print(f"  load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -80,13 +80,14 @@ def _bucket(stack: str) -> tuple[str, str]:
 Counts = tuple[collections.Counter[str], collections.Counter[tuple[str, str]]]
 
 
-def profile(pid: int, seconds: float, drive: Callable[[], object]) -> Counts:
+def profile(pid: int, seconds: float, drive: Callable[[], object], gil: bool = False) -> Counts:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "raw.txt"
         recorder = subprocess.Popen(
             [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "97",
-             "--format", "raw", "--output", str(out), "--nonblocking"],
+             "--format", "raw", "--output", str(out), "--nonblocking",
+             *(["--gil"] if gil else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         drive()
@@ -110,12 +111,18 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--detail", action="store_true",
                         help="the top frames of each bucket")
+    parser.add_argument("--gil", action="store_true",
+                        help="sample only the thread holding the GIL (Python CPU; native "
+                             "work that drops the GIL, such as deflate, is then not seen)")
+    parser.add_argument("--doors", default="", help="comma-separated door names (default all)")
     args = parser.parse_args()
     key = "bench-" + os.urandom(12).hex()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with studio(key) as (url, pid):
         doors = {"gradio_client": gradio_door(url, key), "REST POST only": rest_door(url, key),
                  "REST POST + GET": rest_get_door(url, key)}
+        if args.doors:
+            doors = {n: m for n, m in doors.items() if n in args.doors.split(",")}
         for make in doors.values():  # warm: fonts, layouts, first connections
             make()(1)
         for name, make in doors.items():
@@ -125,7 +132,7 @@ def main() -> int:
             def drive(make: Callable[[], Call] = make, result: list[Load] = result) -> None:
                 result.append(throughput(make, args.clients, args.seconds))
 
-            counts, where = profile(pid, args.seconds, drive)
+            counts, where = profile(pid, args.seconds, drive, args.gil)
             spent = cpu_seconds(pid) - spent
             flyers = result[0].flyers
             total = sum(counts.values()) or 1

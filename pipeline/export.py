@@ -1,8 +1,9 @@
 """Encode a composed flyer as PNG, JPEG, WebP or PDF, with its manifest embedded as provenance.
 
-* PNG: written by ``_png.write_png`` ("Up" filter, zlib level 1 on two threads: ~2.4x faster
-  than Pillow's level 1), text chunk ``flyer-studio`` = the JSON manifest, plus Software, Title,
-  Description (the prompt); dpi for print formats. No timestamps: same flyer, same bytes.
+* PNG: written by ``_png.write_png`` ("Up" filter, ISA-L's deflate level 1 in slices on the
+  shared pool: an A4 page in 132 ms where zlib's level 1 took 578, bench_e2e), text chunk
+  ``flyer-studio`` = the JSON manifest, plus Software, Title, Description (the prompt); dpi for
+  print formats. No timestamps: same flyer, same bytes.
 * JPEG: ``optimize=False``; 4:4:4 chroma at quality ≥ 90 (crisp text), 4:2:0 below; the manifest
   in a COM segment; dpi for print formats.
 * WebP: ``method=2`` (twice as fast as 4, about the same size); the manifest in XMP.

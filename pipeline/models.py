@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
 from typing import Any
 
 from PIL import Image
@@ -118,32 +119,56 @@ class EventDetails:
         than the description become spaces, tabs in the description too) or raise
         InvalidRequest naming the field: empty title, over-long field, lone surrogates, control
         characters (tabs and line breaks are allowed in the description only), a link that is
-        not http(s), mailto: or tel:."""
-        cleaned: dict[str, str] = {}
-        for f in fields(self):
-            label, limit = FIELD_LIMITS[f.name]
-            raw = getattr(self, f.name)
-            if raw is None:
-                raw = ""
-            if not isinstance(raw, str):
-                raise InvalidRequest(f"{label} must be text.", field=f.name)
-            text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
-            text = "\n".join(line.strip() for line in text.strip().split("\n"))
-            if f.name != "description" and "\n" in text:
-                text = " ".join(part for part in text.split("\n") if part)
-            if f.name == "url" and text:
-                check_link(text, f.name, label)
-            check_text(text, f.name, label, multiline=f.name == "description")
-            text = text.replace("\t", " ")  # the fonts have no tab: it is a space on a flyer
-            if len(text) > limit:
-                raise InvalidRequest(
-                    f"{label} is {len(text)} characters long; the limit is {limit}.",
-                    field=f.name,
-                )
-            cleaned[f.name] = text
-        if not cleaned["title"]:
-            raise InvalidRequest("Title is required: give the event a name.", field="title")
-        return replace(self, **cleaned)
+        not http(s), mailto: or tel:.
+
+        Validating is pure, and the pipeline asks at each stage (the service, then compose and
+        its planner, several times a flyer): the texts are checked once and the cleaned values
+        remembered (:func:`_cleaned`, a small LRU cache); an already clean copy is returned as
+        it is."""
+        values = tuple(getattr(self, f.name) for f in fields(self))
+        if all(isinstance(value, str) for value in values):
+            cleaned = _cleaned(values)
+        else:  # None becomes "", anything else is refused by name: not cached
+            cleaned = _clean_fields(values)
+        if cleaned == values:
+            return self
+        return replace(self, **dict(zip(_DETAIL_NAMES, cleaned, strict=True)))
+
+
+_DETAIL_NAMES: tuple[str, ...] = tuple(f.name for f in fields(EventDetails))
+
+
+def _clean_fields(values: tuple[object, ...]) -> tuple[str, ...]:
+    """:meth:`EventDetails.validated`'s work on the fields' values, in declaration order."""
+    cleaned: dict[str, str] = {}
+    for name, raw in zip(_DETAIL_NAMES, values, strict=True):
+        label, limit = FIELD_LIMITS[name]
+        if raw is None:
+            raw = ""
+        if not isinstance(raw, str):
+            raise InvalidRequest(f"{label} must be text.", field=name)
+        text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
+        text = "\n".join(line.strip() for line in text.strip().split("\n"))
+        if name != "description" and "\n" in text:
+            text = " ".join(part for part in text.split("\n") if part)
+        if name == "url" and text:
+            check_link(text, name, label)
+        check_text(text, name, label, multiline=name == "description")
+        text = text.replace("\t", " ")  # the fonts have no tab: it is a space on a flyer
+        if len(text) > limit:
+            raise InvalidRequest(
+                f"{label} is {len(text)} characters long; the limit is {limit}.", field=name
+            )
+        cleaned[name] = text
+    if not cleaned["title"]:
+        raise InvalidRequest("Title is required: give the event a name.", field="title")
+    return tuple(cleaned[name] for name in _DETAIL_NAMES)
+
+
+@lru_cache(maxsize=256)
+def _cleaned(values: tuple[str, ...]) -> tuple[str, ...]:
+    """:func:`_clean_fields`, remembered (refusals raise and are not remembered)."""
+    return _clean_fields(values)
 
 
 def normalise_palette(colours: object) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from PIL import Image
 
+from ._png import write_png
 from .backends import (
     GeneratedImage,
     ImageBackend,
@@ -79,9 +80,9 @@ def _stop_if_cancelled(cancel: threading.Event) -> None:
 
 
 def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+    """The painted background as the store keeps it: a lossless PNG, written by the fast
+    writer the exports use (Pillow's adaptive filters cost a sixth of a REST flyer's CPU)."""
+    return write_png(image)
 
 
 def _check_layout(name: str) -> str:

@@ -56,21 +56,22 @@ class SessionFiles:
     def write(self, session: str | None, filename: str, data: bytes) -> Path:
         """Write ``data`` as ``filename`` in the session's folder and return its path."""
         self._maybe_prune()
-        name = _safe_name(filename, "file")
-        for attempt in range(2):  # a concurrent prune may remove the (empty) folder meanwhile
-            path = self.folder(session) / name
-            partial = path.with_name(path.name + ".part")
+        path = self.root / _safe_name(session or "", "anonymous") / _safe_name(filename, "file")
+        partial = path.with_name(path.name + ".part")
+        # The folder is made only when missing (a first write, or a concurrent prune removed it
+        # when it was empty): no mkdir per file on the /generate path.
+        for attempt in range(3):
             try:
                 partial.write_bytes(data)
                 partial.replace(path)
+                break
             except FileNotFoundError:
-                if attempt:
+                if attempt == 2:
                     raise
-                continue
-            if self.space is not None:
-                self.space.enforce(keep=(path,))
-            return path
-        raise AssertionError("unreachable")
+                path.parent.mkdir(parents=True, exist_ok=True)
+        if self.space is not None:
+            self.space.enforce(keep=(path,))
+        return path
 
     @contextlib.contextmanager
     def stream(self, session: str | None, filename: str) -> Iterator[tuple[BinaryIO, Path]]:

@@ -311,3 +311,16 @@ def test_metadata_title_is_the_events_title(with_provenance: bool) -> None:
     assert title is not None and author is not None
     assert bytes.fromhex(title.group(1).decode()).decode("utf-16-be") == details.title
     assert bytes.fromhex(author.group(1).decode()).decode("utf-16-be") == "Harbour Arts"
+
+
+def test_png_pixels_are_deflated_by_isal_and_levels_are_checked() -> None:
+    """isal is a dependency: without it PNGs silently cost ~7x more CPU (zlib's level 1)."""
+    from pipeline._png import DEFLATE, write_png
+
+    assert DEFLATE == "isal"
+    image = _flyer().image
+    for level in (0, 1, 9):  # zlib's scale, mapped onto ISA-L's 0-3
+        with Image.open(io.BytesIO(write_png(image, level=level))) as back:
+            assert np.array_equal(np.asarray(back), np.asarray(image))
+    with pytest.raises(ValueError, match="0-9"):
+        write_png(image, level=10)

@@ -120,3 +120,37 @@ def test_other_schemes_are_refused_however_spelled(url: str) -> None:
 def test_unusable_links_say_why(url: str, message: str) -> None:
     error = _refused(EventDetails(title="Jazz", url=url))
     assert error.field == "url" and message in str(error)
+
+
+def test_validating_a_validated_copy_returns_it_and_refusals_are_never_remembered() -> None:
+    raw = EventDetails(title="  Jazz\r\nNight ", description="Live\tquartet",
+                       venue=None)  # type: ignore[arg-type]
+    clean = raw.validated()
+    assert clean == EventDetails(title="Jazz Night", description="Live quartet")
+    assert clean is not raw
+    assert clean.validated() is clean  # already clean: the same object, nothing redone
+    assert raw.validated() == clean  # the same answer the second time
+    for _ in range(2):  # a refusal raises every time (it is not cached as an answer)
+        with pytest.raises(InvalidRequest, match="Title is required"):
+            EventDetails(title="   ").validated()
+        with pytest.raises(InvalidRequest, match="Title must be text"):
+            EventDetails(title=3).validated()  # type: ignore[arg-type]
+
+
+def test_one_generated_flyer_checks_its_texts_once() -> None:
+    """The service and then compose, its planner and the QR code all ask for validated
+    details; the texts are cleaned and checked once per flyer, not at every stage."""
+    from pipeline.models import FlyerRequest, _cleaned
+    from pipeline.service import FlyerService
+    from pipeline.settings import load_settings
+
+    settings = load_settings({"API_MASTER_KEY": "k" * 32, "FLYER_BACKEND": "procedural"},
+                             env_file=None)
+    service = FlyerService.from_settings(settings)
+    details = EventDetails(title="Checked once", venue="Blue Room", url="example.org/once",
+                           metro="Bastille")
+    before = _cleaned.cache_info()
+    service.generate(FlyerRequest(details=details, prompt="dusk", batch_size=1))
+    after = _cleaned.cache_info()
+    assert after.misses - before.misses == 1  # validated once ...
+    assert after.hits - before.hits >= 3  # ... and asked for again by the later stages

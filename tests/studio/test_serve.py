@@ -165,6 +165,30 @@ def test_queue_and_cache_are_configured(studio_server: RunningStudio) -> None:
     assert blocks.delete_cache[1] == studio_server.settings.store_ttl_seconds
 
 
+def test_gradio_queue_polls_gently_and_keeps_no_analytics_it_does_not_show(
+    studio_server: RunningStudio,
+) -> None:
+    """studio.server.quiet_queue sets two private attributes of Gradio's queue: this is their
+    canary (an upgrade that renames them fails here, not silently)."""
+    import inspect
+
+    from gradio.queueing import Queue
+
+    from studio.server import QUEUE_POLL_SECONDS
+
+    assert "self.sleep_when_free" in inspect.getsource(Queue.start_processing)
+    assert "self.ANAYLTICS_CACHE_FREQUENCY" in inspect.getsource(Queue.compute_analytics_summary)
+    blocks = mounted_blocks(studio_server.app)
+    queue = blocks._queue
+    assert queue.sleep_when_free == QUEUE_POLL_SECONDS
+    assert not blocks.enable_monitoring
+    assert queue.ANAYLTICS_CACHE_FREQUENCY >= queue.ANALYTICS_MAX_EVENTS
+    client = Client(studio_server.url, auth=studio_server.auth, verbose=False)
+    client.predict(title="Jazz", batch_size=1, api_name="/generate")
+    assert queue.events_recorded >= 1  # the event went through the queue ...
+    assert queue.cached_event_analytics_summary == {"functions": {}}  # ... no summary rebuilt
+
+
 def test_gradio_cache_files_are_deleted_at_shutdown() -> None:
     settings = studio_settings()
     with run_studio(settings) as studio:

@@ -155,7 +155,7 @@ class StudioHandlers:
             except NotFound:
                 continue  # expired: drop it from the gallery
         gallery = [
-            (str(self.files.write(session, f"preview-{f.id}.jpg", f.preview_jpeg)),
+            (str(self.files.write(session, f"preview-{f.id}.jpg", self.service.preview(f.id))),
              self._caption(n, f))
             for n, f in enumerate(live, start=1)
         ]

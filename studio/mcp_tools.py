@@ -59,7 +59,7 @@ def add_tools(server: FastMCP, service: FlyerService, settings: Settings) -> Non
         content: list[Any] = [TextContent(type="text", text=json.dumps(
             {"flyers": facts, "note": note}, ensure_ascii=False))]
         content += [ImageContent(type="image", mimeType="image/jpeg",
-                                 data=base64.b64encode(f.preview_jpeg).decode("ascii"))
+                                 data=base64.b64encode(service.preview(f.id)).decode("ascii"))
                     for f in flyers]
         return CallToolResult(content=content, structuredContent={"flyers": facts})
 

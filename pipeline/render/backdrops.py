@@ -81,10 +81,6 @@ class Backdrop:
     """Canvas extent of the drawing."""
     op: Tint | Frost
 
-    @property
-    def text_colour(self) -> RGB:
-        return WHITE if self.dark else NEAR_BLACK
-
     def describe(self, block: str) -> dict[str, object]:
         return {"block": block, "kind": self.kind, "tone": "dark" if self.dark else "light",
                 "colour": "#{:02x}{:02x}{:02x}".format(*self.colour),

@@ -17,7 +17,6 @@ __all__ = [
     "WHOLE",
     "ZOOMS",
     "SrcBox",
-    "cover_box",
     "crop_candidates",
     "focal_box",
     "fractions",
@@ -42,13 +41,6 @@ def _size(src: tuple[int, int], target: tuple[int, int], zoom: float) -> tuple[f
     else:
         w, h = float(src[0]), src[0] / ratio
     return w * zoom, h * zoom
-
-
-def cover_box(src: tuple[int, int], target: tuple[int, int]) -> SrcBox:
-    """The centred crop with the target's aspect (as ImageOps.fit with centering 0.5)."""
-    w, h = _size(src, target, 1.0)
-    left, top = (src[0] - w) * 0.5, (src[1] - h) * 0.5
-    return (left, top, left + w, top + h)
 
 
 def _place(keep: list[tuple[float, float]], length: float, span: float, want: float) -> float:

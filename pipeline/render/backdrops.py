@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from ..colours import RGB, hex_colour
 from .legibility import NEAR_BLACK, WHITE, Surface, pixel_luminance, worst_contrast
 from .paint import Tint
 
@@ -33,7 +34,6 @@ __all__ = [
 ]
 
 Box = tuple[int, int, int, int]
-RGB = tuple[int, int, int]
 Target = tuple[Box, float]
 """A box whose pixels must read at a contrast threshold."""
 
@@ -83,7 +83,7 @@ class Backdrop:
 
     def describe(self, block: str) -> dict[str, object]:
         return {"block": block, "kind": self.kind, "tone": "dark" if self.dark else "light",
-                "colour": "#{:02x}{:02x}{:02x}".format(*self.colour),
+                "colour": hex_colour(self.colour),
                 "opacity": round(self.opacity, 2), "box": list(self.box)}
 
 

@@ -23,11 +23,9 @@ __all__ = [
     "WHITE",
     "Surface",
     "contrast",
-    "hex_colour",
     "is_large_text",
     "luminance",
     "pixel_luminance",
-    "rgb",
     "worst_contrast",
 ]
 
@@ -38,15 +36,6 @@ NEAR_BLACK: tuple[int, int, int] = (17, 17, 20)
 PERCENTILE = 10
 WORK_SIDE = 360
 """Long side of the measuring copy, in px."""
-
-
-def rgb(colour: str) -> tuple[int, int, int]:
-    value = colour.lstrip("#")
-    return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
-
-
-def hex_colour(c: tuple[int, int, int]) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*c)
 
 
 def _linear(values: np.ndarray) -> np.ndarray:

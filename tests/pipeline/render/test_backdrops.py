@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pipeline.colours import parse_hex as rgb
 from pipeline.models import EventDetails, FlyerSpec
 from pipeline.render.compose import compose
 from pipeline.render.formats import get_format
-from pipeline.render.legibility import WHITE, Surface, contrast, rgb
+from pipeline.render.legibility import WHITE, Surface, contrast
 from pipeline.render.tones import (
     SATURATION_MIN,
     backdrop_colour,

@@ -13,6 +13,7 @@ from PIL import Image
 
 from .focal import SrcBox, crop_candidates, fractions
 from .formats import Format
+from .geometry import Box
 from .layouts import LAYOUT_NAMES, Layout, get_layout
 from .score import Candidate, crop_terms, grid_size, planned, score, total
 from .subject import Subject, integral, resample_many
@@ -20,7 +21,6 @@ from .subject import Subject, integral, resample_many
 __all__ = ["Choice", "choose_layout", "edge_energy", "rank_layouts"]
 
 ENERGY_SIDE = 96
-PxBox = tuple[int, int, int, int]
 
 
 def edge_energy(image: Image.Image,
@@ -50,7 +50,7 @@ class Choice:
     layout: Layout
     crop: SrcBox
     zoom: float
-    picture: PxBox
+    picture: Box
     terms: dict[str, float]
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     reason: dict[str, object] = field(default_factory=dict)
@@ -120,7 +120,7 @@ def rank_layouts(background: Image.Image, fmt: Format, subject: Subject,
     views = _Views(subject, energy, background.size, integral(energy))
     crops_for: dict[tuple[int, int], list[tuple[SrcBox, float]]] = {}
     found: dict[str, tuple[float, SrcBox, float, dict[str, float]]] = {}
-    pictures: dict[str, PxBox] = {}
+    pictures: dict[str, Box] = {}
     for name in pool:
         candidate = planned(get_layout(name), fmt, content)
         pic = pictures[name] = candidate.picture

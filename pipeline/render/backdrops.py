@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from ..colours import RGB, hex_colour
+from .geometry import Box
 from .legibility import NEAR_BLACK, WHITE, Surface, pixel_luminance, worst_contrast
 from .paint import Tint
 
@@ -33,7 +34,6 @@ __all__ = [
     "margin_of",
 ]
 
-Box = tuple[int, int, int, int]
 Target = tuple[Box, float]
 """A box whose pixels must read at a contrast threshold."""
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 
+from .geometry import Box
 from .layouts import Block, RoleStyle
 
 __all__ = ["estimate_block"]
 
-PxBox = tuple[int, int, int, int]
 GLYPH = 0.5
 """Average advance of a glyph, in em (bold and upper case a little wider)."""
 _DETAIL_CAP = {"subtitle": 0.78}
@@ -54,8 +54,8 @@ def _stack(roles: list[str], texts: dict[str, str], styles: dict[str, RoleStyle]
     return height, widest
 
 
-def estimate_block(block: Block, region: PxBox, texts: dict[str, str],
-                   styles: dict[str, RoleStyle], short: int) -> PxBox | None:
+def estimate_block(block: Block, region: Box, texts: dict[str, str],
+                   styles: dict[str, RoleStyle], short: int) -> Box | None:
     """The estimated box of the block's text inside ``region`` (None: nothing to set)."""
     roles = [r for r in block.roles if texts.get(r)]
     if not roles:

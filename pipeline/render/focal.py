@@ -11,7 +11,8 @@ region of the target, as far as the picture allows, and keeps it whole when it f
 
 from __future__ import annotations
 
-from .subject import FracBox, Subject
+from .geometry import FracBox, SrcBox
+from .subject import Subject
 
 __all__ = [
     "WHOLE",
@@ -23,7 +24,6 @@ __all__ = [
     "upscale",
 ]
 
-SrcBox = tuple[float, float, float, float]
 WHOLE: FracBox = (0.0, 0.0, 1.0, 1.0)
 ZOOMS = (1.0, 0.8)
 """Crop sizes tried, as a share of the cover crop's side (0.8: 1.25x closer)."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import InvalidRequest
 from .formats import Format
+from .geometry import FracBox
 
 __all__ = [
     "LAYOUT_DIR",
@@ -42,7 +43,6 @@ _FALLBACK = {
     "square": ("square", "portrait", "landscape"),
     "landscape": ("landscape", "square", "portrait"),
 }
-Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ DEFAULT_STYLES: dict[str, RoleStyle] = {
 }
 
 
-def _flip(box: Box) -> Box:
+def _flip(box: FracBox) -> FracBox:
     """A fractional box mirrored left to right."""
     return (1.0 - box[2], box[1], 1.0 - box[0], box[3])
 
@@ -85,7 +85,7 @@ class Panel:
     block's content, rounded) or 'band' (full width from the content to the canvas edge)."""
 
     style: str
-    area: Box
+    area: FracBox
     opacity: float
     block: str | None = None
 
@@ -96,7 +96,7 @@ class Panel:
 @dataclass(frozen=True)
 class Block:
     id: str
-    box: Box
+    box: FracBox
     roles: tuple[str, ...]
     align: str
     valign: str
@@ -107,7 +107,7 @@ class Block:
 
 @dataclass(frozen=True)
 class Placement:
-    box: Box
+    box: FracBox
     align: str
     valign: str
 
@@ -147,7 +147,7 @@ class Layout:
         raise AssertionError("validated layouts have at least one variant")
 
 
-def pixel_box(frac: Box, outer: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+def pixel_box(frac: FracBox, outer: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     """Fractions of ``outer`` (l, t, r, b in px) to whole pixels."""
     left, top, right, bottom = outer
     w, h = right - left, bottom - top
@@ -155,7 +155,7 @@ def pixel_box(frac: Box, outer: tuple[int, int, int, int]) -> tuple[int, int, in
             round(left + frac[2] * w), round(top + frac[3] * h))
 
 
-def _box(raw: Any, where: str) -> Box:
+def _box(raw: Any, where: str) -> FracBox:
     if not (isinstance(raw, list) and len(raw) == 4 and all(isinstance(v, (int, float))
                                                             for v in raw)):
         raise ValueError(f"{where}: box must be four numbers")
@@ -165,7 +165,7 @@ def _box(raw: Any, where: str) -> Box:
     return (left, top, right, bottom)
 
 
-def _overlap(a: Box, b: Box) -> bool:
+def _overlap(a: FracBox, b: FracBox) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 

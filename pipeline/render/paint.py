@@ -9,6 +9,7 @@ from PIL import Image, ImageChops, ImageDraw
 
 from ..colours import RGB
 from .fonts import FontFace, load_font
+from .geometry import Box
 from .legibility import (
     LARGE_TEXT,
     NEAR_BLACK,
@@ -33,7 +34,6 @@ __all__ = [
     "stands_out",
 ]
 
-Box = tuple[int, int, int, int]
 BLACK: RGB = (0, 0, 0)
 LOGO_SHARE = 0.6
 """Share of a logo's ink that must stand out for the logo to go without a plate."""

@@ -21,6 +21,7 @@ from .backdrops import Frost
 from .blocks import PlacedText
 from .fonts import Pairing
 from .formats import Format
+from .geometry import Box
 from .layouts import Layout, Variant, pixel_box
 from .legibility import LARGE_TEXT, Surface
 from .paint import (
@@ -37,7 +38,6 @@ from .tones import lazy_hue, panel_colour
 
 __all__ = ["Plan", "Work", "apply", "manifest", "plan"]
 
-Box = tuple[int, int, int, int]
 
 
 @dataclass

@@ -28,6 +28,7 @@ from .backdrops import (
 )
 from .blocks import METRO_LOGO_GAP, PlacedText
 from .formats import Format
+from .geometry import Box
 from .legibility import (
     LARGE_TEXT,
     NEAR_BLACK,
@@ -42,7 +43,6 @@ from .tones import Hue, backdrop_colour
 
 __all__ = ["Block", "Inks", "decide_inks", "line_boxes", "threshold"]
 
-Box = tuple[int, int, int, int]
 LIGHT_SCRIM_MEAN = 0.3
 """A light scrim is only tried where the picture under the text is at least this light."""
 FROST_FROM = 0.9

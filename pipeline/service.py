@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from PIL import Image
 
+from . import catalogue
 from .backends import GeneratedImage, ImageBackend, PaintRequest, create_backend
 from .errors import BackendCancelled, InvalidRequest
 from .export import encode, extension, media_type, preview_jpeg
@@ -31,10 +32,10 @@ from .models import (
     normalise_palette,
 )
 from .render.compose import compose, prepare_logo
-from .render.fonts import get_pairing, list_pairings
-from .render.formats import Format, get_format, list_formats
-from .render.images import load_image
-from .render.layouts import LAYOUT_NAMES, get_layout, list_layouts
+from .render.fonts import get_pairing
+from .render.formats import Format, get_format
+from .render.images import FIELD_LABELS, load_image
+from .render.layouts import LAYOUT_NAMES, get_layout
 from .render.see import analyse
 from .render.subject import Subject
 from .settings import Settings
@@ -45,7 +46,8 @@ if TYPE_CHECKING:
     from .season import SeasonOptions, SeasonResult, SeasonSink
     from .sheets import SheetRow
 
-__all__ = ["Download", "FlyerService", "Progress", "compose_stored", "flyer_from_manifest"]
+__all__ = ["Download", "FlyerService", "Progress", "check_image", "compose_stored",
+           "flyer_from_manifest"]
 
 Progress = Callable[[float, str], None]
 DOWNLOAD_KINDS = ("png", "jpeg", "webp", "pdf")
@@ -87,6 +89,13 @@ def _stored_background(image: Image.Image) -> bytes:
 def _given(data: bytes) -> Callable[[StoredFlyer], bytes]:
     """An encoding's producer that already has its bytes (made from the composition at hand)."""
     return lambda _: data
+
+
+def check_image(data: bytes, field: str) -> tuple[str, int, int]:
+    """Decode an uploaded image (``field``: logo or background) as generation will: its label
+    for messages, its width and height; InvalidRequest naming the field if it cannot be used."""
+    image = load_image(data, field=field)
+    return FIELD_LABELS.get(field, field), image.width, image.height
 
 
 def _check_layout(name: str) -> str:
@@ -225,16 +234,13 @@ class FlyerService:
 
     # -- catalogues -------------------------------------------------------------------------
     def list_layouts(self) -> list[dict[str, Any]]:
-        auto = {"name": "auto", "label": "Auto (keeps faces and the subject clear)",
-                "description": "Every layout and crop is scored on how much of the picture's "
-                               "subject it would cover, faces first; the best one wins."}
-        return [auto, *list_layouts()]
+        return catalogue.layouts()
 
     def list_formats(self) -> list[dict[str, Any]]:
-        return list_formats()
+        return catalogue.formats()
 
     def list_pairings(self) -> list[dict[str, Any]]:
-        return list_pairings()
+        return catalogue.pairings()
 
     # -- generation -------------------------------------------------------------------------
     def _validate(self, request: FlyerRequest) -> FlyerRequest:

@@ -18,9 +18,8 @@ from typing import Any
 
 from pipeline.errors import FlyerError, InvalidRequest, NotFound
 from pipeline.models import FIELD_LIMITS, EventDetails, FlyerRequest, normalise_palette
-from pipeline.render.images import FIELD_LABELS, load_image
-from pipeline.service import FlyerService
-from pipeline.store import StoredFlyer
+from pipeline.service import FlyerService, check_image
+from pipeline.storage import StoredFlyer
 
 from .errors import to_gr_error
 from .jobs import Jobs
@@ -249,9 +248,8 @@ class StudioHandlers:
             data = read_upload(value, field)
             if data is None:
                 return ""
-            image = load_image(data, field=field)
-        label = FIELD_LABELS.get(field, field)
-        return f"{label} ready · {image.width}×{image.height} px"
+            label, width, height = check_image(data, field)
+        return f"{label} ready · {width}×{height} px"
 
     def cancel(self, session: str | None) -> None:
         """Stop this session's generations, and only them: each job has its own cancel event,

@@ -24,7 +24,7 @@ from pipeline.errors import Busy, FlyerError
 from pipeline.models import EventDetails, FlyerRequest
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
-from pipeline.store import StoredFlyer
+from pipeline.storage import StoredFlyer
 
 from .errors import user_message
 from .jobs import Jobs

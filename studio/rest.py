@@ -30,9 +30,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from pipeline.catalogue import format_for_size
 from pipeline.errors import Busy, FlyerError
 from pipeline.models import EventDetails, FlyerRequest
-from pipeline.render.formats import FORMATS
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
@@ -73,15 +73,6 @@ class FlyerBody(BaseModel):
     size: Annotated[list[int], Field(min_length=2, max_length=2)]
     batch_size: int = 1
     details: FlyerDetailsBody
-
-
-def format_for_size(width: int, height: int) -> str:
-    """The named format of exactly that size, else the custom ``WxH`` (checked by the
-    pipeline: out-of-range sizes are a 422 naming the format)."""
-    for fmt in FORMATS.values():
-        if (fmt.width, fmt.height) == (width, height):
-            return fmt.name
-    return f"{width}x{height}"
 
 
 def _to_request(body: FlyerBody) -> FlyerRequest:

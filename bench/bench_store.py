@@ -71,7 +71,8 @@ def report(label: str, made: int, rss: float, peak: float, base: float,
 
 
 def fill(label: str, flyers: int, make: Callable[[int], int],
-         rss: Callable[[], tuple[float, float]], store: Callable[[], str]) -> None:
+         rss: Callable[[], tuple[float, float]], store: Callable[[], str],
+         every: int = REPORT_EVERY) -> None:
     """Call ``make(seed)`` (stores a batch, returns how many) until ``flyers`` are stored."""
     made = make(0)  # warm-up batch: fonts, layouts, codecs
     base, _ = rss()
@@ -79,7 +80,7 @@ def fill(label: str, flyers: int, make: Callable[[int], int],
     started = time.perf_counter()
     while made < flyers:
         made += make(made)
-        if made % REPORT_EVERY == 0 or made >= flyers:
+        if made % every == 0 or made >= flyers:
             now, peak = rss()
             rate = (made - BATCH) / (time.perf_counter() - started)
             report(label, made, now, peak, base, f"  {rate:4.1f} flyers/s{store()}")
@@ -89,7 +90,7 @@ def fill(label: str, flyers: int, make: Callable[[int], int],
           f"{LIMIT / 1e6:.0f} MB target", flush=True)
 
 
-def child_service(flyers: int) -> None:
+def child_service(flyers: int, every: int) -> None:
     from pipeline.models import EventDetails, FlyerRequest
     from pipeline.service import FlyerService
     from pipeline.settings import load_settings
@@ -111,7 +112,7 @@ def child_service(flyers: int) -> None:
         text = f"  store {flyers_bytes / 1e6:6.1f} MB"
         return text + (f" + encodings {cache / 1e6:5.1f} MB" if cache is not None else "")
 
-    fill("service", flyers, make, rss_mb, store)
+    fill("service", flyers, make, rss_mb, store, every)
 
 
 def free_port() -> int:
@@ -120,7 +121,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_gradio(flyers: int, temp: Path) -> None:
+def run_gradio(flyers: int, temp: Path, every: int) -> None:
     from gradio_client import Client
 
     key, port = "bench-" + secrets.token_urlsafe(24), free_port()
@@ -150,7 +151,7 @@ def run_gradio(flyers: int, temp: Path) -> None:
                                                batch_size=BATCH, api_name="/generate")
             return len(files)
 
-        fill("gradio", flyers, make, lambda: rss_mb(server.pid), lambda: "")
+        fill("gradio", flyers, make, lambda: rss_mb(server.pid), lambda: "", every)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -160,12 +161,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--flyers", type=int, default=3000)
     parser.add_argument("--door", choices=("service", "gradio", "both"), default="both")
+    parser.add_argument("--every", type=int, default=REPORT_EVERY,
+                        help=f"print the RSS every this many flyers (default {REPORT_EVERY})")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flyers < 2 * BATCH or args.flyers % BATCH:
         parser.error(f"--flyers: a multiple of {BATCH}, at least {2 * BATCH}")
+    if args.every <= 0 or args.every % BATCH:
+        parser.error(f"--every: a positive multiple of {BATCH}")
     if args.child:
-        child_service(args.flyers)
+        child_service(args.flyers, args.every)
         return
     import tempfile
 
@@ -176,9 +181,10 @@ def main() -> None:
         if args.door in ("service", "both"):
             env = environment(args.flyers, "bench-" + secrets.token_urlsafe(24), free_port(), temp)
             subprocess.run([sys.executable, __file__, "--child", "--door", "service",
-                            "--flyers", str(args.flyers)], env=env, check=True)
+                            "--flyers", str(args.flyers), "--every", str(args.every)],
+                           env=env, check=True)
         if args.door in ("gradio", "both"):
-            run_gradio(args.flyers, temp)
+            run_gradio(args.flyers, temp, args.every)
         print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -40,7 +40,7 @@ from .render.see import analyse
 from .render.subject import Subject
 from .settings import Settings
 from .storage import FlyerSource, FlyerStorage, StoredFlyer
-from .store import FlyerStore
+from .store import ENCODED_BUDGET, FlyerStore
 
 if TYPE_CHECKING:
     from .season import SeasonOptions, SeasonResult, SeasonSink
@@ -84,6 +84,12 @@ def _stored_background(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="JPEG", quality=BACKGROUND_QUALITY, subsampling=0)
     return buffer.getvalue()
+
+
+def _as_json(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` as JSON gives it back (tuples become lists): how a store keeps a manifest."""
+    out: dict[str, Any] = json.loads(json.dumps(data))
+    return out
 
 
 def _given(data: bytes) -> Callable[[StoredFlyer], bytes]:
@@ -209,6 +215,8 @@ class FlyerService:
             max_items=settings.max_in_memory,
             max_bytes=settings.store_max_bytes,
             ttl_seconds=settings.store_ttl_seconds,
+            # previews and downloads: a cache beside the flyers, an eighth of their budget
+            max_encoded_bytes=min(ENCODED_BUDGET, settings.store_max_bytes // 8),
         )
         metro = None
         if settings.metro_path is not None:
@@ -399,11 +407,13 @@ class FlyerService:
         unused = [name for name in LAYOUT_NAMES if name not in used]
         return unused[0] if unused else LAYOUT_NAMES[len(used) % len(LAYOUT_NAMES)]
 
-    def _record(self, flyer: Flyer, source: FlyerSource, requested: str, seed: int
-                ) -> tuple[StoredFlyer, bytes]:
-        """The flyer as stored, and its preview JPEG."""
+    def _record(self, flyer: Flyer, source: FlyerSource, requested: str, seed: int,
+                **extra: Any) -> tuple[StoredFlyer, bytes]:
+        """The flyer as stored (manifest and provenance as JSON reads them back, so what
+        generation returns equals what the store gives later), and its preview JPEG."""
         flyer_id = secrets.token_urlsafe(12)
-        manifest = {"id": flyer_id, **flyer.manifest}
+        manifest = _as_json({"id": flyer_id, **flyer.manifest, **extra})
+        source = replace(source, provenance=_as_json(source.provenance))
         now = self.now()
         return StoredFlyer(
             id=flyer_id,
@@ -442,8 +452,8 @@ class FlyerService:
         fmt = get_format(format) if format else get_format(old.format)
         self.store.ensure_room(1, self.now())
         flyer = compose_stored(source, new_layout, fmt, self.metro_logo, self.settings.language)
-        stored, preview = self._record(flyer, source, new_layout, old.seed)
-        stored.manifest["rerendered_from"] = flyer_id
+        stored, preview = self._record(flyer, source, new_layout, old.seed,
+                                       rerendered_from=flyer_id)
         self._put([(stored, preview)])
         return stored
 

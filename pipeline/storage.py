@@ -23,6 +23,7 @@ Bounded, refused when full, all or nothing
     ``put(flyers, now)`` stores every flyer or none: when they do not all fit it raises
     ``StoreFull`` and nothing changes. Nothing already stored is ever evicted, replaced or
     changed to make room: putting an id that is live raises ``ValueError`` and stores nothing.
+    ``get`` gives a copy: changing the flyer (its manifest) changes nothing stored.
 
 Encode once
     ``encoded(flyer_id, key, produce, now)`` returns a derived encoding of a live flyer (a

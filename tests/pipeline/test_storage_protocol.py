@@ -60,6 +60,16 @@ def test_what_is_put_is_what_is_got(make_store: Factory) -> None:
     assert store.count(T0) == 1
 
 
+def test_what_is_got_is_a_copy(make_store: Factory) -> None:
+    store = make_store(3, 10**6, 60)
+    store.put([flyer(store, "a")], T0)
+    got = store.get("a", T0)
+    got.manifest["elements"].append({"b": 2})
+    got.source.provenance["seed"] = 8
+    again = store.get("a", T0)
+    assert again.manifest["elements"] == [{"a": 1}] and again.source.provenance["seed"] == 7
+
+
 def test_expiry_is_now_plus_the_time_to_live(make_store: Factory) -> None:
     store = make_store(3, 10**6, 60)
     assert store.expiry(T0) == T0 + 60

@@ -74,15 +74,15 @@ def fill(label: str, flyers: int, make: Callable[[int], int],
          rss: Callable[[], tuple[float, float]], store: Callable[[], str],
          every: int = REPORT_EVERY) -> None:
     """Call ``make(seed)`` (stores a batch, returns how many) until ``flyers`` are stored."""
-    made = make(0)  # warm-up batch: fonts, layouts, codecs
+    made = first = make(0)  # warm-up batch: fonts, layouts, codecs
     base, _ = rss()
-    print(f"  {label:8s} start: RSS {base:7.1f} MB after one batch of {made}", flush=True)
+    print(f"  {label:8s} start: RSS {base:7.1f} MB after the first {made} flyers", flush=True)
     started = time.perf_counter()
     while made < flyers:
         made += make(made)
         if made % every == 0 or made >= flyers:
             now, peak = rss()
-            rate = (made - BATCH) / (time.perf_counter() - started)
+            rate = (made - first) / (time.perf_counter() - started)
             report(label, made, now, peak, base, f"  {rate:4.1f} flyers/s{store()}")
     now, _ = rss()
     verdict = "within" if now * 1e6 <= LIMIT else "OVER"
@@ -121,7 +121,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_gradio(flyers: int, temp: Path, every: int) -> None:
+def run_gradio(flyers: int, temp: Path, every: int, clients: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     from gradio_client import Client
 
     key, port = "bench-" + secrets.token_urlsafe(24), free_port()
@@ -132,6 +134,7 @@ def run_gradio(flyers: int, temp: Path, every: int) -> None:
     try:
         deadline = time.monotonic() + 120
         client: Client | None = None
+        others: list[Client] = []
         while client is None:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the studio did not start: {server.stderr.read()[-2000:]}"
@@ -141,17 +144,26 @@ def run_gradio(flyers: int, temp: Path, every: int) -> None:
             except Exception:  # not listening yet
                 time.sleep(0.5)
 
-        def make(seed: int) -> int:
-            assert client is not None
+        others = [Client(url, auth=("bench", key), verbose=False, download_files=False)
+                  for _ in range(clients - 1)]
+
+        def one(user: Client, seed: int) -> int:
             files: Any
-            files, _manifests = client.predict(title="Jazz Night", subtitle="Live quartet",
-                                               date="Fri 12 Dec", time="20:00",
-                                               venue="Blue Room", url="https://example.org/jazz",
-                                               prompt="neon jazz club", seed=seed,
-                                               batch_size=BATCH, api_name="/generate")
+            files, _manifests = user.predict(title="Jazz Night", subtitle="Live quartet",
+                                             date="Fri 12 Dec", time="20:00",
+                                             venue="Blue Room", url="https://example.org/jazz",
+                                             prompt="neon jazz club", seed=seed,
+                                             batch_size=BATCH, api_name="/generate")
             return len(files)
 
-        fill("gradio", flyers, make, lambda: rss_mb(server.pid), lambda: "", every)
+        users = [client, *others]
+        with ThreadPoolExecutor(max_workers=len(users)) as pool:
+
+            def make(seed: int) -> int:  # one batch per client, at the same time
+                jobs = [pool.submit(one, user, seed + i * BATCH) for i, user in enumerate(users)]
+                return sum(job.result() for job in jobs)
+
+            fill("gradio", flyers, make, lambda: rss_mb(server.pid), lambda: "", every)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -163,12 +175,18 @@ def main() -> None:
     parser.add_argument("--door", choices=("service", "gradio", "both"), default="both")
     parser.add_argument("--every", type=int, default=REPORT_EVERY,
                         help=f"print the RSS every this many flyers (default {REPORT_EVERY})")
+    parser.add_argument("--clients", type=int, default=1,
+                        help="gradio door: gradio_client clients asking at once (default 1)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flyers < 2 * BATCH or args.flyers % BATCH:
         parser.error(f"--flyers: a multiple of {BATCH}, at least {2 * BATCH}")
-    if args.every <= 0 or args.every % BATCH:
-        parser.error(f"--every: a positive multiple of {BATCH}")
+    if not 1 <= args.clients <= 8:
+        parser.error("--clients: 1 to 8")
+    step = BATCH * args.clients
+    if args.every <= 0 or args.every % step or args.flyers % step:
+        parser.error(f"--every and --flyers: multiples of {step} (batches of {BATCH} times "
+                     "the clients)")
     if args.child:
         child_service(args.flyers, args.every)
         return
@@ -184,7 +202,7 @@ def main() -> None:
                             "--flyers", str(args.flyers), "--every", str(args.every)],
                            env=env, check=True)
         if args.door in ("gradio", "both"):
-            run_gradio(args.flyers, temp, args.every)
+            run_gradio(args.flyers, temp, args.every, args.clients)
         print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

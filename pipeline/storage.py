@@ -59,7 +59,7 @@ class FlyerSource:
     """What it takes to compose the flyer again: no second Stable Diffusion call."""
 
     background: bytes
-    """The background, encoded: a painted one at its painted size (high-quality JPEG, 4:4:4),
+    """The background, encoded: a painted one at its painted size (JPEG q93, 4:4:4),
     an uploaded one as the user's file. Generation composes from these bytes decoded, so
     re-renders and downloads give the pixels generation gave."""
     details: EventDetails

@@ -28,7 +28,7 @@ from .storage import RECORD_OVERHEAD, FlyerSource, FlyerStorage, StoredFlyer
 
 __all__ = ["ENCODED_BUDGET", "FlyerSource", "FlyerStorage", "FlyerStore", "StoredFlyer"]
 
-ENCODED_BUDGET = 64 * 1024 * 1024
+ENCODED_BUDGET = 32 * 1024 * 1024
 """Default byte budget of the encodings cache (previews, PNG/PDF downloads)."""
 
 

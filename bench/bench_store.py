@@ -127,9 +127,11 @@ def run_gradio(flyers: int, temp: Path, every: int, clients: int) -> None:
     from gradio_client import Client
 
     key, port = "bench-" + secrets.token_urlsafe(24), free_port()
-    server = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve"],
-                              env=environment(flyers, key, port, temp),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = temp.parent / f"{temp.name}-server.log"  # a file: an unread pipe would fill and stall
+    with log.open("w") as sink:
+        server = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve"],
+                                  env=environment(flyers, key, port, temp),
+                                  stdout=subprocess.DEVNULL, stderr=sink)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 120
@@ -137,8 +139,7 @@ def run_gradio(flyers: int, temp: Path, every: int, clients: int) -> None:
         others: list[Client] = []
         while client is None:
             if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the studio did not start: {server.stderr.read()[-2000:]}"
-                                 if server.stderr else "the studio did not start")
+                raise SystemExit(f"the studio did not start: {log.read_text()[-2000:]}")
             try:
                 client = Client(url, auth=("bench", key), verbose=False, download_files=False)
             except Exception:  # not listening yet
@@ -167,6 +168,7 @@ def run_gradio(flyers: int, temp: Path, every: int, clients: int) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.unlink(missing_ok=True)
 
 
 def main() -> None:

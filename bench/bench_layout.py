@@ -45,10 +45,11 @@ from pipeline.models import EventDetails, FlyerSpec
 from pipeline.render.autolayout import edge_energy
 from pipeline.render.compose import compose
 from pipeline.render.formats import Format, get_format
+from pipeline.render.geometry import Box, FracBox
 from pipeline.render.layouts import LAYOUT_NAMES, get_layout, pixel_box
 from pipeline.render.score import alignment, overlap
 from pipeline.render.see import analyse
-from pipeline.render.subject import FracBox, Subject, box_weights, resample
+from pipeline.render.subject import Subject, box_weights, resample
 
 __all__ = ["PHOTOS", "load_backgrounds", "main", "measure"]
 
@@ -71,7 +72,6 @@ DETAILS = EventDetails(
     url="https://example.org/midnight-jazz",
     organiser="Harbour Sounds Collective",
 )
-PxBox = tuple[int, int, int, int]
 
 
 def photo_dir() -> Path:
@@ -107,7 +107,7 @@ def _cover(src: tuple[int, int], target: tuple[int, int]) -> tuple[float, ...]:
     return (left, top, left + w, top + h)
 
 
-def _union(boxes: list[list[int]]) -> PxBox:
+def _union(boxes: list[list[int]]) -> Box:
     return (min(b[0] for b in boxes), min(b[1] for b in boxes),
             max(b[2] for b in boxes), max(b[3] for b in boxes))
 

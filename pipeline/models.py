@@ -10,6 +10,7 @@ from typing import Any
 
 from PIL import Image
 
+from .colours import hex_colour, parse_hex
 from .errors import InvalidRequest
 
 __all__ = [
@@ -51,7 +52,6 @@ _SCHEME = re.compile(r"^([^/?#]*?):")
 _WEB = re.compile(r"^(?:https?://)?[^/?#@]*\.[^/?#]", re.IGNORECASE)
 _MAILTO = re.compile(r"^mailto:[^@]+@[^@]+\.[^@]+$", re.IGNORECASE)
 _TEL = re.compile(r"^tel:\+?[0-9().\-]*[0-9][0-9().\-]*$", re.IGNORECASE)
-_HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 
 
 def check_text(text: str, field: str, label: str, *, multiline: bool = False) -> None:
@@ -186,18 +186,7 @@ def normalise_palette(colours: object) -> tuple[str, ...]:
         raise InvalidRequest(
             f"Give at most 3 brand colours, not {len(items)}.", field="palette"
         )
-    out: list[str] = []
-    for item in items:
-        match = _HEX.match(item)
-        if not match:
-            raise InvalidRequest(
-                f"Brand colour {item!r} is not a hex code like #1a2b3c.", field="palette"
-            )
-        digits = match.group(1)
-        if len(digits) == 3:
-            digits = "".join(ch * 2 for ch in digits)
-        out.append("#" + digits.lower())
-    return tuple(out)
+    return tuple(hex_colour(parse_hex(item)) for item in items)
 
 
 @dataclass(frozen=True)

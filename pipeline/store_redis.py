@@ -1,20 +1,25 @@
 """RedisFlyerStore: the flyer store shared by every studio replica (``FLYER_STORE_URL=redis://``).
 
-The same public methods, guarantees and errors as :class:`pipeline.store.FlyerStore`, kept in
-one Redis so that a flyer made on one replica is served by any other and survives the replica:
+One implementation of :class:`pipeline.storage.FlyerStorage` (the semantics are spelled out
+there and checked by ``tests/pipeline/test_storage_protocol.py``), kept in one Redis so that a
+flyer made on one replica is served by any other and survives the replica:
 
 - **Bounded across replicas** by count (``MAX_IN_MEMORY``) and bytes. The accounting is an
   index (sorted set: id -> expiry time), a size per id (hash) and a byte total (counter), and
   every check-and-change runs as one Lua script, so two replicas cannot both take the last
   place. A batch that does not fit is refused whole with :class:`StoreFull`; nothing stored is
   touched.
-- **Expiry by Redis**: each flyer is one hash with ``PEXPIREAT`` at its ``expires_at``; the
-  scripts sweep expired ids out of the accounting against Redis's own clock (``TIME``), which
-  is also :meth:`now`, so replicas on machines with skewed clocks agree.
-- **Encoded once across replicas**: a download is produced under a Redis lock per
+- **Expiry**: the store never reads a clock; every call takes ``now`` from the service. Each
+  flyer is one hash that Redis deletes ``expires_at - now`` seconds after it is stored
+  (``PEXPIRE``), and the scripts sweep expired ids out of the accounting against the ``now``
+  they are given; a flyer whose ``expires_at`` has passed is not found even before Redis has
+  deleted it. Replicas' clocks must be in step (NTP), as the protocol says.
+- **Encoded once across replicas**: a download or preview is produced under a Redis lock per
   ``(id, kind)`` (redis-py's :class:`redis.lock.Lock`); the replica holding it encodes and keeps
-  the bytes in the flyer's hash, the others wait and reuse them. A replica that dies while
-  encoding leaves a lock that expires after ``lock_timeout`` seconds.
+  the bytes in the flyer's hash (so they expire with it), the others wait and reuse them. A
+  replica that dies while encoding leaves a lock that expires after ``lock_timeout`` seconds.
+  Encodings have their own byte budget (``max_encoded_bytes``) and never count against the
+  flyers' one; one that would overflow it is returned without being kept.
 
 What is kept is plain data: the flyer's fields as JSON and its encoded images as bytes (no
 pickle: a shared Redis must not be able to run code in the studio). Redis must not evict keys
@@ -35,7 +40,7 @@ from redis.exceptions import LockError
 
 from .errors import NotFound, StoreFull, StoreUnavailable
 from .models import EventDetails
-from .store import FlyerSource, StoredFlyer
+from .storage import RECORD_OVERHEAD, FlyerSource, StoredFlyer
 
 __all__ = ["DEFAULT_PREFIX", "RedisFlyerStore", "redis_client", "redis_location"]
 
@@ -43,26 +48,32 @@ DEFAULT_PREFIX = "flyer-studio"
 """Start of every key the studio writes (FLYER_REDIS_PREFIX): several studios can share one
 Redis with different prefixes."""
 
-_FIELDS = (b"meta", b"preview", b"background", b"logo", b"subject")
+DEFAULT_ENCODED_BYTES = 256 * 1024 * 1024
+"""Encodings (previews, downloads) kept across replicas at most: a cache beside the flyers."""
+
+_FIELDS = (b"meta", b"background", b"logo", b"subject")
 _ENCODED = "enc:"
 
-# Drops expired ids from the accounting. KEYS[1] index, KEYS[2] sizes, KEYS[3] byte total.
+# Drops expired ids from the accounting. KEYS[1] index, KEYS[2] sizes, KEYS[3] byte total,
+# KEYS[4] encodings' sizes, KEYS[5] encodings' byte total; the last ARGV is the service's now.
 _SWEEP = """
-local function now_s()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+local function now_s() return tonumber(ARGV[#ARGV]) end
 local function sweep(now)
   local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
   for _, id in ipairs(dead) do
     local size = tonumber(redis.call('HGET', KEYS[2], id) or '0')
     redis.call('DECRBY', KEYS[3], size)
     redis.call('HDEL', KEYS[2], id)
+    local enc = tonumber(redis.call('HGET', KEYS[4], id) or '0')
+    redis.call('DECRBY', KEYS[5], enc)
+    redis.call('HDEL', KEYS[4], id)
   end
   if #dead > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) end
 end
 local function total() return tonumber(redis.call('GET', KEYS[3]) or '0') end
+local function encoded_total() return tonumber(redis.call('GET', KEYS[5]) or '0') end
 """
+_ACCOUNTS = 5
 
 # ARGV: count, nbytes, max_items, max_bytes -> {fits (0/1), kept count}
 _ENSURE_ROOM = _SWEEP + """
@@ -75,49 +86,52 @@ end
 return {1, kept}
 """
 
-# KEYS[4..]: each flyer's hash. ARGV: max_items, max_bytes, then per flyer
-# id, size, expires_at_ms, meta, preview, background, logo, subject -> {stored (0/1), kept count}
+# KEYS[6..]: each flyer's hash. ARGV: max_items, max_bytes, then per flyer
+# id, size, expires_at, ttl_ms, meta, background, logo, subject; now
+# -> {1 stored | 0 full | -1 an id is live already, kept count}
 _PUT = _SWEEP + """
 sweep(now_s())
-local n = #KEYS - 3
+local n = #KEYS - 5
 local size = 0
-for i = 1, n do size = size + tonumber(ARGV[2 + (i - 1) * 8 + 2]) end
+for i = 1, n do
+  local a = 2 + (i - 1) * 8
+  if redis.call('ZSCORE', KEYS[1], ARGV[a + 1]) then return {-1, redis.call('ZCARD', KEYS[1])} end
+  size = size + tonumber(ARGV[a + 2])
+end
 local kept = redis.call('ZCARD', KEYS[1])
 if kept + n > tonumber(ARGV[1]) or total() + size > tonumber(ARGV[2]) then
   return {0, kept}
 end
 for i = 1, n do
   local a = 2 + (i - 1) * 8
-  local key, id, bytes, at = KEYS[3 + i], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
-  local old = redis.call('HGET', KEYS[2], id)  -- the same id again: replaced, not counted twice
-  if old then redis.call('DECRBY', KEYS[3], tonumber(old)) end
+  local key, id, bytes = KEYS[5 + i], ARGV[a + 1], tonumber(ARGV[a + 2])
   redis.call('DEL', key)
-  redis.call('HSET', key, 'meta', ARGV[a + 4], 'preview', ARGV[a + 5],
-             'background', ARGV[a + 6], 'logo', ARGV[a + 7], 'subject', ARGV[a + 8])
-  redis.call('PEXPIREAT', key, at)
-  redis.call('ZADD', KEYS[1], tonumber(at) / 1000, id)
+  redis.call('HSET', key, 'meta', ARGV[a + 5], 'background', ARGV[a + 6], 'logo', ARGV[a + 7],
+             'subject', ARGV[a + 8])
+  redis.call('PEXPIRE', key, math.max(1, math.floor(tonumber(ARGV[a + 4]))))
+  redis.call('ZADD', KEYS[1], ARGV[a + 3], id)
   redis.call('HSET', KEYS[2], id, bytes)
   redis.call('INCRBY', KEYS[3], bytes)
 end
 return {1, kept + n}
 """
 
-# KEYS[4]: the flyer's hash. ARGV: id, field, data, max_bytes -> 1 when kept
+# KEYS[6]: the flyer's hash. ARGV: id, field, data, max_encoded_bytes, now -> 1 when kept
 _KEEP_ENCODED = _SWEEP + """
 sweep(now_s())
-if redis.call('EXISTS', KEYS[4]) == 0 or not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+if redis.call('EXISTS', KEYS[6]) == 0 or not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   return 0
 end
-if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 then return 0 end
+if redis.call('HEXISTS', KEYS[6], ARGV[2]) == 1 then return 0 end
 local size = string.len(ARGV[3])
-if total() + size > tonumber(ARGV[4]) then return 0 end
-redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
-redis.call('HINCRBY', KEYS[2], ARGV[1], size)
-redis.call('INCRBY', KEYS[3], size)
+if encoded_total() + size > tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', KEYS[6], ARGV[2], ARGV[3])
+redis.call('HINCRBY', KEYS[4], ARGV[1], size)
+redis.call('INCRBY', KEYS[5], size)
 return 1
 """
 
-# -> {kept count, bytes}
+# ARGV: now -> {kept count, bytes}
 _COUNT = _SWEEP + """
 sweep(now_s())
 return {redis.call('ZCARD', KEYS[1]), total()}
@@ -174,7 +188,7 @@ def _meta(flyer: StoredFlyer) -> bytes:
 
 
 def _flyer(values: list[bytes | None]) -> StoredFlyer:
-    meta_raw, preview, background, logo, subject = values
+    meta_raw, background, logo, subject = values
     assert meta_raw is not None
     meta: dict[str, Any] = json.loads(meta_raw)
     source = FlyerSource(
@@ -188,7 +202,6 @@ def _flyer(values: list[bytes | None]) -> StoredFlyer:
     )
     return StoredFlyer(
         id=meta["id"],
-        preview_jpeg=preview or b"",
         manifest=meta["manifest"],
         layout=meta["layout"],
         requested_layout=meta["requested_layout"],
@@ -215,19 +228,23 @@ class RedisFlyerStore:
         prefix: str = DEFAULT_PREFIX,
         lock_timeout: float = 30.0,
         location: str = "redis",
+        max_encoded_bytes: int = DEFAULT_ENCODED_BYTES,
     ) -> None:
-        if max_items <= 0 or max_bytes <= 0 or ttl_seconds <= 0 or lock_timeout <= 0:
+        if min(max_items, max_bytes, ttl_seconds, lock_timeout, max_encoded_bytes) <= 0:
             raise ValueError("store limits must be positive")
         if not prefix or any(c.isspace() for c in prefix):
             raise ValueError("the key prefix must be non-empty and without spaces")
         self.max_items = max_items
         self.max_bytes = max_bytes
+        self.max_encoded_bytes = max_encoded_bytes
         self.ttl_seconds = ttl_seconds
         self.prefix = prefix
         self.lock_timeout = lock_timeout
         self.location = location
         self._redis = client
-        self._accounts = [f"{prefix}:index", f"{prefix}:sizes", f"{prefix}:bytes"]
+        self._accounts = [f"{prefix}:index", f"{prefix}:sizes", f"{prefix}:bytes",
+                          f"{prefix}:encoded-sizes", f"{prefix}:encoded-bytes"]
+        assert len(self._accounts) == _ACCOUNTS
         self._ensure_room = client.register_script(_ENSURE_ROOM)
         self._put = client.register_script(_PUT)
         self._keep = client.register_script(_KEEP_ENCODED)
@@ -236,14 +253,19 @@ class RedisFlyerStore:
     @classmethod
     def from_url(
         cls, url: str, max_items: int, max_bytes: int, ttl_seconds: float,
-        prefix: str = DEFAULT_PREFIX,
+        prefix: str = DEFAULT_PREFIX, max_encoded_bytes: int = DEFAULT_ENCODED_BYTES,
     ) -> RedisFlyerStore:
         return cls(redis_client(url), max_items, max_bytes, ttl_seconds, prefix,
-                   location=redis_location(url))
+                   location=redis_location(url), max_encoded_bytes=max_encoded_bytes)
 
     def __repr__(self) -> str:
         return (f"RedisFlyerStore({self.location}, prefix={self.prefix!r}, "
                 f"max_items={self.max_items}, max_bytes={self.max_bytes})")
+
+    def close(self) -> None:
+        """Close the client's connections (the studio's lifespan calls it at shutdown)."""
+        with contextlib.suppress(redis.RedisError):
+            self._redis.close()
 
     def _key(self, flyer_id: str) -> str:
         return f"{self.prefix}:flyer:{flyer_id}"
@@ -265,40 +287,41 @@ class RedisFlyerStore:
             "service unavailable, try again later when older flyers have expired."
         )
 
-    # -- bookkeeping ------------------------------------------------------------------------
-    def now(self) -> float:
-        """Redis's clock (seconds since the epoch): the one every replica shares."""
-        with self._talking():
-            seconds, micros = self._redis.time()
-        return seconds + micros / 1_000_000
+    # -- the protocol -----------------------------------------------------------------------
+    def expiry(self, now: float) -> float:
+        """``expires_at`` for a flyer stored at ``now``."""
+        return now + self.ttl_seconds
 
-    def expiry(self) -> float:
-        """The expiry time for an entry created now."""
-        return self.now() + self.ttl_seconds
-
-    def ensure_room(self, count: int, nbytes: int = 0) -> None:
+    def ensure_room(self, count: int, now: float, nbytes: int = 0) -> None:
         """Raise StoreFull now if ``count`` more flyers cannot fit (checked again on put)."""
         with self._talking():
             fits, kept = self._ensure_room(
-                keys=self._accounts, args=[count, nbytes, self.max_items, self.max_bytes])
+                keys=self._accounts,
+                args=[count, nbytes + count * RECORD_OVERHEAD, self.max_items, self.max_bytes,
+                      repr(now)])
         if not fits:
             raise StoreFull(self._full_message(int(kept)))
 
-    # -- the API ----------------------------------------------------------------------------
-    def put(self, flyers: Sequence[StoredFlyer]) -> None:
+    def put(self, flyers: Sequence[StoredFlyer], now: float) -> None:
         """Store all of ``flyers`` or none of them (one script: atomic across replicas)."""
         if not flyers:
             return
+        if len({f.id for f in flyers}) != len(flyers):
+            raise ValueError("flyer ids must be new and distinct: a batch names one twice")
         args: list[Any] = [self.max_items, self.max_bytes]
         for flyer in flyers:
             source = flyer.source
-            args += [flyer.id, flyer.nbytes, int(flyer.expires_at * 1000), _meta(flyer),
-                     flyer.preview_jpeg, source.background, source.logo or b"",
+            ttl_ms = (flyer.expires_at - now) * 1000
+            args += [flyer.id, flyer.nbytes, repr(flyer.expires_at), repr(ttl_ms),
+                     _meta(flyer), source.background, source.logo or b"",
                      source.subject or b""]
+        args.append(repr(now))
         keys = self._accounts + [self._key(f.id) for f in flyers]
         with self._talking():
             stored, kept = self._put(keys=keys, args=args)
-        if not stored:
+        if int(stored) < 0:
+            raise ValueError("flyer ids must be new and distinct: one is stored already")
+        if not int(stored):
             raise StoreFull(self._full_message(int(kept)))
 
     def _not_found(self, flyer_id: str) -> NotFound:
@@ -307,25 +330,27 @@ class RedisFlyerStore:
             "Generate it again."
         )
 
-    def get(self, flyer_id: str) -> StoredFlyer:
+    def get(self, flyer_id: str, now: float) -> StoredFlyer:
         with self._talking():
             values: list[Any] = self._redis.hmget(self._key(flyer_id), _FIELDS)
         if values[0] is None:
             raise self._not_found(flyer_id)
-        return _flyer(values)
+        flyer = _flyer(values)
+        if not flyer.live(now):
+            raise self._not_found(flyer_id)
+        return flyer
 
-    def encoded(self, flyer_id: str, key: str, produce: Callable[[StoredFlyer], bytes]) -> bytes:
-        """The download ``key`` of a flyer, produced on first request and kept (encode once,
-        whichever replica asks first; the others wait for its lock and reuse the bytes).
-
-        If keeping it would overflow the byte budget it is returned without being kept.
-        """
+    def encoded(self, flyer_id: str, key: str, produce: Callable[[StoredFlyer], bytes],
+                now: float) -> bytes:
+        """The encoding ``key`` of a live flyer, produced on first request and kept (encode
+        once, whichever replica asks first; the others wait for its lock and reuse the bytes).
+        One that would overflow the encodings' budget is returned without being kept."""
         field = _ENCODED + key
+        flyer = self.get(flyer_id, now)  # NotFound before waiting for anyone
         with self._talking():
             cached: Any = self._redis.hget(self._key(flyer_id), field)
         if cached is not None:
             return bytes(cached)
-        flyer = self.get(flyer_id)  # NotFound before waiting for anyone
         lock = self._redis.lock(
             f"{self.prefix}:encoding:{flyer_id}:{key}",
             timeout=self.lock_timeout,
@@ -342,30 +367,30 @@ class RedisFlyerStore:
             data = produce(flyer)
             with self._talking():
                 self._keep(keys=[*self._accounts, self._key(flyer_id)],
-                           args=[flyer_id, field, data, self.max_bytes])
+                           args=[flyer_id, field, data, self.max_encoded_bytes, repr(now)])
             return data
         finally:
             if held:
                 with contextlib.suppress(LockError, redis.RedisError):
                     lock.release()  # an expired lock (slow encode) is someone else's now
 
-    def _counts(self) -> tuple[int, int]:
+    def _counts(self, now: float) -> tuple[int, int]:
         with self._talking():
-            kept, total = self._count(keys=self._accounts)
+            kept, total = self._count(keys=self._accounts, args=[repr(now)])
         return int(kept), int(total)
 
-    def __len__(self) -> int:
-        return self._counts()[0]
+    def count(self, now: float) -> int:
+        return self._counts(now)[0]
 
-    def __contains__(self, flyer_id: object) -> bool:
-        if not isinstance(flyer_id, str):
+    def contains(self, flyer_id: str, now: float) -> bool:
+        try:
+            self.get(flyer_id, now)
+        except NotFound:
             return False
-        with self._talking():
-            return bool(self._redis.exists(self._key(flyer_id)))
+        return True
 
-    @property
-    def nbytes(self) -> int:
-        return self._counts()[1]
+    def nbytes(self, now: float) -> int:
+        return self._counts(now)[1]
 
     def clear(self) -> None:
         """Delete every flyer and the accounting of this store (not the login counters)."""

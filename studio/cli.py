@@ -10,11 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline.catalogue import format_names, layout_names, pairing_names
 from pipeline.errors import FlyerError
 from pipeline.keys import write_key
-from pipeline.render.fonts import list_pairings
-from pipeline.render.formats import FORMATS
-from pipeline.render.layouts import LAYOUT_NAMES
 from pipeline.settings import load_settings
 from pipeline.sheets import SHEET_FIELDS
 
@@ -44,15 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--seed", type=int, default=-1)
     render.add_argument("--batch", type=int, default=1)
     render.add_argument("--layout", default="auto", metavar="LAYOUT",
-                        help=f"auto (default) or one of: {', '.join(LAYOUT_NAMES)}")
+                        help=f"auto (default) or one of: {', '.join(layout_names())}")
     render.add_argument("--format", default="instagram_post", metavar="FORMAT",
-                        help=f"one of: {', '.join(FORMATS)} (default instagram_post), "
+                        help=f"one of: {', '.join(format_names())} (default instagram_post), "
                         "or a custom size like 1200x628")
     render.add_argument("--background", type=Path, help="use this image instead of painting one")
     render.add_argument("--logo", type=Path, help="organiser logo")
     render.add_argument("--palette", default="", help="up to 3 brand colours: #112233,#abcdef")
     render.add_argument("--font", default="default", metavar="PAIRING",
-                        help="font pairing: " + ", ".join(p["name"] for p in list_pairings()))
+                        help="font pairing: " + ", ".join(pairing_names()))
     render.add_argument("--crop-marks", action="store_true", help="crop marks on print PDFs")
     render.add_argument("--out", type=Path, required=True, help="output folder")
     _many_parser(sub)
@@ -73,12 +71,12 @@ def _many_parser(sub: Any) -> None:
                       help="write an example sheet to SHEET instead (then fill it in)")
     many.add_argument("--variants", type=int, default=1, help="flyers per event (default 1)")
     many.add_argument("--layout", default="auto", metavar="LAYOUT",
-                      help=f"auto (default) or one of: {', '.join(LAYOUT_NAMES)}")
+                      help=f"auto (default) or one of: {', '.join(layout_names())}")
     many.add_argument("--format", default="instagram_post", metavar="FORMAT",
-                      help=f"one of: {', '.join(FORMATS)} (default instagram_post), "
+                      help=f"one of: {', '.join(format_names())} (default instagram_post), "
                       "or a custom size like 1200x628")
     many.add_argument("--font", default="default", metavar="PAIRING",
-                      help="font pairing: " + ", ".join(p["name"] for p in list_pairings()))
+                      help="font pairing: " + ", ".join(pairing_names()))
     many.add_argument("--palette", default="", help="up to 3 brand colours: #112233,#abcdef")
     many.add_argument("--logo", type=Path, help="organiser logo on every flyer")
     many.add_argument("--seed", type=int, default=-1)

@@ -18,8 +18,8 @@ from typing import Any
 from pipeline.app_api import DETAIL_FIELDS, FlyerApp, build_request, whole_number
 from pipeline.errors import FlyerError, InvalidRequest, NotFound
 from pipeline.models import FlyerRequest, normalise_palette
-from pipeline.render.images import FIELD_LABELS, load_image
-from pipeline.store import StoredFlyer
+from pipeline.service import check_image
+from pipeline.storage import StoredFlyer
 
 from .errors import to_gr_error
 from .jobs import Jobs
@@ -145,7 +145,7 @@ class StudioHandlers:
             except NotFound:
                 continue  # expired: drop it from the gallery
         gallery = [
-            (str(self.files.write(session, f"preview-{f.id}.jpg", f.preview_jpeg)),
+            (str(self.files.write(session, f"preview-{f.id}.jpg", self.service.preview(f.id))),
              self._caption(n, f))
             for n, f in enumerate(live, start=1)
         ]
@@ -240,9 +240,8 @@ class StudioHandlers:
             data = read_upload(value, field)
             if data is None:
                 return ""
-            image = load_image(data, field=field)
-        label = FIELD_LABELS.get(field, field)
-        return f"{label} ready · {image.width}×{image.height} px"
+            label, width, height = check_image(data, field)
+        return f"{label} ready · {width}×{height} px"
 
     def cancel(self, session: str | None) -> None:
         """Stop this session's generations, and only them: each job has its own cancel event,

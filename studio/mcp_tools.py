@@ -24,7 +24,7 @@ from pipeline.app_api import FlyerApp
 from pipeline.errors import FlyerError
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
-from pipeline.store import StoredFlyer
+from pipeline.storage import StoredFlyer
 
 from .errors import user_message
 from .jobs import Jobs
@@ -61,7 +61,7 @@ def add_tools(server: FastMCP, service: FlyerService, settings: Settings,
         content: list[Any] = [TextContent(type="text", text=json.dumps(
             {"flyers": facts, "note": note}, ensure_ascii=False))]
         content += [ImageContent(type="image", mimeType="image/jpeg",
-                                 data=base64.b64encode(f.preview_jpeg).decode("ascii"))
+                                 data=base64.b64encode(service.preview(f.id)).decode("ascii"))
                     for f in flyers]
         return CallToolResult(content=content, structuredContent={"flyers": facts})
 

@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.app_api import FlyerApp
+from pipeline.catalogue import format_for_size
 from pipeline.errors import FlyerError, InvalidRequest
-from pipeline.render.formats import FORMATS
 from pipeline.service import FlyerService
 from pipeline.settings import Settings
 
@@ -72,15 +72,6 @@ class FlyerBody(BaseModel):
     size: Annotated[list[int], Field(min_length=2, max_length=2)]
     batch_size: int = 1
     details: FlyerDetailsBody
-
-
-def format_for_size(width: int, height: int) -> str:
-    """The named format of exactly that size, else the custom ``WxH`` (checked by the
-    pipeline: out-of-range sizes are a 422 naming the format)."""
-    for fmt in FORMATS.values():
-        if (fmt.width, fmt.height) == (width, height):
-            return fmt.name
-    return f"{width}x{height}"
 
 
 def _fields(body: FlyerBody) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from .gate import SessionGate
 from .health import HealthMonitor, service_health_check
 from .login_page import LoginPageScript
 from .mcp_endpoint import MCP_PATH, create_mcp_endpoint, mcp_off
+from .memory import fix_mmap_threshold
 from .queue_wait import QueueClock
 from .rest import create_rest_router
 from .sessions import SessionMiddleware, Sessions, add_logout_routes
@@ -356,6 +357,7 @@ def serve(settings: Settings, out: TextIO | None = None) -> None:
     Without ``API_MASTER_KEY`` a fresh key is generated for this run and printed once to
     ``out`` (stdout); it is never logged.
     """
+    fix_mmap_threshold()  # a long-lived heap: see studio/memory.py
     out = out or sys.stdout
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     if not logging.getLogger().handlers:
@@ -403,7 +405,7 @@ def store_warning(service: FlyerService) -> str:
     """What ``serve`` prints at start when the shared store (FLYER_STORE_URL) cannot be
     reached ("" when it can, or when flyers are kept in this process)."""
     try:
-        len(service.store)
+        service.stored_count()
     except StoreUnavailable as exc:
         return (f"WARNING: {exc}\nThe studio starts anyway: until Redis answers, new flyers "
                 "and downloads get 503 and logins are refused as locked out.")

@@ -15,20 +15,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InvalidRequest
+from ..colours import parse_hex
 
 __all__ = [
     "KEYWORD_PALETTES",
     "Palette",
     "PaletteRoles",
-    "hex_to_rgb",
+    "UnitRGB",
     "palette_for",
     "prompt_words",
-    "stable_int",
+    "unit_rgb",
 ]
 
-RGB = tuple[float, float, float]
-Palette = list[RGB]
+UnitRGB = tuple[float, float, float]
+"""sRGB as floats in [0, 1] (what the procedural painter mixes; ``pipeline.colours.RGB`` is
+0-255 levels)."""
+Palette = list[UnitRGB]
 """Colours ordered from darkest to lightest (what the procedural styles paint with)."""
 
 # word -> (base, base2, accent, accent2, glow)
@@ -101,18 +103,17 @@ _ALIASES: dict[str, str] = {
 }
 
 _WORD = re.compile(r"[a-z0-9]+")
-_HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
 
 
 @dataclass(frozen=True)
 class PaletteRoles:
     """Five colour roles as RGB floats in [0, 1]."""
 
-    base: RGB
-    base2: RGB
-    accent: RGB
-    accent2: RGB
-    glow: RGB
+    base: UnitRGB
+    base2: UnitRGB
+    accent: UnitRGB
+    accent2: UnitRGB
+    glow: UnitRGB
     source: str
     """Where the colours came from: 'brand', 'keyword:<word>' or 'hue:<degrees>'."""
 
@@ -120,24 +121,21 @@ class PaletteRoles:
         return np.asarray(getattr(self, role), dtype=np.float32)
 
 
-def hex_to_rgb(value: str) -> RGB:
-    match = _HEX.match(value.strip())
-    if not match:
-        raise InvalidRequest(f"Brand colour {value!r} is not a hex code like #1a2b3c.", "palette")
-    digits = match.group(1)
-    r, g, b = (int(digits[i : i + 2], 16) / 255.0 for i in (0, 2, 4))
-    return (r, g, b)
+def unit_rgb(value: str) -> UnitRGB:
+    """A hex colour as floats in [0, 1] (InvalidRequest naming the palette if it is not one)."""
+    r, g, b = parse_hex(value)
+    return (r / 255.0, g / 255.0, b / 255.0)
 
 
 def prompt_words(prompt: str) -> list[str]:
     return _WORD.findall(prompt.lower())
 
 
-def _luma(rgb: RGB) -> float:
+def _luma(rgb: UnitRGB) -> float:
     return 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
 
 
-def _mix(a: RGB, b: RGB, t: float) -> RGB:
+def _mix(a: UnitRGB, b: UnitRGB, t: float) -> UnitRGB:
     return (a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t)
 
 
@@ -162,9 +160,9 @@ def _from_keywords(words: list[str]) -> PaletteRoles | None:
             found.append(key)
     if not found:
         return None
-    base, base2, accent, accent2, glow = (hex_to_rgb(c) for c in KEYWORD_PALETTES[found[0]])
+    base, base2, accent, accent2, glow = (unit_rgb(c) for c in KEYWORD_PALETTES[found[0]])
     if len(found) > 1:  # a second theme lends its accent: "jazz night", "spring market"
-        accent2 = hex_to_rgb(KEYWORD_PALETTES[found[1]][2])
+        accent2 = unit_rgb(KEYWORD_PALETTES[found[1]][2])
     return PaletteRoles(base, base2, accent, accent2, glow, source=f"keyword:{found[0]}")
 
 
@@ -176,7 +174,7 @@ def _from_hash(words: list[str]) -> PaletteRoles:
     dark = digest[2] % 3 != 0  # two in three prompts get a deep background
     offsets = ((0.08, -0.08), (0.5, 0.04), (0.42, 0.58))[scheme]
 
-    def hls(h: float, lightness: float, saturation: float) -> RGB:
+    def hls(h: float, lightness: float, saturation: float) -> UnitRGB:
         return colorsys.hls_to_rgb(h % 1.0, lightness, saturation)
 
     if dark:
@@ -191,7 +189,7 @@ def _from_hash(words: list[str]) -> PaletteRoles:
 
 
 def _from_brand(colours: tuple[str, ...]) -> PaletteRoles:
-    rgb = [hex_to_rgb(c) for c in colours[:3]]
+    rgb = [unit_rgb(c) for c in colours[:3]]
     first = rgb[0]
     black, white = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
     if len(rgb) == 1:
@@ -211,8 +209,3 @@ def palette_for(prompt: str, brand: tuple[str, ...] = ()) -> PaletteRoles:
     words = prompt_words(prompt)
     return _from_keywords(words) or _from_hash(words)
 
-
-def stable_int(*parts: object) -> int:
-    """A deterministic 64-bit integer from ``parts`` (unlike ``hash``, stable across runs)."""
-    digest = hashlib.sha256(repr(parts).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big")

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from ..errors import BackendResponseError
 from ._batch import Batch
-from ._palette import palette_for
+from ._palette import Palette, palette_for
 from ._sizes import fit_area
 from .base import (
     Capabilities,
@@ -35,8 +35,6 @@ _WORK_SIDE = 288
 _GRAIN = 6  # monochrome grain, uniform in -6..6 levels (standard deviation about 3.7)
 
 Array = np.ndarray
-Palette = list[tuple[float, float, float]]
-"""RGB colours in 0..1, darkest first."""
 Style = Callable[[np.random.Generator, Palette, int, int], Array]
 
 

@@ -22,6 +22,7 @@ from PIL import Image
 
 from .focal import SrcBox, crop_candidates, fractions
 from .formats import Format
+from .geometry import Box
 from .layouts import LAYOUT_NAMES, Arrangement, Layout, get_layout
 from .score import (
     WEIGHTS,
@@ -38,7 +39,6 @@ from .subject import Subject, integral, resample_many
 __all__ = ["Choice", "choose_layout", "edge_energy", "rank_layouts"]
 
 ENERGY_SIDE = 96
-PxBox = tuple[int, int, int, int]
 CLOSE = 0.1
 """``auto`` picks among the layouts whose total is within this of the best ..."""
 OCC_SLACK = 0.1
@@ -75,7 +75,7 @@ class Choice:
     layout: Layout
     crop: SrcBox
     zoom: float
-    picture: PxBox
+    picture: Box
     terms: dict[str, float]
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     reason: dict[str, object] = field(default_factory=dict)
@@ -219,7 +219,7 @@ def rank_layouts(background: Image.Image, fmt: Format, subject: Subject,
     energy = edge_energy(background)
     views = _Views(subject, energy, background.size, integral(energy))
     crops_for: dict[tuple[int, int], list[tuple[SrcBox, float]]] = {}
-    found: list[tuple[float, str, int, Layout, Arrangement, PxBox, SrcBox, float,
+    found: list[tuple[float, str, int, Layout, Arrangement, Box, SrcBox, float,
                       dict[str, float]]] = []
     best: dict[str, tuple[float, dict[str, float]]] = {}
     tried = pruned = 0

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from ..colours import RGB, hex_colour
+from .geometry import Box
 from .legibility import NEAR_BLACK, WHITE, Surface, pixel_luminance, worst_contrast
 from .paint import Tint
 
@@ -32,8 +34,6 @@ __all__ = [
     "margin_of",
 ]
 
-Box = tuple[int, int, int, int]
-RGB = tuple[int, int, int]
 Target = tuple[Box, float]
 """A box whose pixels must read at a contrast threshold."""
 
@@ -81,13 +81,9 @@ class Backdrop:
     """Canvas extent of the drawing."""
     op: Tint | Frost
 
-    @property
-    def text_colour(self) -> RGB:
-        return WHITE if self.dark else NEAR_BLACK
-
     def describe(self, block: str) -> dict[str, object]:
         return {"block": block, "kind": self.kind, "tone": "dark" if self.dark else "light",
-                "colour": "#{:02x}{:02x}{:02x}".format(*self.colour),
+                "colour": hex_colour(self.colour),
                 "opacity": round(self.opacity, 2), "box": list(self.box)}
 
 

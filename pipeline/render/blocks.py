@@ -17,13 +17,13 @@ from PIL import Image
 from ..errors import RenderError
 from ..models import FIELD_LIMITS
 from .fonts import Pairing
+from .geometry import Box
 from .layouts import Block, RoleStyle
 from .text import REF_SIZE, FittedText, _ref_width, fit_text, paragraph_direction
 
 __all__ = ["DETAIL_RATIO", "TITLE_RATIO", "PlacedText", "fit_block", "metro_logo_size",
            "role_cap"]
 
-PxBox = tuple[int, int, int, int]
 TITLE_RATIO = 1.5
 """The title's size over any other role's, at least (in pixels of font size)."""
 DETAIL_RATIO = 0.62
@@ -38,10 +38,10 @@ class PlacedText:
     role: str
     text: str
     fitted: FittedText
-    box: PxBox
+    box: Box
     align: str
     bold: bool
-    metro_logo_box: PxBox | None = None
+    metro_logo_box: Box | None = None
 
 
 def metro_logo_size(logo: Image.Image, size: int) -> tuple[int, int]:
@@ -70,7 +70,7 @@ def _too_long(role: str, text: str, width: int, style: RoleStyle, min_px: int,
         f"it to about {fits} characters.", field=role)
 
 
-def fit_block(block: Block, region: PxBox, texts: dict[str, str], styles: dict[str, RoleStyle],
+def fit_block(block: Block, region: Box, texts: dict[str, str], styles: dict[str, RoleStyle],
               pairing: Pairing, short_side: int, metro_logo: Image.Image | None,
               layout_name: str, fmt_name: str, hyphenation: str | None = None,
               title_px: int | None = None) -> list[PlacedText]:
@@ -140,7 +140,7 @@ def fit_block(block: Block, region: PxBox, texts: dict[str, str], styles: dict[s
     return _place(block, region, roles, fits, texts, styles, metro_logo, total(fits))
 
 
-def _place(block: Block, region: PxBox, roles: list[str], fits: list[FittedText],
+def _place(block: Block, region: Box, roles: list[str], fits: list[FittedText],
            texts: dict[str, str], styles: dict[str, RoleStyle], metro_logo: Image.Image | None,
            stack_h: int) -> list[PlacedText]:
     left, top, right, bottom = region

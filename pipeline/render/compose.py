@@ -32,6 +32,7 @@ from .fitting import Fitted, fit_layout, where_it_fits, with_where_it_fits
 from .focal import SrcBox, fractions, upscale
 from .fonts import get_pairing
 from .formats import Format
+from .geometry import Box
 from .language import resolve_language
 from .layouts import LAYOUT_NAMES, TEXT_ROLES, Layout, get_layout, pixel_box
 from .legibility import WORK_SIDE, Surface, pixel_luminance
@@ -45,7 +46,6 @@ from .text import Stamp, clean_text, paragraph_direction
 
 __all__ = ["compose", "prepare_logo"]
 
-Box = tuple[int, int, int, int]
 
 
 PRINT_UPSCALE_WARN = 2.0

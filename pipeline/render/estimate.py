@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 
+from .geometry import Box
 from .layouts import Block, RoleStyle
 
 __all__ = ["estimate_block", "estimate_fit"]
 
-PxBox = tuple[int, int, int, int]
 GLYPH = 0.5
 """Average advance of a glyph, in em (bold and upper case a little wider)."""
 _DETAIL_CAP = {"subtitle": 0.78}
@@ -54,8 +54,8 @@ def _stack(roles: list[str], texts: dict[str, str], styles: dict[str, RoleStyle]
     return height, widest
 
 
-def estimate_fit(block: Block, region: PxBox, texts: dict[str, str],
-                 styles: dict[str, RoleStyle], short: int) -> tuple[PxBox, float] | None:
+def estimate_fit(block: Block, region: Box, texts: dict[str, str],
+                 styles: dict[str, RoleStyle], short: int) -> tuple[Box, float] | None:
     """The estimated box of the block's text inside ``region`` and the scale of its largest
     sizes it needed to fit (1: full size; less in a smaller region or a narrower column);
     None: nothing to set."""
@@ -77,8 +77,8 @@ def estimate_fit(block: Block, region: PxBox, texts: dict[str, str],
     return (x, y, x + w, y + h), scale
 
 
-def estimate_block(block: Block, region: PxBox, texts: dict[str, str],
-                   styles: dict[str, RoleStyle], short: int) -> PxBox | None:
+def estimate_block(block: Block, region: Box, texts: dict[str, str],
+                   styles: dict[str, RoleStyle], short: int) -> Box | None:
     """The estimated box of the block's text inside ``region`` (None: nothing to set)."""
     found = estimate_fit(block, region, texts, styles, short)
     return None if found is None else found[0]

@@ -18,12 +18,12 @@ from ..errors import RenderError
 from .blocks import PlacedText, fit_block
 from .fonts import Pairing
 from .formats import Format
+from .geometry import Box
 from .layouts import Layout, get_layout, pixel_box
 from .qr import QrPlan, give_way, plan_qr
 
 __all__ = ["Fitted", "first_fit", "fit_layout", "where_it_fits", "with_where_it_fits"]
 
-Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)

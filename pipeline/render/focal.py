@@ -11,20 +11,19 @@ region of the target, as far as the picture allows, and keeps it whole when it f
 
 from __future__ import annotations
 
-from .subject import FracBox, Subject
+from .geometry import FracBox, SrcBox
+from .subject import Subject
 
 __all__ = [
     "WHOLE",
     "ZOOMS",
     "SrcBox",
-    "cover_box",
     "crop_candidates",
     "focal_box",
     "fractions",
     "upscale",
 ]
 
-SrcBox = tuple[float, float, float, float]
 WHOLE: FracBox = (0.0, 0.0, 1.0, 1.0)
 ZOOMS = (1.0, 0.8)
 """Crop sizes tried, as a share of the cover crop's side (0.8: 1.25x closer)."""
@@ -42,13 +41,6 @@ def _size(src: tuple[int, int], target: tuple[int, int], zoom: float) -> tuple[f
     else:
         w, h = float(src[0]), src[0] / ratio
     return w * zoom, h * zoom
-
-
-def cover_box(src: tuple[int, int], target: tuple[int, int]) -> SrcBox:
-    """The centred crop with the target's aspect (as ImageOps.fit with centering 0.5)."""
-    w, h = _size(src, target, 1.0)
-    left, top = (src[0] - w) * 0.5, (src[1] - h) * 0.5
-    return (left, top, left + w, top + h)
 
 
 def _place(keep: list[tuple[float, float]], length: float, span: float, want: float) -> float:

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import InvalidRequest
 from .formats import Format
+from .geometry import FracBox
 
 __all__ = [
     "HOME",
@@ -53,7 +54,6 @@ _FALLBACK = {
     "square": ("square", "portrait", "landscape"),
     "landscape": ("landscape", "square", "portrait"),
 }
-Box = tuple[float, float, float, float]
 HOME = "home"
 """The name of a block's own position when the layout file does not name it."""
 
@@ -84,7 +84,7 @@ DEFAULT_STYLES: dict[str, RoleStyle] = {
 }
 
 
-def _flip(box: Box) -> Box:
+def _flip(box: FracBox) -> FracBox:
     """A fractional box mirrored left to right."""
     return (1.0 - box[2], box[1], 1.0 - box[0], box[3])
 
@@ -98,7 +98,7 @@ class Panel:
     block's content, rounded) or 'band' (full width from the content to the canvas edge)."""
 
     style: str
-    area: Box
+    area: FracBox
     opacity: float
     block: str | None = None
 
@@ -111,7 +111,7 @@ class Anchor:
     """Another place a block may take: its box (safe-area fractions) and alignment."""
 
     name: str
-    box: Box
+    box: FracBox
     align: str
     valign: str
 
@@ -122,7 +122,7 @@ class Anchor:
 @dataclass(frozen=True)
 class Block:
     id: str
-    box: Box
+    box: FracBox
     roles: tuple[str, ...]
     align: str
     valign: str
@@ -173,7 +173,7 @@ class Arrangement:
 
 @dataclass(frozen=True)
 class Placement:
-    box: Box
+    box: FracBox
     align: str
     valign: str
 
@@ -253,7 +253,7 @@ class Layout:
         return replace(self, variants={o: found for o in ORIENTATIONS})
 
 
-def pixel_box(frac: Box, outer: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+def pixel_box(frac: FracBox, outer: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     """Fractions of ``outer`` (l, t, r, b in px) to whole pixels."""
     left, top, right, bottom = outer
     w, h = right - left, bottom - top
@@ -261,7 +261,7 @@ def pixel_box(frac: Box, outer: tuple[int, int, int, int]) -> tuple[int, int, in
             round(left + frac[2] * w), round(top + frac[3] * h))
 
 
-def _box(raw: Any, where: str) -> Box:
+def _box(raw: Any, where: str) -> FracBox:
     if not (isinstance(raw, list) and len(raw) == 4 and all(isinstance(v, (int, float))
                                                             for v in raw)):
         raise ValueError(f"{where}: box must be four numbers")
@@ -271,7 +271,7 @@ def _box(raw: Any, where: str) -> Box:
     return (left, top, right, bottom)
 
 
-def _overlap(a: Box, b: Box) -> bool:
+def _overlap(a: FracBox, b: FracBox) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 

@@ -23,11 +23,9 @@ __all__ = [
     "WHITE",
     "Surface",
     "contrast",
-    "hex_colour",
     "is_large_text",
     "luminance",
     "pixel_luminance",
-    "rgb",
     "worst_contrast",
 ]
 
@@ -38,15 +36,6 @@ NEAR_BLACK: tuple[int, int, int] = (17, 17, 20)
 PERCENTILE = 10
 WORK_SIDE = 360
 """Long side of the measuring copy, in px."""
-
-
-def rgb(colour: str) -> tuple[int, int, int]:
-    value = colour.lstrip("#")
-    return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
-
-
-def hex_colour(c: tuple[int, int, int]) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*c)
 
 
 def _linear(values: np.ndarray) -> np.ndarray:
@@ -112,17 +101,11 @@ class Surface:
     lum: np.ndarray
 
     @classmethod
-    def of(cls, image: Image.Image) -> Surface:
-        factor = max(1, int(max(image.size) / WORK_SIDE))
-        small = image.reduce(factor) if factor > 1 else image
-        return cls._of_small(small, small.width / image.width)
-
-    @classmethod
     def of_region(cls, source: Image.Image, box: tuple[float, float, float, float],
                   canvas_size: tuple[int, int]) -> Surface:
         """The surface of a canvas of ``canvas_size`` that ``box`` of ``source`` will be
         resized to, measured straight from the source (an area average of the same pixels,
-        at the size ``of`` works at), so it is ready before the canvas is."""
+        at most WORK_SIDE px long), so it is ready before the canvas is."""
         factor = max(1, int(max(canvas_size) / WORK_SIDE))
         size = (-(-canvas_size[0] // factor), -(-canvas_size[1] // factor))
         shrink = size[0] <= box[2] - box[0] and size[1] <= box[3] - box[1]
@@ -160,13 +143,6 @@ class Surface:
         ys, xs = self._slice(box)
         out: np.ndarray = self.lum[ys, xs]
         return out
-
-    def mean_colour(self, box: tuple[int, int, int, int]) -> tuple[int, int, int]:
-        ys, xs = self._slice(box)
-        region = self.rgb[ys, xs]
-        # one channel at a time: numpy reduces an interleaved (N, 3) array ~15x slower
-        r, g, b = (float(region[..., c].mean()) for c in range(3))
-        return (int(r), int(g), int(b))
 
     def blend(self, box: tuple[int, int, int, int], colour: tuple[int, int, int],
               opacity: float, radius: int = 0) -> None:

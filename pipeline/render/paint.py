@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw
 
+from ..colours import RGB
 from .fonts import FontFace, load_font
+from .geometry import Box
 from .legibility import (
     LARGE_TEXT,
     NEAR_BLACK,
@@ -32,8 +34,6 @@ __all__ = [
     "stands_out",
 ]
 
-Box = tuple[int, int, int, int]
-RGB = tuple[int, int, int]
 BLACK: RGB = (0, 0, 0)
 LOGO_SHARE = 0.6
 """Share of a logo's ink that must stand out for the logo to go without a plate."""

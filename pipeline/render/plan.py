@@ -15,13 +15,15 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from ..colours import RGB, hex_colour
 from ..models import FlyerSpec
 from .backdrops import Frost
 from .blocks import PlacedText
 from .fonts import Pairing
 from .formats import Format
+from .geometry import Box
 from .layouts import Layout, Variant, pixel_box
-from .legibility import LARGE_TEXT, Surface, hex_colour
+from .legibility import LARGE_TEXT, Surface
 from .paint import (
     LogoOp,
     Tint,
@@ -36,8 +38,6 @@ from .tones import lazy_hue, panel_colour
 
 __all__ = ["Plan", "Work", "apply", "manifest", "plan"]
 
-Box = tuple[int, int, int, int]
-RGB = tuple[int, int, int]
 
 
 @dataclass

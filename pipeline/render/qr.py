@@ -23,6 +23,7 @@ from PIL import Image
 from ..errors import InvalidRequest, RenderError
 from ..models import check_link
 from .formats import MM_PER_INCH, Format
+from .geometry import Box
 
 __all__ = [
     "MAX_SHARE",
@@ -49,7 +50,6 @@ MAX_SHARE = 0.55
 """Most of the safe area's short side a code may grow to on a small canvas."""
 LEVELS = ("m", "l")
 """Error-correction levels tried, the sturdier first."""
-Box = tuple[int, int, int, int]
 
 
 def qr_modules(url: str, error: str = "l") -> int:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..colours import RGB, parse_hex
 from .backdrops import (
     MARGIN,
     Backdrop,
@@ -27,6 +28,7 @@ from .backdrops import (
 )
 from .blocks import METRO_LOGO_GAP, PlacedText
 from .formats import Format
+from .geometry import Box
 from .legibility import (
     LARGE_TEXT,
     NEAR_BLACK,
@@ -35,15 +37,12 @@ from .legibility import (
     Surface,
     is_large_text,
     luminance,
-    rgb,
     worst_contrast,
 )
 from .tones import Hue, backdrop_colour
 
 __all__ = ["Block", "Inks", "decide_inks", "line_boxes", "threshold"]
 
-Box = tuple[int, int, int, int]
-RGB = tuple[int, int, int]
 LIGHT_SCRIM_MEAN = 0.3
 """A light scrim is only tried where the picture under the text is at least this light."""
 FROST_FROM = 0.9
@@ -108,7 +107,7 @@ class _Planner:
     def __init__(self, surface: Surface, fmt: Format, palette: tuple[str, ...],
                  tone: Callable[[], Hue], pad: int) -> None:
         self.surface, self.fmt, self.tone, self.pad = surface, fmt, tone, pad
-        self.brand = [rgb(c) for c in palette]
+        self.brand = [parse_hex(c) for c in palette]
         self.size = (fmt.width, fmt.height)
         self.short = min(fmt.width, fmt.height)
         self.tried: dict[tuple[str, bool, tuple[Target, ...]], Candidate] = {}

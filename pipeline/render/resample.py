@@ -9,14 +9,11 @@ strip count is a constant, so the result never depends on the machine's core cou
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from concurrent.futures import Executor, Future
 
 from PIL import Image
 
-from ..executor import work_pool
-
-__all__ = ["STRIPS", "resize", "start_resize", "start_strips", "workers"]
+__all__ = ["STRIPS", "start_strips", "workers"]
 
 STRIPS = 4
 """Output strips per resize (constant: the pixels must not depend on the machine)."""
@@ -30,13 +27,6 @@ def workers() -> int:
         return max(1, min(STRIPS, len(os.sched_getaffinity(0))))
     except AttributeError:  # not on Linux
         return max(1, min(STRIPS, os.cpu_count() or 1))
-
-
-def resize(image: Image.Image, size: tuple[int, int], method: Image.Resampling,
-           box: tuple[float, float, float, float] | None = None) -> Image.Image:
-    """``image.resize(size, method, box=box)``, computed in horizontal strips on the shared
-    worker threads."""
-    return start_resize(work_pool(), image, size, method, box)()
 
 
 def start_strips(pool: Executor, image: Image.Image, size: tuple[int, int],
@@ -61,22 +51,3 @@ def start_strips(pool: Executor, image: Image.Image, size: tuple[int, int],
         return image.resize((width, bottom - top), method, box=part)
 
     return [(cuts[i], pool.submit(strip, i)) for i in range(STRIPS)]
-
-
-def start_resize(pool: Executor, image: Image.Image, size: tuple[int, int],
-                 method: Image.Resampling,
-                 box: tuple[float, float, float, float] | None = None
-                 ) -> Callable[[], Image.Image]:
-    """Start resizing on ``pool`` and return a function that waits for the result, so the
-    caller can do other (GIL-bound) work meanwhile. Same pixels as ``resize``."""
-    parts = start_strips(pool, image, size, method, box)
-    if len(parts) == 1:
-        return parts[0][1].result
-
-    def join() -> Image.Image:
-        out = Image.new(image.mode, size)
-        for top, part in parts:
-            out.paste(part.result(), (0, top))
-        return out
-
-    return join

@@ -47,6 +47,7 @@ import numpy as np
 
 from .estimate import estimate_fit
 from .formats import Format
+from .geometry import Box
 from .layouts import Layout, Variant, pixel_box
 from .subject import FracBox, Subject, box_weights
 
@@ -66,7 +67,6 @@ __all__ = [
     "total",
 ]
 
-PxBox = tuple[int, int, int, int]
 GRID_SIDE = 64
 """Long side (cells) of the grid a candidate is scored on."""
 PAD = 0.03
@@ -99,7 +99,7 @@ class Cover:
     """Something drawn over the picture: ``kind`` is 'text', 'panel', 'scrim', 'qr' or
     'logo'; ``weight`` counts a text block twice for the title (Rea)."""
 
-    box: PxBox
+    box: Box
     kind: str
     opacity: float = 1.0
     weight: float = 1.0
@@ -115,7 +115,7 @@ class Candidate:
 
     layout: str
     size: tuple[int, int]
-    picture: PxBox
+    picture: Box
     covers: tuple[Cover, ...]
     penalty: float = 0.0
     bounds: tuple[Cover, ...] | None = None
@@ -123,7 +123,7 @@ class Candidate:
     """How much the title must shrink to fit its block (estimated; 0: its largest size)."""
 
 
-def picture_box(variant: Variant, fmt: Format) -> PxBox:
+def picture_box(variant: Variant, fmt: Format) -> Box:
     """The part of the canvas the picture fills: all of it, less any opaque solid panel that
     spans a whole side (split_panel's colour half)."""
     left, top, right, bottom = 0, 0, fmt.width, fmt.height
@@ -147,12 +147,12 @@ def picture_box(variant: Variant, fmt: Format) -> PxBox:
     return (left, top, right, bottom)
 
 
-def _grow(box: PxBox, by: int, size: tuple[int, int]) -> PxBox:
+def _grow(box: Box, by: int, size: tuple[int, int]) -> Box:
     return (max(0, box[0] - by), max(0, box[1] - by), min(size[0], box[2] + by),
             min(size[1], box[3] + by))
 
 
-def _qr_box(region: PxBox, align: str, valign: str, short: int) -> PxBox:
+def _qr_box(region: Box, align: str, valign: str, short: int) -> Box:
     side = min(region[2] - region[0], region[3] - region[1], round(QR_SHARE * short))
     x = {"left": region[0], "center": (region[0] + region[2] - side) // 2,
          "right": region[2] - side}[align]
@@ -180,8 +180,8 @@ def planned(layout: Layout, fmt: Format, content: Mapping[str, str],
     covers: list[Cover] = []
     bounds: list[Cover] = []
     shrink = 0.0
-    guess: dict[str, PxBox] = {}
-    region: dict[str, PxBox] = {}
+    guess: dict[str, Box] = {}
+    region: dict[str, Box] = {}
     for block in variant.blocks:
         if not any(content.get(r) for r in block.roles):
             continue
@@ -228,14 +228,14 @@ def planned(layout: Layout, fmt: Format, content: Mapping[str, str],
                      layout.auto_penalty, tuple(bounds), round(shrink, 4))
 
 
-def grid_size(picture: PxBox) -> tuple[int, int]:
+def grid_size(picture: Box) -> tuple[int, int]:
     """The scoring grid (width, height) for a picture box: long side ``GRID_SIDE``."""
     w, h = picture[2] - picture[0], picture[3] - picture[1]
     scale = GRID_SIDE / max(w, h)
     return (max(1, round(w * scale)), max(1, round(h * scale)))
 
 
-def _in_picture(box: PxBox, picture: PxBox) -> FracBox | None:
+def _in_picture(box: Box, picture: Box) -> FracBox | None:
     w, h = picture[2] - picture[0], picture[3] - picture[1]
     left = max(0.0, (box[0] - picture[0]) / w)
     top = max(0.0, (box[1] - picture[1]) / h)
@@ -253,7 +253,7 @@ def _weights(boxes: tuple[FracBox, ...], shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def _contains(outer: PxBox, inner: PxBox) -> bool:
+def _contains(outer: Box, inner: Box) -> bool:
     return (outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2]
             and outer[3] >= inner[3])
 
@@ -407,7 +407,7 @@ def total(terms: Mapping[str, Any]) -> Any:
                for k, v in terms.items() if k in WEIGHTS)
 
 
-def overlap(boxes: Sequence[PxBox]) -> float:
+def overlap(boxes: Sequence[Box]) -> float:
     """Ove: mean over pairs of the overlap as a share of the smaller box (0: none)."""
     pairs = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]]
     if not pairs:
@@ -421,7 +421,7 @@ def overlap(boxes: Sequence[PxBox]) -> float:
     return float(np.mean(shares))
 
 
-def alignment(boxes: Sequence[PxBox], size: tuple[int, int]) -> float:
+def alignment(boxes: Sequence[Box], size: tuple[int, int]) -> float:
     """Ali (as in LayoutGAN++ / PosterLayout): for each element the smallest distance of its
     left, centre or right edge (top, middle, bottom) to another element's, in canvas
     fractions, as -log(1 - d); the mean (0: every element lines up with another)."""

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from .geometry import FracBox
+
 __all__ = [
     "HEADROOM",
     "FracBox",
@@ -37,7 +39,6 @@ __all__ = [
     "resample_many",
 ]
 
-FracBox = tuple[float, float, float, float]
 _VERSION = 1
 _FACE_SAMPLES = 16
 """Sample points per side when measuring how much of a face a set of boxes covers."""

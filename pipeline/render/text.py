@@ -2,10 +2,11 @@
 balanced breaks, and its rasterised runs.
 
 Measuring is pure (``fit_text`` returns a :class:`FittedText`); drawing is a separate step
-(``FittedText.draw``). Shaping uses raqm, so Arabic joins, Hebrew and Arabic read right to
-left, and accents and CJK render with a font that has their glyphs. Script detection and font
-runs live in :mod:`.scripts`, line breaking in :mod:`.wrap`, break points inside words in
-:mod:`.hyphenate`; their public names are re-exported here.
+(``FittedText.stamps`` rasterises, ``paint`` inks). Shaping uses raqm, so Arabic joins,
+Hebrew and Arabic read right to left, and accents and CJK render with a font that has their
+glyphs. Script detection and font runs live in :mod:`.scripts`, line breaking in
+:mod:`.wrap`, break points inside words in :mod:`.hyphenate`; their public
+names are re-exported here.
 
 Whole words come first: a text is fitted at the largest size at which its words wrap whole.
 Only when that size does not exist, or breaking the words that are wider than a line (at soft
@@ -88,11 +89,6 @@ class FittedText:
         used = {r.face.name for line in self.lines
                 for r in split_runs(line, self.primary, self.direction)}
         return sorted(used)
-
-    def draw(self, draw: ImageDraw.ImageDraw, x: int, y: int, width: int, align: str,
-             fill: tuple[int, int, int]) -> None:
-        """Draw with the block's top-left at (x, y), lines aligned inside ``width``."""
-        paint(draw, self.stamps(x, y, width, align), fill)
 
     def stamps(self, x: int, y: int, width: int, align: str) -> tuple[Stamp, ...]:
         """Rasterise every run (colour-free coverage masks) for the block's top-left at

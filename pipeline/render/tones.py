@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .legibility import NEAR_BLACK, WHITE, Surface, contrast, rgb
+from ..colours import RGB, parse_hex
+from .legibility import NEAR_BLACK, WHITE, Surface, contrast
 
 __all__ = [
     "NEUTRAL_SATURATION",
@@ -30,7 +31,6 @@ __all__ = [
     "picture_hue",
 ]
 
-RGB = tuple[int, int, int]
 SATURATION_MIN = 0.38
 """Least saturation of a shade taken from a colourful picture."""
 NEUTRAL_SATURATION = 0.12
@@ -124,7 +124,7 @@ def panel_colour(tone: Hue | Callable[[], Hue], palette: tuple[str, ...]) -> RGB
     """A panel's colour: the darkest brand colour exactly as given, else the picture's deep
     shade (text on it is then white or near-black, whichever reads)."""
     if palette:
-        return min((rgb(c) for c in palette), key=sum)
+        return min((parse_hex(c) for c in palette), key=sum)
     return deep_shade(tone if isinstance(tone, Hue) else tone())
 
 

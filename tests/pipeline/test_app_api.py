@@ -84,7 +84,7 @@ def test_the_app_applies_the_batch_size_rule_before_painting() -> None:
     app = make_app()
     with pytest.raises(InvalidRequest, match="between 1 and 4, got 5"):
         app.generate({"title": "T", "batch_size": 5})
-    assert len(app.service.store) == 0 and app.service.compositions == 0
+    assert app.service.stored_count() == 0 and app.service.compositions == 0
 
 
 # --- re-render with partial changes -----------------------------------------------------------

@@ -85,7 +85,7 @@ def test_twelve_rows_two_bad_ten_folders_in_few_painting_calls(sd: FakeSDServer)
     assert report["backend_calls"] == 7
     seeds = [seed for event in report["events"] for seed in event["seeds"]]
     assert len(seeds) == 20 and len(set(seeds)) == 20  # events sharing a prompt differ
-    assert report["flyers"] == 20 and len(service.store) == 0  # nothing stored
+    assert report["flyers"] == 20 and service.stored_count() == 0  # nothing stored
     png = archive.read("002-concert-2/concert-2-2.png")
     manifest = json.loads(archive.read("002-concert-2/concert-2-2.json"))
     assert read_provenance(png)["provenance"]["row"] == 2 == manifest["row"]

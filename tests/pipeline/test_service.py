@@ -70,7 +70,7 @@ def test_a_batch_is_one_backend_call_at_the_format_aspect(
     assert len({f.id for f in flyers}) == 3
     assert seen and seen[-1] == 1.0 and seen == sorted(seen)
     for f in flyers:
-        preview = Image.open(io.BytesIO(f.preview_jpeg))
+        preview = Image.open(io.BytesIO(a1111.preview(f.id)))
         assert preview.format == "JPEG"
         assert f.manifest["provenance"]["seed"] == f.seed
         assert f.manifest["provenance"]["backend"] == "automatic1111"
@@ -149,7 +149,7 @@ def test_backend_failure_is_a_backend_error_and_stores_nothing(
     sd.mode = "oom"
     with pytest.raises(BackendError, match="memory"):
         a1111.generate(FlyerRequest(details=DETAILS, batch_size=2))
-    assert len(a1111.store) == 0
+    assert a1111.stored_count() == 0
     sd.mode = "ok"
 
 
@@ -163,7 +163,7 @@ def test_a_cancelled_job_stops_between_stages_and_stores_nothing() -> None:
 
     with pytest.raises(BackendCancelled):
         service.generate(FlyerRequest(details=DETAILS, batch_size=3), progress, cancel)
-    assert len(service.store) == 0
+    assert service.stored_count() == 0
     assert len(service.generate(FlyerRequest(details=DETAILS))) == 1  # the next job runs
 
 
@@ -208,7 +208,7 @@ def test_bad_requests_name_the_field(change: dict[str, object], field: str) -> N
     with pytest.raises(InvalidRequest) as info:
         service.generate(FlyerRequest(**{**vars(request), **change}))  # type: ignore[arg-type]
     assert info.value.field == field
-    assert len(service.store) == 0
+    assert service.stored_count() == 0
 
 
 def test_unknown_flyer_is_not_found() -> None:

@@ -57,7 +57,7 @@ def test_rerender_reuses_the_stored_analysis() -> None:
     invented = (0.08, 0.6, 0.4, 0.88)
     crafted = replace(flyer, id="crafted", source=replace(
         flyer.source, subject=Subject(grid, faces=(invented,), objects=(invented,)).encode()))
-    studio.store.put([crafted])
+    studio.store.put([crafted], studio.now())
     again = studio.rerender("crafted", format="instagram_square")
     assert again.manifest["subject"]["faces"] == [list(invented)]
     assert again.manifest["subject"]["covered"]["faces"] == 0.0
@@ -70,6 +70,6 @@ def test_a_damaged_stored_analysis_is_made_again() -> None:
     studio = service()
     [flyer] = studio.generate(FlyerRequest(details=DETAILS, background=upload("camera.png")))
     broken = replace(flyer, id="broken", source=replace(flyer.source, subject=b"not json"))
-    studio.store.put([broken])
+    studio.store.put([broken], studio.now())
     again = studio.rerender("broken")
     assert again.manifest["subject"]["faces"] == flyer.manifest["subject"]["faces"]

@@ -1,110 +1,92 @@
-"""FlyerStore: bounded by count and bytes, expiring, all-or-nothing puts, thread-safe."""
+"""FlyerStore, the in-process store: what it adds to the protocol (tests/pipeline/
+test_storage_protocol.py): equal bytes kept once, a bounded cache of encodings."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from pipeline.errors import NotFound, StoreFull
 from pipeline.models import EventDetails
-from pipeline.store import FlyerSource, FlyerStore, StoredFlyer
+from pipeline.storage import RECORD_OVERHEAD, FlyerSource, StoredFlyer
+from pipeline.store import FlyerStore
+
+T0 = 1_750_000_000.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def flyer(store: FlyerStore, flyer_id: str, preview: bytes = b"jpeg") -> StoredFlyer:
-    source = FlyerSource(
-        background=b"png", details=EventDetails(title="T"), palette=(), font_pairing="default",
-        logo=None, provenance={},
-    )
-    return StoredFlyer(
-        id=flyer_id, preview_jpeg=preview, manifest={}, layout="bottom_band",
-        requested_layout="auto", format="instagram_post", seed=1, width=1080, height=1350,
-        source=source, created_at=store.now(), expires_at=store.expiry(),
-    )
+def flyer(store: FlyerStore, flyer_id: str, background: bytes, logo: bytes | None = None,
+          now: float = T0) -> StoredFlyer:
+    source = FlyerSource(background=background, details=EventDetails(title="T"), palette=(),
+                         font_pairing="default", logo=logo, provenance={})
+    return StoredFlyer(id=flyer_id, manifest={}, layout="bottom_band", requested_layout="auto",
+                       format="instagram_post", seed=1, width=1080, height=1350, source=source,
+                       created_at=now, expires_at=store.expiry(now))
 
 
-def test_full_store_refuses_and_keeps_what_it_has() -> None:
-    store = FlyerStore(max_items=3, max_bytes=10**6, ttl_seconds=60)
-    store.put([flyer(store, "a"), flyer(store, "b")])
-    with pytest.raises(StoreFull, match="try again later"):
-        store.put([flyer(store, "c"), flyer(store, "d")])  # all or nothing
-    assert "c" not in store and len(store) == 2
-    assert store.get("a").id == "a" and store.get("b").id == "b"
-    with pytest.raises(StoreFull):
-        store.ensure_room(2)
-    store.ensure_room(1)
+def test_limits_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        FlyerStore(max_items=0, max_bytes=1, ttl_seconds=1)
+    with pytest.raises(ValueError, match="positive"):
+        FlyerStore(max_items=1, max_bytes=1, ttl_seconds=1, max_encoded_bytes=-1)
 
 
-def test_byte_budget_is_enforced() -> None:
-    store = FlyerStore(max_items=100, max_bytes=10_000, ttl_seconds=60)
-    store.put([flyer(store, "a", preview=b"x" * 4000)])
-    with pytest.raises(StoreFull):
-        store.put([flyer(store, "b", preview=b"x" * 6000)])
-    assert "a" in store
+def test_equal_bytes_are_kept_and_counted_once() -> None:
+    """A batch's variants (and re-renders) share one background and one logo: the store keeps
+    one copy, counts it once, and frees it with the last flyer that uses it."""
+    store = FlyerStore(max_items=10, max_bytes=10**6, ttl_seconds=60)
+    background, logo = b"b" * 50_000, b"l" * 5_000
+    store.put([flyer(store, "a", bytes(background), bytes(logo)),
+               flyer(store, "b", bytes(background), bytes(logo))], T0)
+    assert store.nbytes(T0) == 55_000 + 2 * RECORD_OVERHEAD
+    a, b = store.get("a", T0), store.get("b", T0)
+    assert a.source.background is b.source.background and a.source.logo is b.source.logo
+    later = flyer(store, "c", bytes(background), now=T0 + 30)  # a re-render, 30 s later
+    store.put([later], T0 + 30)
+    assert store.nbytes(T0 + 30) == 55_000 + 3 * RECORD_OVERHEAD
+    assert store.get("c", T0 + 30).source.background is a.source.background
+    # a and b expire: the logo goes, the background stays for c
+    assert store.nbytes(T0 + 60) == 50_000 + RECORD_OVERHEAD
+    assert store.get("c", T0 + 60).source.background == background
+    assert store.nbytes(T0 + 90) == 0
 
 
-def test_entries_expire_and_free_room() -> None:
-    clock = Clock()
-    store = FlyerStore(max_items=1, max_bytes=10**6, ttl_seconds=60, clock=clock)
-    store.put([flyer(store, "a")])
-    clock.now += 59
-    assert store.get("a").id == "a"
-    clock.now += 2
-    with pytest.raises(NotFound, match="expired"):
-        store.get("a")
-    store.put([flyer(store, "b")])
-    assert len(store) == 1 and store.nbytes > 0
+def test_shared_bytes_let_more_flyers_fit() -> None:
+    store = FlyerStore(max_items=10, max_bytes=60_000 + 5 * RECORD_OVERHEAD, ttl_seconds=60)
+    background = b"b" * 50_000
+    store.put([flyer(store, str(i), background) for i in range(5)], T0)  # 5 x 50 KB "fit"
+    assert store.count(T0) == 5
 
 
-def test_unknown_id_is_not_found() -> None:
-    store = FlyerStore(max_items=1, max_bytes=10**6, ttl_seconds=60)
-    with pytest.raises(NotFound):
-        store.get("nope")
+def test_the_encodings_cache_is_bounded_least_recently_used_out_first() -> None:
+    store = FlyerStore(max_items=10, max_bytes=10**6, ttl_seconds=60, max_encoded_bytes=2500)
+    store.put([flyer(store, n, n.encode()) for n in "abc"], T0)
+    made: list[str] = []
+
+    def produce(stored: StoredFlyer) -> bytes:
+        made.append(stored.id)
+        return stored.id.encode() * 1000
+
+    for n in "ab":
+        store.encoded(n, "png", produce, T0)
+    store.encoded("a", "png", produce, T0)  # a is now the most recently used
+    store.encoded("c", "png", produce, T0)  # over budget: b goes
+    assert made == ["a", "b", "c"] and store.encoded_nbytes == 2000
+    store.encoded("a", "png", produce, T0)
+    assert made == ["a", "b", "c"]
+    assert store.encoded("b", "png", produce, T0) == b"b" * 1000  # made again, same bytes
+    assert made == ["a", "b", "c", "b"] and store.encoded_nbytes <= 2500
 
 
-def test_downloads_are_encoded_once_even_under_concurrency() -> None:
-    store = FlyerStore(max_items=5, max_bytes=10**6, ttl_seconds=60)
-    store.put([flyer(store, "a")])
-    calls: list[int] = []
-
-    def produce(_: StoredFlyer) -> bytes:
-        calls.append(1)
-        return b"PNG" * 100
-
-    results: list[bytes] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(store.encoded("a", "png", produce)))
-        for _ in range(8)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(calls) == 1 and len(set(results)) == 1 and len(results) == 8
+def test_an_encoding_over_the_budget_is_returned_but_not_kept() -> None:
+    store = FlyerStore(max_items=10, max_bytes=10**6, ttl_seconds=60, max_encoded_bytes=100)
+    store.put([flyer(store, "a", b"a")], T0)
+    assert store.encoded("a", "pdf", lambda _: b"x" * 101, T0) == b"x" * 101
+    assert store.encoded_nbytes == 0
+    assert store.encoded("a", "pdf", lambda _: b"y" * 101, T0) == b"y" * 101
 
 
-def test_concurrent_puts_never_exceed_the_limit() -> None:
-    store = FlyerStore(max_items=10, max_bytes=10**7, ttl_seconds=60)
-    refused: list[int] = []
+def test_encodings_go_with_their_flyer() -> None:
+    store = FlyerStore(max_items=10, max_bytes=10**6, ttl_seconds=60)
+    store.put([flyer(store, "a", b"a")], T0)
+    store.encoded("a", "png", lambda _: b"p" * 500, T0)
+    store.put([flyer(store, "b", b"b", now=T0 + 61)], T0 + 61)  # sweeps a
+    assert store.encoded_nbytes == 0
 
-    def worker(n: int) -> None:
-        for i in range(5):
-            try:
-                store.put([flyer(store, f"{n}-{i}")])
-            except StoreFull:
-                refused.append(1)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(store) == 10 and len(refused) == 20

@@ -182,13 +182,13 @@ def test_locked_out_address_gets_429_before_its_body(make_studio: MakeStudio) ->
 
 
 def test_oversize_rest_json_is_413(studio_server: RunningStudio) -> None:
-    before = len(studio_server.service.store)
+    before = studio_server.service.stored_count()
     payload = flyer_body(description="x" * (REST_MAX_BODY + 1))
     response = httpx.post(studio_server.url + "/flyer", json=payload,
                           headers=studio_server.headers, timeout=30)
     assert response.status_code == 413
     assert "64 KB" in response.json()["detail"]
-    assert len(studio_server.service.store) == before
+    assert studio_server.service.stored_count() == before
 
 
 def test_declared_100_mb_with_the_key_is_413_before_it_is_sent(

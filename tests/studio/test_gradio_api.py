@@ -199,11 +199,11 @@ def test_nan_and_infinity_are_clear_errors(
     client: Client, studio_server: RunningStudio, kwargs: dict[str, Any], message: str
 ) -> None:
     # gradio_client (httpx) will not write a float NaN into JSON; their text gets through.
-    before = len(studio_server.service.store)
+    before = studio_server.service.stored_count()
     with pytest.raises(AppError) as caught:
         client.predict(title="Jazz", **kwargs, api_name="/generate")
     assert message in str(caught.value)
-    assert len(studio_server.service.store) == before
+    assert studio_server.service.stored_count() == before
     pngs, _ = client.predict(title="Still serving", api_name="/generate")
     assert len(pngs) == 1
 
@@ -232,7 +232,7 @@ def test_broken_text_through_gradio_api_is_a_clear_error(
     """Lone surrogates cannot be sent with gradio_client (httpx refuses to encode them), so
     this speaks Gradio's HTTP API with the JSON escapes a script in another language sends."""
     data = list({**GENERATE_DEFAULTS, **given}.values())
-    before = len(studio_server.service.store)
+    before = studio_server.service.stored_count()
     with httpx.Client(base_url=studio_server.url, timeout=60) as http:
         login = http.post("/login", data={"username": "me", "password": studio_server.key})
         assert login.is_success
@@ -245,7 +245,7 @@ def test_broken_text_through_gradio_api_is_a_clear_error(
         events = http.get(f"/gradio_api/call/generate/{started.json()['event_id']}").text
     assert "event: error" in events, events
     assert message in events, events
-    assert len(studio_server.service.store) == before
+    assert studio_server.service.stored_count() == before
 
 
 def test_unknown_flyer(client: Client) -> None:

@@ -253,12 +253,12 @@ BROKEN_BODIES = [
 def test_nan_infinity_and_broken_text_are_422_and_store_nothing(
     studio_server: RunningStudio, raw: str, field: str
 ) -> None:
-    before = len(studio_server.service.store)
+    before = studio_server.service.stored_count()
     response = post_raw(studio_server, raw)
     assert response.status_code == 422, response.text
     assert field.lower() in response.text.lower()
     assert "Traceback" not in response.text
-    assert len(studio_server.service.store) == before
+    assert studio_server.service.stored_count() == before
     assert httpx.get(studio_server.url + "/healthz", timeout=5).status_code == 200
 
 
@@ -293,11 +293,11 @@ def test_form_echoes_only_the_contract_fields(studio_server: RunningStudio) -> N
     ],
 )
 def test_script_and_data_links_are_422(studio_server: RunningStudio, url: str) -> None:
-    before = len(studio_server.service.store)
+    before = studio_server.service.stored_count()
     response = post(studio_server, body(url=url))
     assert response.status_code == 422, response.text
     assert response.json()["detail"].startswith("Link: use an http(s), mailto: or tel: address")
-    assert len(studio_server.service.store) == before
+    assert studio_server.service.stored_count() == before
 
 
 @pytest.mark.parametrize("url", ["https://example.org/jazz", "mailto:hi@example.org", "tel:+3312"])

@@ -50,7 +50,7 @@ def test_twelve_rows_two_bad_give_ten_folders_and_two_reported_rows(
 ) -> None:
     sheet = tmp_path / "season.csv"
     sheet.write_text(TWELVE, encoding="utf-8")
-    stored_before = len(studio_server.service.store)
+    stored_before = studio_server.service.stored_count()
     started = time.monotonic()
     archive_path, picture, report = client.predict(
         sheet=handle_file(str(sheet)), variants=1, format="instagram_post",
@@ -78,7 +78,7 @@ def test_twelve_rows_two_bad_give_ten_folders_and_two_reported_rows(
     assert report["backend_calls"] == 8  # rows 2, 5 and 12 share "neon club": one call
     with Image.open(picture) as contact:
         assert contact.format == "JPEG" and contact.width >= 1000
-    assert len(studio_server.service.store) == stored_before  # written through, not stored
+    assert studio_server.service.stored_count() == stored_before  # written through, not stored
     print(f"\n12-row sheet through /generate_many: {took:.1f} s end to end, "
           f"{report['seconds']:.1f} s in the run")
 

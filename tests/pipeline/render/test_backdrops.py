@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pipeline.colours import parse_hex as rgb
 from pipeline.models import EventDetails, FlyerSpec
 from pipeline.render.compose import compose
 from pipeline.render.formats import get_format
-from pipeline.render.legibility import WHITE, Surface, contrast, rgb
+from pipeline.render.legibility import WHITE, Surface, contrast
 from pipeline.render.tones import (
     SATURATION_MIN,
     backdrop_colour,
@@ -35,6 +36,11 @@ def _flat(colour: tuple[int, int, int], size: tuple[int, int] = (400, 500)) -> I
 def _hsv(colour: str | tuple[int, int, int]) -> tuple[float, float, float]:
     r, g, b = rgb(colour) if isinstance(colour, str) else colour
     return colorsys.rgb_to_hsv(r / 255, g / 255, b / 255)
+
+
+def whole(image: Image.Image) -> Surface:
+    """The measuring surface of a canvas that is ``image`` itself."""
+    return Surface.of_region(image, (0, 0, image.width, image.height), image.size)
 
 
 def test_scrim_fades_out_without_a_box_edge() -> None:
@@ -105,7 +111,7 @@ def test_brand_gold_stays_gold() -> None:
 
 @pytest.mark.parametrize("name", ["coffee", "rocket", "chelsea", "astronaut"])
 def test_shades_from_the_picture_keep_colour(name: str) -> None:
-    tone = picture_hue(Surface.of(photo(name)))
+    tone = picture_hue(whole(photo(name)))
     assert not tone.neutral
     deep, pale = deep_shade(tone), pale_tint(tone)
     assert contrast(WHITE, deep) >= 10
@@ -117,14 +123,14 @@ def test_shades_from_the_picture_keep_colour(name: str) -> None:
 
 
 def test_grey_pictures_get_neutral_shades() -> None:
-    tone = picture_hue(Surface.of(photo("camera")))
+    tone = picture_hue(whole(photo("camera")))
     assert tone.neutral
     r, g, b = deep_shade(tone)
     assert r == g == b and contrast(WHITE, (r, g, b)) >= 10
 
 
 def test_veils_are_the_pictures_panels_are_the_brands() -> None:
-    tone = picture_hue(Surface.of(photo("coffee")))
+    tone = picture_hue(whole(photo("coffee")))
     assert backdrop_colour(tone, dark=True) == deep_shade(tone)
     assert backdrop_colour(tone, dark=False) == pale_tint(tone)
     assert panel_colour(tone, (GOLD, "#1d3557")) == rgb("#1d3557")  # exactly as given

@@ -1,0 +1,212 @@
+"""Memory of a full store: RSS after storing N flyers (3,000 by default, MAX_IN_MEMORY's
+default), offline generator, default format (instagram_post), batches of 5.
+
+Two doors, each in a fresh process so that one does not pay for the other:
+
+- ``service``: ``FlyerService.generate`` called directly.
+- ``gradio``: the whole studio (``flyer-studio serve``) on a loopback port, driven through
+  gradio_client's ``/generate`` (which also hands back each flyer as a PNG download); the
+  RSS is the server's.
+
+Prints the RSS after start-up (one batch made, so fonts, layouts and codecs are loaded), every
+500 flyers and at the end, with the store's own byte counts when the door can see them. The
+store's byte budget is raised for the run (``FLYER_STORE_MAX_BYTES``) so that a tree whose
+flyers cost more still stores all N and shows what they cost.
+
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_store.py [--flyers 3000] [--door both]
+
+To measure an older tree, put it first on ``PYTHONPATH`` (the bench reads nothing but
+``FlyerService.generate``/``from_settings`` and the studio's ``/generate``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BATCH = 5
+REPORT_EVERY = 500
+LIMIT = 0.6e9  # the target: 3,000 stored flyers in at most 600 MB
+
+
+def rss_mb(pid: int | str = "self") -> tuple[float, float]:
+    """(current, peak) resident set size of ``pid`` in MB (10^6 bytes), from /proc."""
+    fields: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = int(value.split()[0]) * 1024 / 1e6
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def environment(flyers: int, key: str, port: int, temp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "API_MASTER_KEY": key,
+        "FLYER_BACKEND": "procedural",
+        "MAX_IN_MEMORY": str(flyers),
+        "FLYER_STORE_MAX_BYTES": str(8 * 1024**3),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "FLYER_LOGIN_MAX_FAILURES": "1000",
+        "FLYER_TEMP_DIR": str(temp),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    })
+    return env
+
+
+def report(label: str, made: int, rss: float, peak: float, base: float,
+           extra: str = "") -> None:
+    per = (rss - base) * 1000 / made if made else 0.0
+    print(f"  {label:8s} {made:5d} flyers  RSS {rss:7.1f} MB (peak {peak:7.1f})  "
+          f"+{per:6.1f} KB/flyer over start{extra}", flush=True)
+
+
+def fill(label: str, flyers: int, make: Callable[[int], int],
+         rss: Callable[[], tuple[float, float]], store: Callable[[], str],
+         every: int = REPORT_EVERY) -> None:
+    """Call ``make(seed)`` (stores a batch, returns how many) until ``flyers`` are stored."""
+    made = first = make(0)  # warm-up batch: fonts, layouts, codecs
+    base, _ = rss()
+    print(f"  {label:8s} start: RSS {base:7.1f} MB after the first {made} flyers", flush=True)
+    started = time.perf_counter()
+    while made < flyers:
+        made += make(made)
+        if made % every == 0 or made >= flyers:
+            now, peak = rss()
+            rate = (made - first) / (time.perf_counter() - started)
+            report(label, made, now, peak, base, f"  {rate:4.1f} flyers/s{store()}")
+    now, _ = rss()
+    verdict = "within" if now * 1e6 <= LIMIT else "OVER"
+    print(f"  {label:8s} {made} flyers stored: RSS {now:.1f} MB, {verdict} the "
+          f"{LIMIT / 1e6:.0f} MB target", flush=True)
+
+
+def child_service(flyers: int, every: int) -> None:
+    from pipeline.models import EventDetails, FlyerRequest
+    from pipeline.service import FlyerService
+    from pipeline.settings import load_settings
+
+    service = FlyerService.from_settings(load_settings(dict(os.environ), env_file=None))
+    details = EventDetails(title="Jazz Night", subtitle="Live quartet", date="Fri 12 Dec",
+                           time="20:00", venue="Blue Room", url="https://example.org/jazz")
+
+    def make(seed: int) -> int:
+        request = FlyerRequest(details=details, prompt="neon jazz club", seed=seed,
+                               batch_size=BATCH)
+        return len(service.generate(request))
+
+    def store() -> str:
+        held = service.store
+        nbytes = held.nbytes
+        flyers_bytes = nbytes(service.now()) if callable(nbytes) else nbytes  # older trees
+        cache = getattr(held, "encoded_nbytes", None)
+        text = f"  store {flyers_bytes / 1e6:6.1f} MB"
+        return text + (f" + encodings {cache / 1e6:5.1f} MB" if cache is not None else "")
+
+    fill("service", flyers, make, rss_mb, store, every)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_gradio(flyers: int, temp: Path, every: int, clients: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    key, port = "bench-" + secrets.token_urlsafe(24), free_port()
+    log = temp.parent / f"{temp.name}-server.log"  # a file: an unread pipe would fill and stall
+    with log.open("w") as sink:
+        server = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve"],
+                                  env=environment(flyers, key, port, temp),
+                                  stdout=subprocess.DEVNULL, stderr=sink)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        client: Client | None = None
+        others: list[Client] = []
+        while client is None:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the studio did not start: {log.read_text()[-2000:]}")
+            try:
+                client = Client(url, auth=("bench", key), verbose=False, download_files=False)
+            except Exception:  # not listening yet
+                time.sleep(0.5)
+
+        others = [Client(url, auth=("bench", key), verbose=False, download_files=False)
+                  for _ in range(clients - 1)]
+
+        def one(user: Client, seed: int) -> int:
+            files: Any
+            files, _manifests = user.predict(title="Jazz Night", subtitle="Live quartet",
+                                             date="Fri 12 Dec", time="20:00",
+                                             venue="Blue Room", url="https://example.org/jazz",
+                                             prompt="neon jazz club", seed=seed,
+                                             batch_size=BATCH, api_name="/generate")
+            return len(files)
+
+        users = [client, *others]
+        with ThreadPoolExecutor(max_workers=len(users)) as pool:
+
+            def make(seed: int) -> int:  # one batch per client, at the same time
+                jobs = [pool.submit(one, user, seed + i * BATCH) for i, user in enumerate(users)]
+                return sum(job.result() for job in jobs)
+
+            fill("gradio", flyers, make, lambda: rss_mb(server.pid), lambda: "", every)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.unlink(missing_ok=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--flyers", type=int, default=3000)
+    parser.add_argument("--door", choices=("service", "gradio", "both"), default="both")
+    parser.add_argument("--every", type=int, default=REPORT_EVERY,
+                        help=f"print the RSS every this many flyers (default {REPORT_EVERY})")
+    parser.add_argument("--clients", type=int, default=1,
+                        help="gradio door: gradio_client clients asking at once (default 1)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.flyers < 2 * BATCH or args.flyers % BATCH:
+        parser.error(f"--flyers: a multiple of {BATCH}, at least {2 * BATCH}")
+    if not 1 <= args.clients <= 8:
+        parser.error("--clients: 1 to 8")
+    step = BATCH * args.clients
+    if args.every <= 0 or args.every % step or args.flyers % step:
+        parser.error(f"--every and --flyers: multiples of {step} (batches of {BATCH} times "
+                     "the clients)")
+    if args.child:
+        child_service(args.flyers, args.every)
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as folder:
+        temp = Path(folder)
+        print(f"{args.flyers} flyers, batches of {BATCH}, offline generator, instagram_post; "
+              f"load average {os.getloadavg()[0]:.2f} at the start", flush=True)
+        if args.door in ("service", "both"):
+            env = environment(args.flyers, "bench-" + secrets.token_urlsafe(24), free_port(), temp)
+            subprocess.run([sys.executable, __file__, "--child", "--door", "service",
+                            "--flyers", str(args.flyers), "--every", str(args.every)],
+                           env=env, check=True)
+        if args.door in ("gradio", "both"):
+            run_gradio(args.flyers, temp, args.every, args.clients)
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

@@ -137,29 +137,10 @@ def gradio_door(url: str, key: str, *, shared_tls: bool = False) -> Callable[[],
     return make
 
 
-def rest_door(url: str, key: str) -> Callable[[], Call]:
-    def make() -> Call:
-        client = httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=300)
-
-        def call(batch: int) -> int:
-            details = {"title": EVENT["title"], "subtitle": EVENT["subtitle"],
-                       "date": EVENT["date"], "timeframe": EVENT["time"],
-                       "place": EVENT["venue"]}
-            answer = client.post("/flyer", json={"prompt": PROMPT, "size": [1080, 1350],
-                                                 "batch_size": batch, "details": details})
-            answer.raise_for_status()
-            return len(answer.json()["flyers_uris"])
-
-        return call
-
-    return make
-
-
-def rest_get_door(url: str, key: str) -> Callable[[], Call]:
-    """REST as a client that wants its flyers: ``POST /flyer``, then ``GET`` every URI it
-    answered (a JPEG each). A REST client has no flyer until it has fetched it, as a
-    gradio_client caller has its PNGs only once ``predict`` returns: this is the like-for-like
-    row."""
+def rest_door(url: str, key: str, fetch: bool = False) -> Callable[[], Call]:
+    """REST: ``POST /flyer``; with ``fetch``, then ``GET`` every URI it answered (a JPEG each).
+    A REST client has no flyer until it has fetched it, as a gradio_client caller has its PNGs
+    only once ``predict`` returns: ``fetch`` is the like-for-like row."""
     def make() -> Call:
         client = httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=300)
 
@@ -171,7 +152,7 @@ def rest_get_door(url: str, key: str) -> Callable[[], Call]:
                                                  "batch_size": batch, "details": details})
             answer.raise_for_status()
             uris = answer.json()["flyers_uris"]
-            for uri in uris:
+            for uri in uris if fetch else ():
                 got = client.get(uri)
                 got.raise_for_status()
                 if not got.content:
@@ -181,6 +162,11 @@ def rest_get_door(url: str, key: str) -> Callable[[], Call]:
         return call
 
     return make
+
+
+def rest_get_door(url: str, key: str) -> Callable[[], Call]:
+    """REST as a client that wants its flyers (:func:`rest_door` with ``fetch``)."""
+    return rest_door(url, key, fetch=True)
 
 
 # --- measuring -----------------------------------------------------------------------------------

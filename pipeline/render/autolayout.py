@@ -34,7 +34,7 @@ from .score import (
     score_many,
     total,
 )
-from .subject import Subject, integral, resample_many
+from .subject import Subject, resample_many
 
 __all__ = ["Choice", "choose_layout", "edge_energy", "rank_layouts"]
 
@@ -93,7 +93,6 @@ class _Views:
     subject: Subject
     energy: np.ndarray
     size: tuple[int, int]
-    table: np.ndarray
     seen: dict[tuple[SrcBox, tuple[int, int]], tuple[Subject, np.ndarray]] = field(
         default_factory=dict)
     costs: dict[tuple[SrcBox, float], dict[str, float]] = field(default_factory=dict)
@@ -106,7 +105,7 @@ class _Views:
             return
         fracs = [fractions(c, self.size) for c in todo]
         subjects = self.subject.reframe_many(fracs, grid)
-        energies = resample_many(self.energy, fracs, grid, self.table)
+        energies = resample_many(self.energy, fracs, grid)
         for crop, seen, surface in zip(todo, subjects, energies, strict=True):
             self.seen[(crop, grid)] = (seen, surface)
 
@@ -217,7 +216,7 @@ def rank_layouts(background: Image.Image, fmt: Format, subject: Subject,
     auto = names is None
     pool = tuple(LAYOUT_NAMES if names is None else names)
     energy = edge_energy(background)
-    views = _Views(subject, energy, background.size, integral(energy))
+    views = _Views(subject, energy, background.size)
     crops_for: dict[tuple[int, int], list[tuple[SrcBox, float]]] = {}
     found: list[tuple[float, str, int, Layout, Arrangement, Box, SrcBox, float,
                       dict[str, float]]] = []

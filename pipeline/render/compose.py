@@ -38,7 +38,7 @@ from .layouts import LAYOUT_NAMES, TEXT_ROLES, Layout, get_layout, pixel_box
 from .legibility import WORK_SIDE, Surface, pixel_luminance
 from .logos import fit_into, knock_out, shrink_to_boxes, to_rgba
 from .plan import Plan, Work, apply, manifest, plan
-from .resample import start_strips
+from .resample import enlarge, start_strips
 from .score import alignment, grid_size, overlap
 from .see import analyse
 from .subject import FracBox, Subject
@@ -55,11 +55,12 @@ PRINT_UPSCALE_WARN = 2.0
 def _start_cover_fit(pool: Executor, img: Image.Image, box: SrcBox, size: tuple[int, int]
                      ) -> list[tuple[int, Future[Image.Image]]]:
     # Enlarging (the usual case: a 512-px painting on a 1080-px or print canvas), bicubic
-    # looks the same as Lanczos (-0.5 dB PSNR on a detailed photo, no visible difference)
-    # at 60% of the cost; shrinking keeps Lanczos, which is sharper there.
-    upscaling = size[0] > box[2] - box[0]
-    method = Image.Resampling.BICUBIC if upscaling else Image.Resampling.LANCZOS
-    return start_strips(pool, img, size, method, box)
+    # looks the same as Lanczos (-0.5 dB PSNR on a detailed photo, no visible difference),
+    # and OpenCV's is 7x faster than Pillow's (resample.enlarge); shrinking keeps Pillow's
+    # Lanczos, which is sharper there, in strips on the pool.
+    if size[0] > box[2] - box[0]:
+        return [(0, pool.submit(enlarge, img, size, box))]
+    return start_strips(pool, img, size, Image.Resampling.LANCZOS, box)
 
 
 def _assemble(strips: list[tuple[int, Future[Image.Image]]], fmt: Format,

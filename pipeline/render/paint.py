@@ -17,6 +17,7 @@ from .legibility import (
     WHITE,
     Surface,
     luminance,
+    percentiles,
     pixel_luminance,
 )
 from .logos import KNOCKOUT_TOLERANCE, ink_luminance, is_opaque
@@ -120,7 +121,7 @@ def decide_logo(logo: Image.Image, box: Box, surface: Surface, size: tuple[int, 
     if ink.size == 0:
         return LogoOp(box, None, box[0], box[1], "none", 21.0)
     under = surface.luminance(box)
-    low, high = (float(v) for v in np.percentile(under, (PERCENTILE, 100 - PERCENTILE)))
+    low, high = percentiles(under, (PERCENTILE, 100 - PERCENTILE))
     ratio = stands_out(ink, low, high)
     if ratio >= threshold:
         return LogoOp(box, resized, box[0], box[1], "none", ratio)
@@ -148,7 +149,7 @@ def stands_out(ink: np.ndarray, low: float, high: float) -> float:
         return out
 
     worst = np.minimum(ratio(low), ratio(high))
-    return float(np.percentile(worst, 100 * (1 - LOGO_SHARE)))
+    return percentiles(worst, (100 * (1 - LOGO_SHARE),))[0]
 
 
 def _rounded(logo: Image.Image) -> Image.Image:

@@ -1,9 +1,17 @@
-"""Resize big images on several cores, pixel-identical to one ``Image.resize`` call.
+"""Resize big images: enlarge with OpenCV, shrink on several cores with Pillow.
 
-Pillow's resampler releases the GIL and, when given a ``box``, reads the filter's support from
-outside that box, so resizing horizontal strips of the output (each with its slice of the
-source box) and pasting them together gives the same pixels as resizing the whole image. The
-strip count is a constant, so the result never depends on the machine's core count.
+``enlarge``: a painting (512-1024 px) blown up to a 1080-px post or a 300-dpi page is the
+costliest step of a composition with Pillow's bicubic (23 ms CPU for 456×568 → 1080×1350 on
+this project's 2-core machine, 114 ms for an A4 page); OpenCV's bicubic does the same in
+3.4 ms (its kernel is a touch sharper, a = -0.75 against Pillow's -0.5: a mean difference of
+0.3 levels, at most 2). It works on whole source pixels, so the crop is rounded to them (at
+most half a source pixel on each side, a 0.1 % change of scale on a 512-px painting).
+
+``start_strips`` (shrinking a big upload): Pillow's resampler releases the GIL and, when
+given a ``box``, reads the filter's support from outside that box, so resizing horizontal
+strips of the output (each with its slice of the source box) and pasting them together gives
+the same pixels as resizing the whole image. The strip count is a constant, so the result
+never depends on the machine's core count.
 """
 
 from __future__ import annotations
@@ -11,9 +19,11 @@ from __future__ import annotations
 import os
 from concurrent.futures import Executor, Future
 
+import cv2
+import numpy as np
 from PIL import Image
 
-__all__ = ["STRIPS", "start_strips", "workers"]
+__all__ = ["STRIPS", "enlarge", "start_strips", "workers"]
 
 STRIPS = 4
 """Output strips per resize (constant: the pixels must not depend on the machine)."""
@@ -51,3 +61,19 @@ def start_strips(pool: Executor, image: Image.Image, size: tuple[int, int],
         return image.resize((width, bottom - top), method, box=part)
 
     return [(cuts[i], pool.submit(strip, i)) for i in range(STRIPS)]
+
+
+def enlarge(image: Image.Image, size: tuple[int, int],
+            box: tuple[float, float, float, float]) -> Image.Image:
+    """``box`` of an RGB ``image`` (rounded to whole pixels) enlarged to ``size`` with
+    OpenCV's bicubic: for blowing a painting up to the canvas, ~7x faster than Pillow's.
+    Deterministic whatever OpenCV's thread count (it only splits the rows)."""
+    if image.mode != "RGB":
+        raise ValueError(f"enlarge takes RGB, not {image.mode}")
+    left = min(image.width - 1, max(0, round(box[0])))
+    top = min(image.height - 1, max(0, round(box[1])))
+    right = max(left + 1, min(image.width, round(box[2])))
+    bottom = max(top + 1, min(image.height, round(box[3])))
+    pixels = np.asarray(image)[top:bottom, left:right]
+    out = cv2.resize(pixels, size, interpolation=cv2.INTER_CUBIC)
+    return Image.fromarray(out, "RGB")

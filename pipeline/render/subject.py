@@ -33,7 +33,6 @@ __all__ = [
     "FracBox",
     "Subject",
     "box_weights",
-    "integral",
     "quantise",
     "resample",
     "resample_many",
@@ -60,56 +59,46 @@ def _from_uint8(steps: np.ndarray) -> np.ndarray:
     return out
 
 
-def integral(grid: np.ndarray) -> np.ndarray:
-    """The summed-area table of ``grid``, (h + 1, w + 1), for ``resample``."""
-    table = np.zeros((grid.shape[0] + 1, grid.shape[1] + 1), dtype=np.float64)
-    table[1:, 1:] = grid.astype(np.float64).cumsum(axis=0).cumsum(axis=1)
-    table.setflags(write=False)
-    return table
-
-
-def _at(edges: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Integer cell index and fraction of each fractional position in [0, n]."""
+def _shares(edges: np.ndarray, n: int) -> np.ndarray:
+    """(k, m, n): for each of k rows of m + 1 edges (cell units, clipped to [0, n]), the
+    share of each of the n cells in each span, divided by the span (0 for an empty one)."""
     at = np.clip(edges, 0.0, float(n))
-    low = np.minimum(np.floor(at).astype(np.intp), max(0, n - 1))
-    return low, at - low
+    lo, hi = at[:, :-1, None], at[:, 1:, None]
+    cells = np.arange(n, dtype=np.float64)
+    share = np.minimum(hi, cells + 1.0)
+    share -= np.maximum(lo, cells)
+    np.maximum(share, 0.0, out=share)
+    span = hi - lo
+    share /= np.where(span > 0, span, np.inf)
+    return share
 
 
-def resample_many(grid: np.ndarray, crops: Sequence[FracBox], size: tuple[int, int],
-                  table: np.ndarray | None = None) -> np.ndarray:
+def resample_many(grid: np.ndarray, crops: Sequence[FracBox], size: tuple[int, int]
+                  ) -> np.ndarray:
     """``grid`` (h, w) as seen through each of ``crops`` (fractions of the grid), on grids
     of ``size`` (width, height): (len(crops), height, width), each cell the exact area
-    average of the cells it spans (the integral image is bilinear inside each cell, so
-    interpolating it is exact). All crops at once and no BLAS: cheap on a busy machine.
-    ``table``: ``integral(grid)``, when the caller has it."""
+    average of the cells it spans (0 for a span wholly outside the grid). Area averaging is
+    separable: per crop a row matrix times the grid times a column matrix, all crops in two
+    batched products."""
     width, height = size
     h, w = grid.shape
-    if table is None:
-        table = integral(grid)
     boxes = np.asarray(crops, dtype=np.float64).reshape(-1, 4)
     steps_x = np.arange(width + 1, dtype=np.float64) / width
     steps_y = np.arange(height + 1, dtype=np.float64) / height
-    xs = (boxes[:, 0:1] + (boxes[:, 2:3] - boxes[:, 0:1]) * steps_x) * w  # (n, width + 1)
-    ys = (boxes[:, 1:2] + (boxes[:, 3:4] - boxes[:, 1:2]) * steps_y) * h  # (n, height + 1)
-    lx, tx = _at(xs, w)
-    cols = table[:, lx] + (table[:, lx + 1] - table[:, lx]) * tx  # (h + 1, n, width + 1)
-    cols = cols.transpose(1, 0, 2)  # (n, h + 1, width + 1)
-    ly, ty = _at(ys, h)
-    lo = np.take_along_axis(cols, ly[:, :, None], axis=1)
-    hi = np.take_along_axis(cols, ly[:, :, None] + 1, axis=1)
-    corners = lo + (hi - lo) * ty[:, :, None]  # (n, height + 1, width + 1)
-    sums = corners[:, 1:, 1:] - corners[:, :-1, 1:] - corners[:, 1:, :-1] + corners[:, :-1, :-1]
-    dx = np.diff(np.clip(xs, 0.0, float(w)), axis=1)
-    dy = np.diff(np.clip(ys, 0.0, float(h)), axis=1)
-    area = dy[:, :, None] * dx[:, None, :]
-    out: np.ndarray = np.where(area > 0, sums / np.where(area > 0, area, 1.0), 0.0)
-    return out.astype(np.float32)
+    xs = (boxes[:, 0:1] + (boxes[:, 2:3] - boxes[:, 0:1]) * steps_x) * w  # (k, width + 1)
+    ys = (boxes[:, 1:2] + (boxes[:, 3:4] - boxes[:, 1:2]) * steps_y) * h  # (k, height + 1)
+    rows = _shares(ys, h)  # (k, height, h)
+    cols = _shares(xs, w).transpose(0, 2, 1)  # (k, w, width)
+    values = grid.astype(np.float64)
+    # the cheaper order of the two products
+    out = (rows @ values) @ cols if height * w <= h * width else rows @ (values @ cols)
+    result: np.ndarray = out.astype(np.float32)
+    return result
 
 
-def resample(grid: np.ndarray, crop: FracBox, size: tuple[int, int],
-             table: np.ndarray | None = None) -> np.ndarray:
+def resample(grid: np.ndarray, crop: FracBox, size: tuple[int, int]) -> np.ndarray:
     """``grid`` (h, w) as seen through ``crop``: ``resample_many`` for one crop."""
-    out: np.ndarray = resample_many(grid, [crop], size, table)[0]
+    out: np.ndarray = resample_many(grid, [crop], size)[0]
     return out
 
 
@@ -162,7 +151,6 @@ class Subject:
     faces: tuple[FracBox, ...] = ()
     objects: tuple[FracBox, ...] = ()
     _mass: float = field(init=False, repr=False, default=0.0)
-    _table: np.ndarray | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         if self.saliency.ndim != 2 or min(self.saliency.shape) < 1:
@@ -171,15 +159,7 @@ class Subject:
             grid = self.saliency.astype(np.float32, copy=True)
             grid.setflags(write=False)
             object.__setattr__(self, "saliency", grid)
-        object.__setattr__(self, "_table", None)
         object.__setattr__(self, "_mass", float(self.saliency.mean()))
-
-    def _integral(self) -> np.ndarray:
-        table = self._table
-        if table is None:  # derived from the frozen grid once, for the many reframes
-            table = integral(self.saliency)
-            object.__setattr__(self, "_table", table)
-        return table
 
     @classmethod
     def blank(cls, shape: tuple[int, int] = (1, 1)) -> Subject:
@@ -250,7 +230,7 @@ class Subject:
 
     def reframe_many(self, crops: Sequence[FracBox], size: tuple[int, int]) -> list[Subject]:
         """``reframe`` for several crops at once (one resampling pass)."""
-        grids = resample_many(self.saliency, crops, size, self._integral())
+        grids = resample_many(self.saliency, crops, size)
         return [Subject(grid, _moved(self.faces, crop), _moved(self.objects, crop))
                 for grid, crop in zip(grids, crops, strict=True)]
 

@@ -148,3 +148,22 @@ def test_one_style_for_the_whole_flyer() -> None:
     assert {b["block"] for b in backdrops} == {"main", "foot"}
     assert len({(b["kind"], b["opacity"], b["colour"], tuple(b["box"]))
                 for b in backdrops}) == 1
+
+
+def test_percentiles_are_numpys_figures() -> None:
+    """legibility.percentiles (one partition) gives np.percentile's figures for a sequence
+    of percentiles exactly (computed in float64, as numpy does then), for float32 and
+    float64, any shape, the ends included."""
+    from pipeline.render.legibility import percentiles
+
+    rng = np.random.default_rng(11)
+    for n in (1, 2, 9, 10, 101, 4097):
+        for dtype in (np.float32, np.float64):
+            values = (rng.random(n) * 3).astype(dtype)
+            for qs in ((10, 90), (50,), (0, 100), (33.3, 66.6, 99)):
+                want = tuple(float(v) for v in np.atleast_1d(np.percentile(values, qs)))
+                assert percentiles(values, qs) == want, (n, dtype, qs)
+            square = values[: (n // 2) * 2].reshape(2, -1) if n > 1 else values
+            assert percentiles(square, (10,)) == (float(np.percentile(square, (10,))[0]),)
+    with pytest.raises(ValueError):
+        percentiles(np.zeros(0), (50,))

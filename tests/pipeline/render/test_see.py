@@ -122,3 +122,41 @@ def test_resample_is_an_exact_area_average() -> None:
     assert resample(grid, (0.0, 0.0, 1.0, 1.0), (1, 1))[0, 0] == pytest.approx(grid.mean())
     # a quarter-cell window inside cell (1, 2)
     assert resample(grid, (0.5, 0.34, 0.7, 0.6), (1, 1))[0, 0] == pytest.approx(6.0)
+
+
+def _area_average(grid: np.ndarray, crop: tuple[float, float, float, float],
+                  size: tuple[int, int]) -> np.ndarray:
+    """The brute-force reference: every output cell the area average of the grid cells its
+    window covers (the window clipped to the grid; 0 when nothing of it is inside)."""
+    h, w = grid.shape
+    out = np.zeros((size[1], size[0]))
+    for j in range(size[1]):
+        for i in range(size[0]):
+            x0 = crop[0] + (crop[2] - crop[0]) * i / size[0]
+            x1 = crop[0] + (crop[2] - crop[0]) * (i + 1) / size[0]
+            y0 = crop[1] + (crop[3] - crop[1]) * j / size[1]
+            y1 = crop[1] + (crop[3] - crop[1]) * (j + 1) / size[1]
+            total = area = 0.0
+            for r in range(h):
+                for c in range(w):
+                    dx = min(x1 * w, c + 1) - max(x0 * w, c)
+                    dy = min(y1 * h, r + 1) - max(y0 * h, r)
+                    if dx > 0 and dy > 0:
+                        total += grid[r, c] * dx * dy
+                        area += dx * dy
+            out[j, i] = total / area if area > 0 else 0.0
+    return out
+
+
+def test_resample_many_matches_a_brute_force_area_average() -> None:
+    from pipeline.render.subject import resample_many
+
+    rng = np.random.default_rng(3)
+    grid = rng.random((7, 9)).astype(np.float32)
+    crops = [(0.0, 0.0, 1.0, 1.0), (0.13, 0.2, 0.71, 0.93), (-0.2, 0.1, 0.5, 1.3),
+             (0.9, 0.9, 1.4, 1.2), (1.1, 0.0, 1.5, 0.5)]  # the last wholly outside
+    for size in ((5, 4), (11, 13)):
+        many = resample_many(grid, crops, size)
+        assert many.shape == (len(crops), size[1], size[0]) and many.dtype == np.float32
+        for crop, got in zip(crops, many, strict=True):
+            assert np.allclose(got, _area_average(grid, crop, size), atol=1e-6), (crop, size)

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import httpx
 import pytest
 from gradio_client import Client
@@ -68,6 +69,7 @@ def test_shutdown_closes_clients_threads_and_temporary_files(
         assert len(pngs) == 3 and Path(pdf).stat().st_size > 0
         assert len(first.txt2img_requests) + len(second.txt2img_requests) == 1  # one batch
         assert work_pool().running and _threads("flyer-work")  # composing used the shared pool
+        assert cv2.getNumThreads() == 1  # OpenCV calls stay on the pool's threads
         assert any(path.is_file() for path in parent.rglob("*"))  # previews and downloads
         assert not any(c.is_closed for c in clients)
 

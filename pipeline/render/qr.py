@@ -78,9 +78,12 @@ def _matrix(url: str, error: str = "l") -> np.ndarray:
     return matrix
 
 
+@lru_cache(maxsize=64)
 def make_qr(url: str, size_px: int, error: str = "l") -> Image.Image:
     """An RGB QR code at most ``size_px`` square, modules a whole number of pixels wide
-    (nearest-neighbour, crisp), dark on white with a 4-module quiet zone."""
+    (nearest-neighbour, crisp), dark on white with a 4-module quiet zone. Cached per link,
+    size and level (a batch's flyers and re-renders share it): the image is shared, so
+    callers paste it and never draw on it."""
     matrix = _matrix(url, error)
     modules = matrix.shape[0]
     scale = size_px // modules

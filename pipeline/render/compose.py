@@ -176,11 +176,13 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format,
         return fit_layout(candidate, fmt, texts, found, pairing, metro_logo,
                           language.patterns, url, mirror)
 
-    # The background resizes on other cores (Pillow drops the GIL) while this thread fits
-    # and rasterises the text and decides colours, scrims and plates on a measuring surface
-    # taken from the source: only the final ink waits for the canvas.
+    # The background resizes on other cores (OpenCV and Pillow drop the GIL), and the
+    # measuring surface is taken from the source there too, while this thread fits and
+    # rasterises the text; then colours, scrims and plates are decided on that surface:
+    # only the final ink waits for the canvas.
     with work_pool() as pool:  # the process's shared threads (pipeline.executor)
         strips = _start_picture(pool, img, ranked[0])
+        measuring = pool.submit(_surface, img, ranked[0].crop, ranked[0].picture, fmt)
         choice, fitted, first_error = _first_that_fits(ranked, attempt)
         if fitted is None:
             assert first_error is not None
@@ -191,6 +193,7 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format,
         if choice is not ranked[0]:
             if (choice.crop, choice.picture) != (ranked[0].crop, ranked[0].picture):
                 strips = _start_picture(pool, img, choice)
+                measuring = pool.submit(_surface, img, choice.crop, choice.picture, fmt)
             reason["fallback"] = {"from": ranked[0].layout.name,
                                   "placement": ranked[0].placement.describe(),
                                   "because": str(first_error)}
@@ -207,7 +210,7 @@ def compose(background: Image.Image, spec: FlyerSpec, layout: str, fmt: Format,
                 f"The picture is enlarged {enlarged:.1f}× to fill this print format, so it "
                 f"may print soft: for a sharp print use a background of at least "
                 f"{math.ceil(img.width * grow)}×{math.ceil(img.height * grow)} px.")
-        surface, fill = _surface(img, crop, picture, fmt)
+        surface, fill = measuring.result()
         decided = plan(surface, spec, fmt, pairing, palette, work)
         canvas = _assemble(strips, fmt, decided, picture, fill)
         info = manifest(spec, lay, reason, fmt, pairing, palette, work, decided, warnings)

@@ -13,7 +13,8 @@ Against the offline (procedural) generator, in one run:
    machine the clients' CPU is taken from the server's cores too);
 3. a PNG and a PDF download of a stored A4 flyer (in process: ``service.download`` on a fresh
    flyer, beside the time ``export.encode`` alone takes on the same flyer);
-4. RSS with 3,000 stored flyers: ``bench/bench_store.py`` run in a subprocess when it exists.
+4. RSS with 3,000 stored flyers: ``bench/bench_store.py`` run in a subprocess when it exists
+   (``--no-store`` skips it: it is the longest step).
 
 The studio runs as its own process (``flyer-studio serve`` on a loopback port); the clients run
 in this one. gradio_client's ``/generate`` answers PNG files (which it downloads), REST answers
@@ -304,6 +305,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="per throughput run")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--runs", type=int, default=5, help="latency runs per row")
+    parser.add_argument("--no-store", action="store_true",
+                        help="skip step 4 (bench_store.py: RSS with 3,000 stored flyers, the "
+                             "longest step)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs; load average before: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -346,7 +350,10 @@ def main() -> int:
     print("  compositions made by those downloads: "
           + ("not counted by this service" if composed is None else str(composed)))
     print()
-    store_bench()
+    if args.no_store:
+        print("RSS with 3,000 stored flyers: skipped (--no-store)")
+    else:
+        store_bench()
     gc, post, fetched = (rates["gradio_client"], rates["REST POST only"],
                          rates["REST POST + GET"])
     print("\ntargets")

@@ -31,6 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_e2e import (
+    SHARED_TLS,
+    STOCK,
     Call,
     Load,
     cpu_seconds,
@@ -43,7 +45,10 @@ from bench_e2e import (
 
 BUCKETS: list[tuple[str, Callable[[str, str], bool]]] = [
     ("paint (procedural backend)", lambda fn, where: "backends/procedural" in where),
-    ("analyse (see)", lambda fn, where: "render/see.py" in where or "render/subject" in where),
+    # see.py only: render/subject.py is mostly compose's scoring of crops (resample_many,
+    # covered), counted as analyse before; only the analysis's encode/decode is analyse's
+    ("analyse (see)", lambda fn, where: "render/see.py" in where
+     or fn in ("Subject.encode", "Subject.decode")),
     ("store: background PNG", lambda fn, where: fn == "_png" and "service.py" in where),
     ("preview JPEG", lambda fn, where: fn == "preview_jpeg"),
     ("PNG encode (export)", lambda fn, where: "pipeline/_png.py" in where),
@@ -51,7 +56,10 @@ BUCKETS: list[tuple[str, Callable[[str, str], bool]]] = [
     ("compose (render)", lambda fn, where: "pipeline/render/" in where),
     ("service / store / app", lambda fn, where: "pipeline/" in where),
     ("REST handler", lambda fn, where: "studio/rest.py" in where),
-    ("studio adapters (write files, jobs)", lambda fn, where: "studio/" in where),
+    # the event loop's wait (serve is the root frame of its thread, not studio work)
+    ("event loop: select/epoll", lambda fn, where: "selectors.py" in where),
+    ("studio adapters (write files, jobs)",
+     lambda fn, where: "studio/" in where and not (fn == "serve" and "server.py" in where)),
     ("Gradio: output files (move, hash, copy)",
      lambda fn, where: "gradio/processing_utils" in where or "move_files" in fn
      or "hash_" in fn or "gradio/data_classes" in where),
@@ -114,12 +122,17 @@ def main() -> int:
     parser.add_argument("--gil", action="store_true",
                         help="sample only the thread holding the GIL (Python CPU; native "
                              "work that drops the GIL, such as deflate, is then not seen)")
-    parser.add_argument("--doors", default="", help="comma-separated door names (default all)")
+    parser.add_argument("--doors", default="",
+                        help="comma-separated door names (default all): 'gradio_client "
+                             "(stock)', 'gradio_client (one TLS context)', 'REST POST only', "
+                             "'REST POST + GET'")
     args = parser.parse_args()
     key = "bench-" + os.urandom(12).hex()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with studio(key) as (url, pid):
-        doors = {"gradio_client": gradio_door(url, key), "REST POST only": rest_door(url, key),
+        doors = {STOCK: gradio_door(url, key),
+                 SHARED_TLS: gradio_door(url, key, shared_tls=True),
+                 "REST POST only": rest_door(url, key),
                  "REST POST + GET": rest_get_door(url, key)}
         if args.doors:
             doors = {n: m for n, m in doors.items() if n in args.doors.split(",")}

@@ -9,9 +9,11 @@ time with ``--clients`` concurrent batch-1 clients, and samples the server with 
 thread: Gradio's event loop, its worker threads, the shared pool's deflate slices). Idle
 threads are not sampled, so a sample is CPU (or a thread runnable and waiting for the GIL).
 
-Each sample is put in the first bucket whose rule matches a frame of its stack (the rules are
-ordered from the pipeline's stages to the web stack), and the buckets are printed as ms of CPU
-per flyer: the server's measured CPU time (``/proc``) spread over the buckets by their share of
+Each sample is put in a bucket by the frame nearest its leaf that a rule matches (the first
+matching rule, in order from the pipeline's stages to the web stack, decides for that frame; so
+Gradio's work under the studio's middleware, or the event loop under ``flyer-studio serve``'s
+entry frames, is Gradio's or the loop's, not the studio's), and the buckets are printed as ms of
+CPU per flyer: the server's measured CPU time (``/proc``) spread over the buckets by their share of
 the samples.
 """
 
@@ -49,17 +51,17 @@ BUCKETS: list[tuple[str, Callable[[str, str], bool]]] = [
     # covered), counted as analyse before; only the analysis's encode/decode is analyse's
     ("analyse (see)", lambda fn, where: "render/see.py" in where
      or fn in ("Subject.encode", "Subject.decode")),
-    ("store: background PNG", lambda fn, where: fn == "_png" and "service.py" in where),
+    ("store: background JPEG", lambda fn, where: fn in ("_stored_background",
+                                                         "_decoded_background")),
     ("preview JPEG", lambda fn, where: fn == "preview_jpeg"),
     ("PNG encode (export)", lambda fn, where: "pipeline/_png.py" in where),
     ("other encode (JPEG/PDF)", lambda fn, where: "pipeline/export.py" in where),
     ("compose (render)", lambda fn, where: "pipeline/render/" in where),
     ("service / store / app", lambda fn, where: "pipeline/" in where),
     ("REST handler", lambda fn, where: "studio/rest.py" in where),
-    # the event loop's wait (serve is the root frame of its thread, not studio work)
+    # the event loop waiting (or polling) for sockets
     ("event loop: select/epoll", lambda fn, where: "selectors.py" in where),
-    ("studio adapters (write files, jobs)",
-     lambda fn, where: "studio/" in where and not (fn == "serve" and "server.py" in where)),
+    ("studio adapters (write files, jobs)", lambda fn, where: "studio/" in where),
     ("Gradio: output files (move, hash, copy)",
      lambda fn, where: "gradio/processing_utils" in where or "move_files" in fn
      or "hash_" in fn or "gradio/data_classes" in where),
@@ -78,8 +80,8 @@ def _bucket(stack: str) -> tuple[str, str]:
         fn, _, where = frame.partition(" (")
         frames.append((fn.strip(), where))
     leaf = f"{frames[-1][0]} ({frames[-1][1]}"
-    for name, rule in BUCKETS:
-        for fn, where in reversed(frames):
+    for fn, where in reversed(frames):  # the frame nearest the leaf that a rule knows
+        for name, rule in BUCKETS:
             if rule(fn, where):
                 return name, f"{fn} ({where.rsplit(':', 1)[0]}) -> {leaf}"
     return "other", leaf

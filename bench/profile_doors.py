@@ -9,9 +9,11 @@ time with ``--clients`` concurrent batch-1 clients, and samples the server with 
 thread: Gradio's event loop, its worker threads, the shared pool's deflate slices). Idle
 threads are not sampled, so a sample is CPU (or a thread runnable and waiting for the GIL).
 
-Each sample is put in the first bucket whose rule matches a frame of its stack (the rules are
-ordered from the pipeline's stages to the web stack), and the buckets are printed as ms of CPU
-per flyer: the server's measured CPU time (``/proc``) spread over the buckets by their share of
+Each sample is put in a bucket by the frame nearest its leaf that a rule matches (the first
+matching rule, in order from the pipeline's stages to the web stack, decides for that frame; so
+Gradio's work under the studio's middleware, or the event loop under ``flyer-studio serve``'s
+entry frames, is Gradio's or the loop's, not the studio's), and the buckets are printed as ms of
+CPU per flyer: the server's measured CPU time (``/proc``) spread over the buckets by their share of
 the samples.
 """
 
@@ -31,6 +33,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_e2e import (
+    SHARED_TLS,
+    STOCK,
     Call,
     Load,
     cpu_seconds,
@@ -43,14 +47,20 @@ from bench_e2e import (
 
 BUCKETS: list[tuple[str, Callable[[str, str], bool]]] = [
     ("paint (procedural backend)", lambda fn, where: "backends/procedural" in where),
-    ("analyse (see)", lambda fn, where: "render/see.py" in where or "render/subject" in where),
-    ("store: background PNG", lambda fn, where: fn == "_png" and "service.py" in where),
+    # see.py only: render/subject.py is mostly compose's scoring of crops (resample_many,
+    # covered), counted as analyse before; only the analysis's encode/decode is analyse's
+    ("analyse (see)", lambda fn, where: "render/see.py" in where
+     or fn in ("Subject.encode", "Subject.decode")),
+    ("store: background JPEG", lambda fn, where: fn in ("_stored_background",
+                                                         "_decoded_background")),
     ("preview JPEG", lambda fn, where: fn == "preview_jpeg"),
     ("PNG encode (export)", lambda fn, where: "pipeline/_png.py" in where),
     ("other encode (JPEG/PDF)", lambda fn, where: "pipeline/export.py" in where),
     ("compose (render)", lambda fn, where: "pipeline/render/" in where),
     ("service / store / app", lambda fn, where: "pipeline/" in where),
     ("REST handler", lambda fn, where: "studio/rest.py" in where),
+    # the event loop waiting (or polling) for sockets
+    ("event loop: select/epoll", lambda fn, where: "selectors.py" in where),
     ("studio adapters (write files, jobs)", lambda fn, where: "studio/" in where),
     ("Gradio: output files (move, hash, copy)",
      lambda fn, where: "gradio/processing_utils" in where or "move_files" in fn
@@ -70,8 +80,8 @@ def _bucket(stack: str) -> tuple[str, str]:
         fn, _, where = frame.partition(" (")
         frames.append((fn.strip(), where))
     leaf = f"{frames[-1][0]} ({frames[-1][1]}"
-    for name, rule in BUCKETS:
-        for fn, where in reversed(frames):
+    for fn, where in reversed(frames):  # the frame nearest the leaf that a rule knows
+        for name, rule in BUCKETS:
             if rule(fn, where):
                 return name, f"{fn} ({where.rsplit(':', 1)[0]}) -> {leaf}"
     return "other", leaf
@@ -114,12 +124,17 @@ def main() -> int:
     parser.add_argument("--gil", action="store_true",
                         help="sample only the thread holding the GIL (Python CPU; native "
                              "work that drops the GIL, such as deflate, is then not seen)")
-    parser.add_argument("--doors", default="", help="comma-separated door names (default all)")
+    parser.add_argument("--doors", default="",
+                        help="comma-separated door names (default all): 'gradio_client "
+                             "(stock)', 'gradio_client (one TLS context)', 'REST POST only', "
+                             "'REST POST + GET'")
     args = parser.parse_args()
     key = "bench-" + os.urandom(12).hex()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with studio(key) as (url, pid):
-        doors = {"gradio_client": gradio_door(url, key), "REST POST only": rest_door(url, key),
+        doors = {STOCK: gradio_door(url, key),
+                 SHARED_TLS: gradio_door(url, key, shared_tls=True),
+                 "REST POST only": rest_door(url, key),
                  "REST POST + GET": rest_get_door(url, key)}
         if args.doors:
             doors = {n: m for n, m in doors.items() if n in args.doors.split(",")}

@@ -91,8 +91,23 @@ def _stored_background(image: Image.Image) -> bytes:
     chroma subsampling (no visible loss once composed; generation composes from these very
     bytes, so re-renders and downloads match it pixel for pixel)."""
     buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=BACKGROUND_QUALITY, subsampling=0)
+    _rgb(image).save(buffer, format="JPEG", quality=BACKGROUND_QUALITY, subsampling=0)
     return buffer.getvalue()
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    """``image`` in RGB: itself when it already is (``convert`` would copy it)."""
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _decoded_background(kept: bytes) -> Image.Image:
+    """The pixels of a background this service has just stored (:func:`_stored_background`'s
+    JPEG) as every later read of it decodes them (``load_image``: same decoder, same pixels),
+    without its checks and copies for uploads: no second parse to verify, no EXIF pass, no
+    copy of the decoded picture."""
+    opened = Image.open(io.BytesIO(kept))  # not closed: closing drops the decoded pixels
+    opened.load()  # (the bytes are in memory: no file stays open)
+    return _rgb(opened)
 
 
 def _as_json(data: dict[str, Any]) -> dict[str, Any]:
@@ -143,7 +158,7 @@ def compose_stored(
     """Compose a flyer from what the store keeps (used for re-renders and downloads): the
     background and its stored analysis, so nothing is painted or analysed again;
     ``language``: FLYER_LANGUAGE."""
-    background = load_image(source.background, field="background").convert("RGB")
+    background = _rgb(load_image(source.background, field="background"))
     logo = prepare_logo(load_image(source.logo, field="logo"), fmt) if source.logo else None
     spec = FlyerSpec(
         details=source.details,
@@ -451,8 +466,7 @@ class FlyerService:
         """The background as stored (bytes) and as re-renders will decode it, with its analysis
         as stored: generation composes from exactly what re-renders and downloads read."""
         kept = uploaded if uploaded is not None else _stored_background(image)
-        background = image if uploaded is not None else load_image(
-            kept, field="background").convert("RGB")
+        background = image if uploaded is not None else _decoded_background(kept)
         analysis = analyse(image).encode()
         return background, kept, Subject.decode(analysis), analysis
 

@@ -28,7 +28,7 @@ from starlette.routing import Mount, Route
 from pipeline.app_api import FlyerApp
 from pipeline.declare import summary
 from pipeline.errors import ConfigError, StoreUnavailable
-from pipeline.executor import work_pool
+from pipeline.executor import one_opencv_thread, work_pool
 from pipeline.health import Health
 from pipeline.keys import new_key
 from pipeline.service import FlyerService
@@ -358,6 +358,7 @@ def serve(settings: Settings, out: TextIO | None = None) -> None:
     ``out`` (stdout); it is never logged.
     """
     fix_mmap_threshold()  # a long-lived heap: see studio/memory.py
+    one_opencv_thread()  # requests run side by side: see pipeline/executor.py
     out = out or sys.stdout
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     if not logging.getLogger().handlers:

@@ -70,6 +70,7 @@ class SessionFiles:
                     raise
                 path.parent.mkdir(parents=True, exist_ok=True)
         if self.space is not None:
+            self.space.added(path, len(data))
             self.space.enforce(keep=(path,))
         return path
 
@@ -89,6 +90,7 @@ class SessionFiles:
             partial.unlink(missing_ok=True)
             raise
         if self.space is not None:
+            self.space.added(path, path.stat().st_size)
             self.space.enforce(keep=(path,))
 
     def prune(self, now: float | None = None) -> int:

@@ -1,10 +1,10 @@
 """The offline backend: designed abstract backgrounds, no network, clearly not AI.
 
 Each image is painted at a small size (at most ``_WORK_SIDE`` pixels on its long side) with
-vectorised numpy, softened with Pillow's GaussianBlur, scaled up smoothly, and finished with a
-fine grain that also hides banding. Five styles (gradient, mesh, bokeh, rays, waves) are picked
-by seed — consecutive seeds get different styles — in a palette from the brand colours or the
-prompt's words. Same prompt, seed and size give the same pixels.
+vectorised numpy, softened with a Gaussian blur, scaled up smoothly (bicubic), and finished
+with a fine grain that also hides banding. Five styles (gradient, mesh, bokeh, rays, waves) are
+picked by seed — consecutive seeds get different styles — in a palette from the brand colours or
+the prompt's words. Same prompt, seed and size give the same pixels.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import colorsys
 import hashlib
 import threading
 from collections.abc import Callable
+from functools import lru_cache
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -235,15 +237,28 @@ def render(prompt: str, seed: int, width: int, height: int, palette: tuple[str, 
     rng = np.random.default_rng(stable_int("compose", prompt.lower().strip(), seed))
     w, h = _work_size(width, height)
     pixels = STYLES[style](rng, colours, w, h)
-    vignette = _glow(w, h, 0.5, 0.5, 0.75)
-    pixels = pixels * (0.82 + 0.18 * vignette)[..., None]
-    small = Image.fromarray((np.clip(pixels, 0.0, 1.0) * 255 + 0.5).astype(np.uint8), "RGB")
-    small = small.filter(ImageFilter.GaussianBlur(0.8))
-    image = small.resize((width, height), Image.Resampling.BICUBIC)
+    pixels = pixels * _vignette(w, h)  # a new array: the steps below work in place
+    np.clip(pixels, 0.0, 1.0, out=pixels)
+    pixels *= 255
+    pixels += 0.5
+    small = pixels.astype(np.uint8)
+    # softened, then scaled up smoothly (OpenCV's 8-bit Gaussian and bicubic: fixed-point,
+    # so the same pixels on every machine; ~1.5 ms where Pillow's took ~8)
+    small = cv2.GaussianBlur(small, (0, 0), 0.8)
+    full = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.int16)
     grain_rng = np.random.default_rng(stable_int("grain", seed, width, height))
-    grain = grain_rng.integers(-_GRAIN, _GRAIN + 1, size=(height, width, 1), dtype=np.int16)
-    full = np.asarray(image).astype(np.int16) + grain
-    return Image.fromarray(np.clip(full, 0, 255).astype(np.uint8), "RGB")
+    full += grain_rng.integers(-_GRAIN, _GRAIN + 1, size=(height, width, 1), dtype=np.int16)
+    np.clip(full, 0, 255, out=full)
+    return Image.fromarray(full.astype(np.uint8), "RGB")
+
+
+@lru_cache(maxsize=16)
+def _vignette(w: int, h: int) -> Array:
+    """The darkening towards the edges, per pixel (h, w, 1): the same for every painting of
+    one work size, so made once (read-only)."""
+    factor = (0.82 + 0.18 * _glow(w, h, 0.5, 0.5, 0.75))[..., None]
+    factor.flags.writeable = False
+    return factor
 
 
 class ProceduralBackend:

@@ -295,3 +295,45 @@ def test_a_failing_sd_server_is_a_clear_error_and_keeps_flyers(
     again = sd_client.predict(flyer_id=manifest["id"], kind="png", api_name="/download")
     assert Path(again).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert Path(kept).is_file()
+
+
+def test_one_tls_context_serves_every_request_of_a_predict(
+    studio_server: RunningStudio, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README tells scripts to pass ``ssl_verify=ssl.create_default_context()``: the
+    installed gradio_client must hand that one context to every request of a ``predict``
+    (login, join, SSE stream, heartbeat, the PNG's download), so no request loads the CA
+    bundle again; the stock client loads it for each of them."""
+    import ssl
+    import traceback
+
+    loads: list[str] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append("".join(traceback.format_stack(limit=12)))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    context = ssl.create_default_context()
+
+    def predict(client: Client, name: str) -> int:
+        """Loads of the CA bundle from the client's start to the end of its predict (its
+        heartbeat thread included: one client alive at a time)."""
+        try:
+            pngs, _ = client.predict(title="Jazz Night", api_name="/generate")
+            assert Path(pngs[0]).is_relative_to(tmp_path / name)  # downloaded by this client
+            _png(pngs[0], _size("instagram_post"))
+        finally:
+            client.close()
+        return len(loads)
+
+    loads.clear()
+    made = predict(Client(studio_server.url + "/", auth=studio_server.auth, verbose=False,
+                          download_files=str(tmp_path / "shared"),
+                          ssl_verify=context),  # type: ignore[arg-type]  # typed bool
+                   "shared")
+    assert made == 0, "a request built its own TLS context:\n" + loads[-1]
+    made = predict(Client(studio_server.url + "/", auth=studio_server.auth, verbose=False,
+                          download_files=str(tmp_path / "stock")), "stock")
+    assert made >= 3  # config, login, join, stream, heartbeat, download: what the advice saves

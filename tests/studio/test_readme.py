@@ -31,7 +31,8 @@ def run_script(script: str, studio: RunningStudio, cwd: Path) -> subprocess.Comp
 
 def test_readme_gradio_client_script_runs(studio_server: RunningStudio, tmp_path: Path) -> None:
     script = readme_script()
-    assert 'Client("http://127.0.0.1:7860", auth=("me", "YOUR_API_MASTER_KEY"))' in script
+    assert ('Client("http://127.0.0.1:7860", auth=("me", "YOUR_API_MASTER_KEY"),\n'
+            '                ssl_verify=ssl.create_default_context())') in script
     script = script.replace("http://127.0.0.1:7860", studio_server.url).replace(
         "YOUR_API_MASTER_KEY", studio_server.key
     )

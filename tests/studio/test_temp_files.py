@@ -108,3 +108,25 @@ def test_many_generations_stay_under_budget_and_leave_nothing(tmp_path: Path) ->
     leaked = [p for p in set(_files(gradio_default)) - default_before
               if any(flyer_id in p.name for flyer_id in ids)]
     assert leaked == []
+
+
+def test_writes_count_from_memory_between_full_looks(tmp_path: Path) -> None:
+    """A write evicts by what the studio wrote itself (no stat of every file each time);
+    what others put in the folder (an upload) counts from the next full look."""
+    from studio.ui_files import SessionFiles
+
+    space = TempSpace(tmp_path, max_bytes=250)
+    space.open()
+    files = SessionFiles(space=space)
+    first = files.write("s", "first.png", b"x" * 100)  # the first write takes a full look
+    upload = space.root / "upload.png"
+    upload.write_bytes(b"u" * 100)
+    _aged(upload, 3600)  # older than anything: the first to go once it is seen
+    second = files.write("s", "second.png", b"x" * 100)
+    assert first.exists() and second.exists() and upload.exists()  # 200 bytes known: room
+    third = files.write("s", "third.png", b"x" * 100)
+    assert not first.exists() and second.exists() and third.exists()  # oldest of its own
+    space.refresh()  # the sweep's full look: the upload is counted now
+    assert space.enforce() == 100 and not upload.exists()
+    assert space.usage() == 200
+    space.cleanup()

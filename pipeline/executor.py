@@ -13,11 +13,10 @@ threads are stopped and joined (work already submitted finishes first); a later 
 fresh ones. This is the one piece of process-wide state in ``pipeline``: threads belong to the
 process, not to a request or a service.
 
-For the same reason OpenCV's own thread pool is set to one thread when this pool starts: the
-pipeline calls OpenCV (the background's enlargement, the saliency and face analysis) from
-these threads and from request threads, already one per core; OpenCV splitting each call
-again over every core made the enlargement of a post cost 16 ms of CPU instead of 6 on the
-2-core machine, and no call finished sooner under load.
+For the same reason OpenCV's own thread pool is set to one thread (:func:`one_opencv_thread`)
+by a server at start and whenever this pool starts: the pipeline calls OpenCV (the
+background's enlargement, the saliency and face analysis, the offline painter) from these
+threads and from request threads, already one per core.
 """
 
 from __future__ import annotations
@@ -42,13 +41,6 @@ def machine_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _one_opencv_thread() -> None:
-    """OpenCV runs each call on the calling thread only (see the module's docstring)."""
-    import cv2  # the pipeline's dependency; imported here, when the pool first starts
-
-    cv2.setNumThreads(1)
-
-
 class WorkPool(Executor):
     """A thread pool started on first use and stopped when its last holder lets go."""
 
@@ -62,7 +54,7 @@ class WorkPool(Executor):
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         with self._lock:
             if self._pool is None:
-                _one_opencv_thread()
+                one_opencv_thread()
                 self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix=self.name)
             return self._pool.submit(fn, *args, **kwargs)
 
@@ -108,11 +100,13 @@ def work_pool() -> WorkPool:
 
 
 def one_opencv_thread() -> None:
-    """Run OpenCV's work (the subject analysis, the offline painter) on the calling thread
-    only, for a server: requests already run side by side on every core, so OpenCV's own
-    pool of threads (one per core) adds hand-offs and spin-waits, not speed. On the loaded
-    2-core machine ``see.analyse`` took a median 30 ms of CPU with one thread and 36 ms with
-    OpenCV's two. Process-wide; a one-off render keeps OpenCV's default."""
+    """Run OpenCV's work (the background's enlargement, the subject analysis, the offline
+    painter) on the calling thread only: requests and this pool's threads already run side
+    by side on every core, so OpenCV's own pool of threads (one per core) adds hand-offs
+    and spin-waits, not speed. On the loaded 2-core machine ``see.analyse`` took a median
+    30 ms of CPU with one thread and 36 ms with OpenCV's two, and the enlargement of a post
+    16 ms instead of 6. Process-wide: a server calls it at start, and the pool when it
+    starts its threads."""
     import cv2
 
     cv2.setNumThreads(1)

@@ -115,7 +115,7 @@ def child_service(flyers: int, every: int, heap: str | None) -> None:
         request = FlyerRequest(details=details, prompt="neon jazz club", seed=seed,
                                batch_size=BATCH)
         made = len(service.generate(request))
-        after_generation()
+        after_generation(BATCH)
         return made
 
     def store() -> str:
@@ -129,10 +129,10 @@ def child_service(flyers: int, every: int, heap: str | None) -> None:
     fill("service", flyers, make, rss_mb, store, every)
 
 
-def heap_policy(spec: str | None) -> Callable[[], None]:
+def heap_policy(spec: str | None) -> Callable[[int], None]:
     """Apply ``--heap`` to this process; what to call after each generation."""
     if spec is None:
-        return lambda: None
+        return lambda flyers: None
     from studio.memory import HeapPolicy
 
     return HeapPolicy.parse(spec).apply().after_generation

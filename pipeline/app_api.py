@@ -121,11 +121,12 @@ class FlyerApp:
     Thread-safe; one per studio, shared by every door."""
 
     def __init__(self, service: FlyerService,
-                 after_generation: Callable[[], None] | None = None) -> None:
+                 after_generation: Callable[[int], None] | None = None) -> None:
         self.service = service
         self._after_generation = after_generation
-        """Called in the generating thread once each generation has ended (succeeded or
-        not): the studio gives its heap back to the system there (``studio.memory``)."""
+        """Called with the batch size in the generating thread once each generation has ended
+        (succeeded or not): the studio gives its heap back to the system there
+        (``studio.memory``)."""
         self._lock = threading.Lock()
         self._jobs: dict[str, set[Job]] = {}
 
@@ -163,7 +164,7 @@ class FlyerApp:
             return self.service.generate(request, progress=progress, cancel=cancel)
         finally:
             if self._after_generation is not None:
-                self._after_generation()
+                self._after_generation(request.batch_size)
 
     def rerender(self, flyer_id: str, changes: Mapping[str, Any]) -> StoredFlyer:
         """A new flyer from a stored one's background (no painting) with ``changes`` (names

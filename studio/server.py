@@ -170,13 +170,13 @@ def create_server(
     settings: Settings,
     service: FlyerService | None = None,
     clock: Callable[[], float] = time.monotonic,
-    after_generation: Callable[[], None] | None = None,
+    after_generation: Callable[[int], None] | None = None,
 ) -> FastAPI:
     """The whole studio as an ASGI app: nothing is started until a server runs it. ``clock``
     times login sessions (tests pass a fake one). The server owns ``service`` (made from the
     settings when not given): its lifespan opens it at start and closes it at the end.
-    ``after_generation`` runs in the worker thread after each generation, whichever door
-    asked (``serve`` gives the heap back to the system there)."""
+    ``after_generation(batch_size)`` runs in the worker thread after each generation,
+    whichever door asked (``serve`` gives the heap back to the system there)."""
     from .app import build_app  # the UI pulls in the most; import it when a server is built
 
     if not settings.api_master_key:

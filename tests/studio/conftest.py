@@ -84,7 +84,7 @@ def _bound_socket() -> socket.socket:
 @contextlib.contextmanager
 def run_studio(
     settings: Settings, service: FlyerService | None = None, sd: FakeSDServer | None = None,
-    after_generation: Callable[[], None] | None = None,
+    after_generation: Callable[[int], None] | None = None,
 ) -> Iterator[RunningStudio]:
     """Run ``create_server(settings, service, after_generation=...)`` on a free loopback port
     until the block ends."""

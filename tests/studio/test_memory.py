@@ -41,8 +41,20 @@ class SpyLibc:
         return 1
 
 
-def test_the_studio_trims_after_every_generation() -> None:
-    assert HEAP.trim_every >= 1
+def test_the_studio_trims_after_every_batch_of_five() -> None:
+    assert HEAP.trim_every == 5
+    assert HEAP.mmap_threshold is None  # a fixed threshold costs ~100 ms of system CPU a flyer
+
+
+def test_trims_follow_the_flyers_made_not_the_calls() -> None:
+    libc = SpyLibc()
+    trimmer = HeapPolicy(trim_every=5).apply(libc)
+    for _ in range(3):
+        trimmer.after_generation(5)  # a batch of 5: every generation
+    assert trimmer.trims == 3
+    for _ in range(9):
+        trimmer.after_generation(1)  # batches of 1: every 5th
+    assert trimmer.trims == 4 and len(libc.calls) == 4
 
 
 def test_a_policy_sets_glibc_options_and_trims_every_nth_generation() -> None:
@@ -101,26 +113,26 @@ def test_glibc_gives_freed_heap_pages_back() -> None:
 
 
 def test_every_door_calls_the_hook_after_a_generation_in_a_worker_thread() -> None:
-    called: list[bool] = []
+    called: list[tuple[int, bool]] = []
 
-    def spy() -> None:
+    def spy(flyers: int) -> None:
         try:
             asyncio.get_running_loop()
-            called.append(False)  # on the event loop: it would stall every request
+            called.append((flyers, False))  # on the event loop: it would stall every request
         except RuntimeError:
-            called.append(True)
+            called.append((flyers, True))
 
     settings = studio_settings()
     with run_studio(settings, after_generation=spy) as studio:
         rest = httpx.post(f"{studio.url}/flyer", headers=studio.headers,
                           json=REST_BODY, timeout=60)
         assert rest.status_code == 200, rest.text
-        assert called == [True]
+        assert called == [(2, True)]
         client = Client(studio.url, auth=studio.auth, verbose=False, download_files=False)
         files: Any
         files, _ = client.predict(title="Jazz", batch_size=1, api_name="/generate")
         assert len(files) == 1
-        assert called == [True, True]
+        assert called == [(2, True), (1, True)]
 
 
 @on_glibc
@@ -128,8 +140,9 @@ def test_serve_trims_the_heap_after_a_generation(tmp_path: Path) -> None:
     key = "configured-" + "k" * 30
     with serving(tmp_path, API_MASTER_KEY=key, FLYER_BACKEND="procedural") as served:
         served.wait_healthy()
-        made = httpx.post(served.url + "/flyer", headers={"X-API-Key": key}, json=REST_BODY,
-                          timeout=60)
+        batch = {**REST_BODY, "batch_size": HEAP.trim_every}  # one batch: one trim
+        made = httpx.post(served.url + "/flyer", headers={"X-API-Key": key}, json=batch,
+                          timeout=120)
         assert made.status_code == 200, made.text
         logs = stderr_of(served)
     assert "heap given back to the system after a generation" in logs

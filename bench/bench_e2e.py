@@ -58,16 +58,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (all its threads) so far: what a door costs
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU time of process ``pid`` (all its threads) so far: what a door costs
     the server, whatever else the machine is doing."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 @contextmanager
-def studio(key: str) -> Iterator[tuple[str, int]]:
-    """``flyer-studio serve`` with the procedural backend on a free loopback port."""
+def studio(key: str, heap: str | None = None) -> Iterator[tuple[str, int]]:
+    """``flyer-studio serve`` with the procedural backend on a free loopback port (with the
+    allocator's policy ``heap`` when given, else the studio's own)."""
     port = _free_port()
     env = {**os.environ, "API_MASTER_KEY": key, "FLYER_BACKEND": "procedural",
            "GRADIO_SERVER_NAME": "127.0.0.1", "FLYER_LOGIN_MAX_FAILURES": "1000",
@@ -75,7 +77,8 @@ def studio(key: str) -> Iterator[tuple[str, int]]:
     with tempfile.TemporaryDirectory() as folder:  # no .env of the checkout
         proc = subprocess.Popen(
             [sys.executable, "-m", "studio.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(port)], cwd=folder, env=env,
+             "--port", str(port), *([] if heap is None else ["--heap", heap])],
+            cwd=folder, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         url = f"http://127.0.0.1:{port}"
@@ -310,15 +313,17 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="per throughput run")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--runs", type=int, default=5, help="latency runs per row")
+    parser.add_argument("--heap", metavar="SPEC",
+                        help="serve with this allocator policy (flyer-studio serve --heap) "
+                        "instead of the studio's own")
     parser.add_argument("--no-store", action="store_true",
-                        help="skip step 4 (bench_store.py: RSS with 3,000 stored flyers, the "
-                             "longest step)")
+                        help="skip the RSS of 3,000 stored flyers (bench_store.py, ~20 min)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs; load average before: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     key = "bench-" + secrets.token_urlsafe(24)
     doors = {}
-    with studio(key) as (url, pid):
+    with studio(key, args.heap) as (url, pid):
         doors = {STOCK: gradio_door(url, key),
                  SHARED_TLS: gradio_door(url, key, shared_tls=True),
                  "REST POST only": rest_door(url, key),
@@ -332,17 +337,21 @@ def main() -> int:
         print(f"\n{args.clients} concurrent clients, batch 1, {args.seconds:g} s each")
         rates: dict[str, float] = {}
         for name, make in doors.items():
-            spent, mine = cpu_seconds(pid), cpu_seconds(os.getpid())
+            server, mine = cpu_seconds(pid), sum(cpu_seconds(os.getpid()))
             load = throughput(make, args.clients, args.seconds)
-            spent, mine = cpu_seconds(pid) - spent, cpu_seconds(os.getpid()) - mine
+            user, system = (now - then for now, then in zip(cpu_seconds(pid), server,
+                                                            strict=True))
+            spent, mine = user + system, sum(cpu_seconds(os.getpid())) - mine
             rate = load.flyers / load.seconds
             rates[name] = rate
-            per = spent / load.flyers * 1000 if load.flyers else float("nan")
-            theirs = mine / load.flyers * 1000 if load.flyers else float("nan")
+            per, theirs, users, systems = (
+                x / load.flyers * 1000 if load.flyers else float("nan")
+                for x in (spent, mine, user, system))
             print(f"  {name:<30} {rate:6.2f} flyers/s  p50 {_pct(load.requests, .5) * 1000:6.0f} "
                   f"ms  p95 {_pct(load.requests, .95) * 1000:6.0f} ms  "
                   f"requests {len(load.requests)}  errors {len(load.errors)}  "
-                  f"server CPU {per:5.0f} ms/flyer  clients' CPU {theirs:4.0f} ms/flyer")
+                  f"server CPU {per:5.0f} ms/flyer (user {users:.0f}, system {systems:.0f})  "
+                  f"clients' CPU {theirs:4.0f} ms/flyer")
             for error in sorted(set(load.errors))[:3]:
                 print(f"      {error}")
         print(f"  load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

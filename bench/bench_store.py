@@ -63,6 +63,13 @@ def environment(flyers: int, key: str, port: int, temp: Path) -> dict[str, str]:
     return env
 
 
+def cpu_ms(pid: int | str = "self") -> tuple[float, float]:
+    """(user, system) CPU time of ``pid`` so far in ms, every thread, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) * 1000 / tick, int(fields[12]) * 1000 / tick
+
+
 def report(label: str, made: int, rss: float, peak: float, base: float,
            extra: str = "") -> None:
     per = (rss - base) * 1000 / made if made else 0.0
@@ -72,10 +79,11 @@ def report(label: str, made: int, rss: float, peak: float, base: float,
 
 def fill(label: str, flyers: int, make: Callable[[int], int],
          rss: Callable[[], tuple[float, float]], store: Callable[[], str],
-         every: int = REPORT_EVERY) -> None:
+         every: int = REPORT_EVERY, cpu: Callable[[], tuple[float, float]] = cpu_ms) -> None:
     """Call ``make(seed)`` (stores a batch, returns how many) until ``flyers`` are stored."""
     made = first = make(0)  # warm-up batch: fonts, layouts, codecs
     base, _ = rss()
+    user, system = cpu()
     print(f"  {label:8s} start: RSS {base:7.1f} MB after the first {made} flyers", flush=True)
     started = time.perf_counter()
     while made < flyers:
@@ -85,16 +93,20 @@ def fill(label: str, flyers: int, make: Callable[[int], int],
             rate = (made - first) / (time.perf_counter() - started)
             report(label, made, now, peak, base, f"  {rate:4.1f} flyers/s{store()}")
     now, _ = rss()
+    user, system = (after - before for after, before in zip(cpu(), (user, system), strict=True))
+    print(f"  {label:8s} CPU per flyer after the first batch: user {user / (made - first):5.1f}"
+          f" ms, system {system / (made - first):5.1f} ms (the {label} process)", flush=True)
     verdict = "within" if now * 1e6 <= LIMIT else "OVER"
     print(f"  {label:8s} {made} flyers stored: RSS {now:.1f} MB, {verdict} the "
           f"{LIMIT / 1e6:.0f} MB target", flush=True)
 
 
-def child_service(flyers: int, every: int) -> None:
+def child_service(flyers: int, every: int, heap: str | None) -> None:
     from pipeline.models import EventDetails, FlyerRequest
     from pipeline.service import FlyerService
     from pipeline.settings import load_settings
 
+    after_generation = heap_policy(heap)
     service = FlyerService.from_settings(load_settings(dict(os.environ), env_file=None))
     details = EventDetails(title="Jazz Night", subtitle="Live quartet", date="Fri 12 Dec",
                            time="20:00", venue="Blue Room", url="https://example.org/jazz")
@@ -102,7 +114,9 @@ def child_service(flyers: int, every: int) -> None:
     def make(seed: int) -> int:
         request = FlyerRequest(details=details, prompt="neon jazz club", seed=seed,
                                batch_size=BATCH)
-        return len(service.generate(request))
+        made = len(service.generate(request))
+        after_generation(BATCH)
+        return made
 
     def store() -> str:
         held = service.store
@@ -115,13 +129,22 @@ def child_service(flyers: int, every: int) -> None:
     fill("service", flyers, make, rss_mb, store, every)
 
 
+def heap_policy(spec: str | None) -> Callable[[int], None]:
+    """Apply ``--heap`` to this process; what to call after each generation."""
+    if spec is None:
+        return lambda flyers: None
+    from studio.memory import HeapPolicy
+
+    return HeapPolicy.parse(spec).apply().after_generation
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def run_gradio(flyers: int, temp: Path, every: int, clients: int) -> None:
+def run_gradio(flyers: int, temp: Path, every: int, clients: int, heap: str | None) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from gradio_client import Client
@@ -129,7 +152,8 @@ def run_gradio(flyers: int, temp: Path, every: int, clients: int) -> None:
     key, port = "bench-" + secrets.token_urlsafe(24), free_port()
     log = temp.parent / f"{temp.name}-server.log"  # a file: an unread pipe would fill and stall
     with log.open("w") as sink:
-        server = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve"],
+        heaps = [] if heap is None else ["--heap", heap]  # an older tree: the studio's own
+        server = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", *heaps],
                                   env=environment(flyers, key, port, temp),
                                   stdout=subprocess.DEVNULL, stderr=sink)
     url = f"http://127.0.0.1:{port}/"
@@ -164,7 +188,8 @@ def run_gradio(flyers: int, temp: Path, every: int, clients: int) -> None:
                 jobs = [pool.submit(one, user, seed + i * BATCH) for i, user in enumerate(users)]
                 return sum(job.result() for job in jobs)
 
-            fill("gradio", flyers, make, lambda: rss_mb(server.pid), lambda: "", every)
+            fill("gradio", flyers, make, lambda: rss_mb(server.pid), lambda: "", every,
+                 lambda: cpu_ms(server.pid))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -179,6 +204,11 @@ def main() -> None:
                         help=f"print the RSS every this many flyers (default {REPORT_EVERY})")
     parser.add_argument("--clients", type=int, default=1,
                         help="gradio door: gradio_client clients asking at once (default 1)")
+    parser.add_argument("--heap", metavar="SPEC",
+                        help="the allocator's policy instead of the studio's own, as "
+                             "studio.memory.HeapPolicy.parse reads it, e.g. "
+                             "'mmap=131072,arenas=2,trim_every=1' ('' for glibc's defaults); "
+                             "the service door applies it too (without it: glibc's defaults)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flyers < 2 * BATCH or args.flyers % BATCH:
@@ -190,21 +220,24 @@ def main() -> None:
         parser.error(f"--every and --flyers: multiples of {step} (batches of {BATCH} times "
                      "the clients)")
     if args.child:
-        child_service(args.flyers, args.every)
+        child_service(args.flyers, args.every, args.heap)
         return
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="bench-store-") as folder:
         temp = Path(folder)
+        policy = "the studio's" if args.heap is None else repr(args.heap)
         print(f"{args.flyers} flyers, batches of {BATCH}, offline generator, instagram_post; "
+              f"heap policy {policy}; "
               f"load average {os.getloadavg()[0]:.2f} at the start", flush=True)
         if args.door in ("service", "both"):
             env = environment(args.flyers, "bench-" + secrets.token_urlsafe(24), free_port(), temp)
             subprocess.run([sys.executable, __file__, "--child", "--door", "service",
-                            "--flyers", str(args.flyers), "--every", str(args.every)],
+                            "--flyers", str(args.flyers), "--every", str(args.every),
+                            *([] if args.heap is None else ["--heap", args.heap])],
                            env=env, check=True)
         if args.door in ("gradio", "both"):
-            run_gradio(args.flyers, temp, args.every, args.clients)
+            run_gradio(args.flyers, temp, args.every, args.clients, args.heap)
         print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

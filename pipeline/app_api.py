@@ -16,7 +16,7 @@ server.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,8 +120,13 @@ class FlyerApp:
     """Generate, re-render, download, catalogues and cancel, over one :class:`FlyerService`.
     Thread-safe; one per studio, shared by every door."""
 
-    def __init__(self, service: FlyerService) -> None:
+    def __init__(self, service: FlyerService,
+                 after_generation: Callable[[int], None] | None = None) -> None:
         self.service = service
+        self._after_generation = after_generation
+        """Called with the batch size in the generating thread once each generation has ended
+        (succeeded or not): the studio gives its heap back to the system there
+        (``studio.memory``)."""
         self._lock = threading.Lock()
         self._jobs: dict[str, set[Job]] = {}
 
@@ -155,7 +160,11 @@ class FlyerApp:
         """Paint and compose ``fields["batch_size"]`` flyers (see
         :meth:`FlyerService.generate`); ``cancel``: a job's event (:meth:`open_job`)."""
         request = self.request(fields, logo=logo, background=background)
-        return self.service.generate(request, progress=progress, cancel=cancel)
+        try:
+            return self.service.generate(request, progress=progress, cancel=cancel)
+        finally:
+            if self._after_generation is not None:
+                self._after_generation(request.batch_size)
 
     def rerender(self, flyer_id: str, changes: Mapping[str, Any]) -> StoredFlyer:
         """A new flyer from a stored one's background (no painting) with ``changes`` (names

@@ -28,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start the studio (UI, Gradio API, REST)")
     serve.add_argument("--host", help="address to listen on (default GRADIO_SERVER_NAME)")
     serve.add_argument("--port", type=int, help="port (default GRADIO_SERVER_PORT or 7860)")
+    serve.add_argument("--heap", metavar="SPEC",
+                       help="glibc allocator policy, for benchmarks (default: the studio's, "
+                       "see studio/memory.py): e.g. 'mmap=131072,arenas=2,trim_every=1', "
+                       "'' for glibc's defaults")
 
     keygen = sub.add_parser("keygen", help="write a fresh API_MASTER_KEY into .env")
     keygen.add_argument("--env-file", default=".env", help="file to update (default .env)")
@@ -191,7 +195,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 server_name=args.host or settings.server_name,
                 server_port=args.port or settings.server_port,
             )
-        serve(settings)
+        if args.heap is None:
+            serve(settings)
+        else:
+            from studio.memory import HeapPolicy
+
+            try:
+                heap = HeapPolicy.parse(args.heap)
+            except ValueError as exc:
+                raise SystemExit(f"flyer-studio serve --heap: {exc}") from None
+            serve(settings, heap=heap)
         return 0
     except FlyerError as exc:
         print(f"flyer-studio: {exc}", file=sys.stderr)

@@ -46,7 +46,7 @@ from .gate import SessionGate
 from .health import HealthMonitor, service_health_check
 from .login_page import LoginPageScript
 from .mcp_endpoint import MCP_PATH, create_mcp_endpoint, mcp_off
-from .memory import fix_mmap_threshold
+from .memory import HEAP, HeapPolicy
 from .queue_wait import QueueClock
 from .rest import create_rest_router
 from .sessions import SessionMiddleware, Sessions, add_logout_routes
@@ -170,10 +170,13 @@ def create_server(
     settings: Settings,
     service: FlyerService | None = None,
     clock: Callable[[], float] = time.monotonic,
+    after_generation: Callable[[int], None] | None = None,
 ) -> FastAPI:
     """The whole studio as an ASGI app: nothing is started until a server runs it. ``clock``
     times login sessions (tests pass a fake one). The server owns ``service`` (made from the
-    settings when not given): its lifespan opens it at start and closes it at the end."""
+    settings when not given): its lifespan opens it at start and closes it at the end.
+    ``after_generation(batch_size)`` runs in the worker thread after each generation,
+    whichever door asked (``serve`` gives the heap back to the system there)."""
     from .app import build_app  # the UI pulls in the most; import it when a server is built
 
     if not settings.api_master_key:
@@ -185,7 +188,8 @@ def create_server(
             f"{MIN_KEY_LENGTH} (`flyer-studio keygen` writes 32 random bytes into .env)",
         )
     service = service if service is not None else FlyerService.from_settings(settings)
-    flyers = FlyerApp(service)  # the application API every door calls (one job registry)
+    # the application API every door calls (one job registry, one place after a generation)
+    flyers = FlyerApp(service, after_generation)
     checker = KeyChecker(settings.api_master_key)
     throttle = login_throttle(settings)
 
@@ -351,13 +355,14 @@ def login_hint() -> str:
     return "Log in with user: any name, password: the API_MASTER_KEY."
 
 
-def serve(settings: Settings, out: TextIO | None = None) -> None:
+def serve(settings: Settings, out: TextIO | None = None, heap: HeapPolicy = HEAP) -> None:
     """Run the studio until interrupted.
 
     Without ``API_MASTER_KEY`` a fresh key is generated for this run and printed once to
-    ``out`` (stdout); it is never logged.
+    ``out`` (stdout); it is never logged. ``heap``: the allocator's policy for this long-lived
+    process (studio/memory.py; benchmarks pass others).
     """
-    fix_mmap_threshold()  # a long-lived heap: see studio/memory.py
+    trimmer = heap.apply()  # first, before any thread starts
     one_opencv_thread()  # requests run side by side: see pipeline/executor.py
     out = out or sys.stdout
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -374,7 +379,7 @@ def serve(settings: Settings, out: TextIO | None = None) -> None:
             file=out,
             flush=True,
         )
-    app = create_server(settings)
+    app = create_server(settings, after_generation=trimmer.after_generation)
     warning = backend_warning(app.state.health.refresh())
     if warning:
         print(warning, file=out, flush=True)

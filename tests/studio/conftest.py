@@ -83,11 +83,13 @@ def _bound_socket() -> socket.socket:
 
 @contextlib.contextmanager
 def run_studio(
-    settings: Settings, service: FlyerService | None = None, sd: FakeSDServer | None = None
+    settings: Settings, service: FlyerService | None = None, sd: FakeSDServer | None = None,
+    after_generation: Callable[[int], None] | None = None,
 ) -> Iterator[RunningStudio]:
-    """Run ``create_server(settings, service)`` on a free loopback port until the block ends."""
+    """Run ``create_server(settings, service, after_generation=...)`` on a free loopback port
+    until the block ends."""
     service = service if service is not None else FlyerService.from_settings(settings)
-    app = create_server(settings, service)
+    app = create_server(settings, service, after_generation=after_generation)
     sock = _bound_socket()
     port = sock.getsockname()[1]
     tls = bool(settings.ssl_certfile and settings.ssl_keyfile)

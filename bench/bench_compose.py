@@ -160,8 +160,16 @@ class Timing:
     cpu: list[float]
 
 
+WARM_UP = 3
+"""Runs before each row's timed ones: fonts, layouts and codecs load on the first; the
+allocator settles over the first few (glibc raises its mmap threshold as big blocks are freed,
+after which canvases come from the heap instead of fresh, zero-filled pages), as in a
+server that has made a few flyers."""
+
+
 def timed(fn: Callable[[], Any], runs: int) -> Timing:
-    fn()  # warm-up: fonts, layouts, codecs
+    for _ in range(WARM_UP):
+        fn()
     out = Timing([], [])
     for _ in range(runs):
         start, cpu = time.perf_counter(), time.process_time()

@@ -1,7 +1,7 @@
 """Recently composed flyers, kept as pixels so that downloads encode them instead of composing
 again: the pixels made at generation (or re-rendering) are the ones every encoding is made of.
 
-Bounded by bytes (the canvases' raw size), least recently used first out. A miss is never an
+Bounded by bytes (what the canvases hold in memory), least recently used first out. A miss is never an
 error: the service composes the flyer again from what the store keeps (same inputs, same
 pixels) and puts it back. Thread-safe.
 """
@@ -15,17 +15,22 @@ from .models import Flyer
 
 __all__ = ["DEFAULT_MAX_BYTES", "ComposedCache", "pixel_bytes"]
 
-DEFAULT_MAX_BYTES = 96 * 1024 * 1024
-"""About 20 Instagram-sized flyers or 3 A4 print canvases (with bleed, 300 dpi): the flyers of
-the batches being delivered now (a /generate encodes its PNGs right after composing, a user
-downloads soon after seeing the gallery). Older ones compose again when downloaded. This is
-RSS on top of the store's encoded bytes."""
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+"""About 11 Instagram-sized flyers (5.8 MB each) or an A4 print canvas (36.5 MB, with bleed,
+300 dpi) and 5 posts: the flyers of the batches being delivered now (a /generate encodes its
+PNGs right after composing, a user downloads soon after seeing the gallery). Older ones
+compose again when downloaded. This is RSS on top of the store's encoded bytes, held small so
+that the studio with 3,000 stored flyers stays near 600 MB (bench/bench_store.py). (It was
+96 MB counted at 3 bytes a pixel: 128 MB held.)"""
+
+_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2}
+"""Bytes a pixel in Pillow's own storage; every other mode (RGB included) takes 4."""
 
 
 def pixel_bytes(flyer: Flyer) -> int:
-    """What the flyer's canvas holds in memory."""
+    """What the flyer's canvas holds in memory: Pillow keeps RGB at 4 bytes a pixel."""
     image = flyer.image
-    return image.width * image.height * len(image.getbands())
+    return image.width * image.height * _PIXEL_BYTES.get(image.mode, 4)
 
 
 class ComposedCache:

@@ -147,7 +147,8 @@ def test_the_composed_cache_is_bounded_by_bytes_least_recent_out() -> None:
     def flyer(side: int) -> Flyer:
         return Flyer(Image.new("RGB", (side, side)), {}, "layout", "fmt")
 
-    small = flyer(10)  # 300 bytes
+    small = flyer(10)  # 400 bytes: Pillow holds RGB at 4 bytes a pixel
+    assert pixel_bytes(small) == 400
     cache = ComposedCache(max_bytes=3 * pixel_bytes(small))
     for name in "abc":
         cache.put(name, small)

@@ -1,9 +1,9 @@
 """Recently composed flyers, kept as pixels so that downloads encode them instead of composing
 again: the pixels made at generation (or re-rendering) are the ones every encoding is made of.
 
-Bounded by bytes (what the canvases hold in memory), least recently used first out. A miss is never an
-error: the service composes the flyer again from what the store keeps (same inputs, same
-pixels) and puts it back. Thread-safe.
+Bounded by bytes (what the canvases hold in memory), least recently used first out. A miss
+is never an error: the service composes the flyer again from what the store keeps (same
+inputs, same pixels) and puts it back. Thread-safe.
 """
 
 from __future__ import annotations

@@ -141,14 +141,14 @@ def main() -> int:
         for make in doors.values():  # warm: fonts, layouts, first connections
             make()(1)
         for name, make in doors.items():
-            spent = cpu_seconds(pid)
+            spent = sum(cpu_seconds(pid))
             result: list[Load] = []
 
             def drive(make: Callable[[], Call] = make, result: list[Load] = result) -> None:
                 result.append(throughput(make, args.clients, args.seconds))
 
             counts, where = profile(pid, args.seconds, drive, args.gil)
-            spent = cpu_seconds(pid) - spent
+            spent = sum(cpu_seconds(pid)) - spent
             flyers = result[0].flyers
             total = sum(counts.values()) or 1
             per = spent / flyers * 1000 if flyers else float("nan")

@@ -166,6 +166,20 @@ def _lifespan(settings: Settings, service: FlyerService, space: TempSpace,
     return lifespan
 
 
+FILE_CHUNK = 1024 * 1024
+"""Bytes a file response reads and sends at a time (Starlette's default is 64 KiB)."""
+
+
+def big_file_chunks() -> None:
+    """Serve files in 1 MiB chunks: each chunk of Starlette's ``FileResponse`` (Gradio's file
+    route hands every /generate PNG, ~1.3 MB, to gradio_client through it) is a read on a
+    worker thread and a send on the event loop, so its 64 KiB default made ~21 thread hops
+    a flyer. Process-wide (a class attribute); a canary in tests/test_private_apis.py."""
+    from starlette.responses import FileResponse
+
+    FileResponse.chunk_size = FILE_CHUNK
+
+
 def create_server(
     settings: Settings,
     service: FlyerService | None = None,
@@ -187,6 +201,7 @@ def create_server(
             f"the key is {len(settings.api_master_key)} characters; use at least "
             f"{MIN_KEY_LENGTH} (`flyer-studio keygen` writes 32 random bytes into .env)",
         )
+    big_file_chunks()
     service = service if service is not None else FlyerService.from_settings(settings)
     # the application API every door calls (one job registry, one place after a generation)
     flyers = FlyerApp(service, after_generation)

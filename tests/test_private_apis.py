@@ -165,3 +165,23 @@ def test_enlarge_is_opencv_bicubic_close_to_pillows() -> None:
     finally:
         cv2.setNumThreads(threads)
     assert np.array_equal(np.asarray(alone), np.asarray(got)), why
+
+
+# --- Starlette ---------------------------------------------------------------------------------
+
+
+def test_starlette_file_responses_read_their_chunk_size() -> None:
+    """studio/server.py big_file_chunks sets ``FileResponse.chunk_size`` (Gradio's file route
+    serves every /generate PNG through FileResponse): it only helps while FileResponse reads
+    files in pieces of that class attribute."""
+    import inspect
+
+    from starlette.responses import FileResponse
+
+    from studio.server import FILE_CHUNK, big_file_chunks
+
+    why = changed("starlette", "how FileResponse sizes its reads",
+                  "studio/server.py (big_file_chunks)")
+    big_file_chunks()
+    assert FileResponse.chunk_size == FILE_CHUNK, why
+    assert "self.chunk_size" in inspect.getsource(FileResponse), why

@@ -119,7 +119,10 @@ def test_gradio_client_generate_composes_once_and_reports_progress(
     client = _client(studio, tmp_path)
     try:
         before = service.compositions
-        job = client.submit(title="Progress", format="a5", batch_size=3, api_name="/generate")
+        # posts (5.8 MB of pixels each) and an A4 re-render (36.5 MB) fit the composed-pixels
+        # cache (64 MB); a print batch larger than that composes its oldest again on download
+        job = client.submit(title="Progress", format="instagram_post", batch_size=3,
+                            api_name="/generate")
         seen: list[str] = []
         while not job.done():
             status = job.status()

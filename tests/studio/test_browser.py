@@ -246,6 +246,7 @@ def test_keyboard_reaches_the_form_with_a_visible_focus(
     try:
         log_in(page, studio_server.url, "organiser", studio_server.key)
         title = page.get_by_label("Title", exact=True)  # the label is tied to its input
+        title.first.wait_for(timeout=30_000)  # the form may render just after the buttons
         assert title.count() == 1
         page.locator("body").click(position={"x": 2, "y": 2})
         for _ in range(30):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -240,12 +241,21 @@ def test_encodings_do_not_count_against_the_flyers_budget(make_store: Factory) -
 
 def test_concurrent_puts_never_exceed_the_limit(make_store: Factory) -> None:
     store = make_store(10, 10**7, 60)
+    refused = racing_puts(lambda n: store, lambda s, i: flyer(s, i), lambda: T0)
+    assert store.count(T0) == 10 and refused == 20
+
+
+def racing_puts(store_of: Callable[[int], Any], make: Callable[[Any, str], StoredFlyer],
+                now: Callable[[], float]) -> int:
+    """Six writers at once, each putting five flyers one by one into ``store_of(writer)``
+    (one store, or one replica each); how many puts were refused as full."""
     refused: list[int] = []
 
     def worker(n: int) -> None:
+        store = store_of(n)
         for i in range(5):
             try:
-                store.put([flyer(store, f"{n}-{i}")], T0)
+                store.put([make(store, f"{n}-{i}")], now())
             except StoreFull:
                 refused.append(1)
 
@@ -254,4 +264,4 @@ def test_concurrent_puts_never_exceed_the_limit(make_store: Factory) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert store.count(T0) == 10 and len(refused) == 20
+    return len(refused)

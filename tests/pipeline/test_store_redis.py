@@ -22,6 +22,7 @@ from pipeline.storage import FlyerSource, StoredFlyer
 from pipeline.store import FlyerStore
 from pipeline.store_redis import RedisFlyerStore
 from tests.local_servers import RedisServer, free_port, run_redis
+from tests.pipeline.test_storage_protocol import racing_puts
 
 
 @pytest.fixture(scope="module")
@@ -187,22 +188,8 @@ def test_concurrent_puts_from_many_replicas_never_exceed_the_limit(
     redis_server: RedisServer, prefix: str
 ) -> None:
     stores = [replica(redis_server, prefix, max_items=10) for _ in range(6)]
-    refused: list[int] = []
-
-    def worker(n: int) -> None:
-        store = stores[n]
-        for i in range(5):
-            try:
-                store.put([flyer(store, f"{n}-{i}")], now())
-            except StoreFull:
-                refused.append(1)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert stores[0].count(now()) == 10 and len(refused) == 20
+    refused = racing_puts(lambda n: stores[n], lambda s, i: flyer(s, i), now)
+    assert stores[0].count(now()) == 10 and refused == 20
 
 
 def test_nothing_is_lost_when_a_replica_goes_away(redis_server: RedisServer,

@@ -17,8 +17,9 @@ composed.
 Workers are forked from a fork server that has imported the pipeline (``forkserver``: forking
 the server itself, which runs threads, is unsafe). A worker that dies (killed, out of memory)
 fails only the jobs it held, with :class:`~pipeline.errors.Busy` ("try again"); the pool is
-started again for the next job. :meth:`ProcessRenderer.close` stops the workers and the fork
-server (the lifespan calls it through ``FlyerService.close``).
+started again for the next job. :meth:`ProcessRenderer.close` stops the workers (the lifespan
+calls it through ``FlyerService.close``); a worker whose server was killed ends by itself
+within a second.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from __future__ import annotations
 import io
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Generator, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -38,6 +41,7 @@ from PIL import Image
 from .errors import Busy
 from .executor import machine_workers, one_opencv_thread
 from .export import encode, preview_jpeg
+from .heap import glibc
 from .models import Flyer, FlyerSpec
 from .render.compose import compose, prepare_logo
 from .render.formats import Format, get_format
@@ -232,11 +236,62 @@ class InlineRenderer:
         return None
 
 
-def _start_worker() -> None:
+TRIM_EVERY = 5
+"""A composing process gives its heap's free pages back to the system (``malloc_trim``)
+after every this many flyers, as the studio's process does (``studio/memory.py``)."""
+
+
+class _Worker:
+    """This process's state when it is a composing worker."""
+
+    libc: Any | None = None
+    jobs = 0
+
+
+def _start_worker(server: int) -> None:
     one_opencv_thread()  # the worker's own threads are its cores' share already
+    _Worker.libc = glibc()
+    threading.Thread(target=_exit_with, args=(server,), name="flyer-render-watch",
+                     daemon=True).start()
 
 
-PRELOAD = ["pipeline.renderer"]
+def _render_in_worker(job: RenderJob) -> Rendered:
+    try:
+        return render(job)
+    finally:
+        _Worker.jobs += 1
+        if _Worker.libc is not None and _Worker.jobs % TRIM_EVERY == 0:
+            _Worker.libc.malloc_trim(0)
+
+
+def _exit_with(server: int, every: float = 1.0) -> None:
+    """End this worker once the server process is gone (killed, crashed): an idle worker
+    waits on its job queue and would otherwise outlive it."""
+    while _running(server):
+        time.sleep(every)
+    os._exit(0)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs (on Linux, a zombie has ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: it exists
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:  # no /proc (not Linux)
+        return True
+
+
+def _ready() -> bool:
+    return True
+
+
+PRELOAD = ["pipeline._forkserver"]
 """What the fork server imports once, so that each worker starts with it loaded."""
 
 
@@ -257,21 +312,22 @@ class ProcessRenderer:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(PRELOAD)
                 self._pool = ProcessPoolExecutor(self.processes, mp_context=context,
-                                                 initializer=_start_worker)
+                                                 initializer=_start_worker,
+                                                 initargs=(os.getpid(),))
             return self._pool
 
     def open(self) -> None:
         """Start the workers now (the fork server imports the pipeline once, ~1-2 s), so that
         the first flyer does not wait for them."""
         pool = self._executor()
-        for job in [pool.submit(_start_worker) for _ in range(self.processes)]:
+        for job in [pool.submit(_ready) for _ in range(self.processes)]:
             job.result()
 
     def run(self, jobs: Sequence[RenderJob]) -> Generator[Rendered, None, None]:
         pool = self._executor()
         futures: list[Future[Rendered]] = []
         try:
-            futures = [pool.submit(render, job) for job in jobs]
+            futures = [pool.submit(_render_in_worker, job) for job in jobs]
             for future in futures:
                 yield future.result()
         except (BrokenProcessPool, CancelledError) as exc:

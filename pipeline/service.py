@@ -210,15 +210,20 @@ class FlyerService:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, client: httpx.Client | None = None
+        cls, settings: Settings, client: httpx.Client | None = None, *, server: bool = False
     ) -> FlyerService:
+        """The service the settings describe. FLYER_RENDER_PROCESSES ``auto`` composes in
+        worker processes (one per core) for a ``server``; a script or the CLI composes in
+        its own process unless the setting gives a number. (Worker processes import the
+        caller's main module: a script that makes them needs ``if __name__ == "__main__":``.)"""
         backend = create_backend(settings.backend, settings, client)
         store = _open_store(settings)
         metro = None
         if settings.metro_path is not None:
             metro = load_image(settings.metro_path.read_bytes(), field="METRO_PATH")
         return cls(settings, backend, store, metro_logo=metro,
-                   renderer=make_renderer(settings.render_processes))
+                   renderer=make_renderer(settings.render_processes if server or
+                                          settings.render_processes is not None else 0))
 
     # -- lifecycle (the studio's lifespan; a script may use ``with service:``) ---------------
     def open(self) -> None:

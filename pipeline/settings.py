@@ -171,9 +171,10 @@ class Settings:
     render_processes: int | None = setting(
         "FLYER_RENDER_PROCESSES", process_count, None,
         "Worker processes that compose flyers (see the picture, lay out, ink, encode), so "
-        "that composing uses every core: `auto` is one per usable core when there are two or "
-        "more; `0` composes in the server's own process (less memory, about a quarter less "
-        "throughput on 2 cores).", group=TYPESETTING, shown_default="auto", example="")
+        "that composing uses every core: `auto` gives the studio server one per usable core "
+        "when there are two or more (the CLI and scripts compose in their own process); `0` "
+        "composes in the server's process (less memory, about a quarter less throughput on 2 "
+        "cores).", group=TYPESETTING, shown_default="auto", example="")
     # --- store, queue and login -------------------------------------------------------------
     store_ttl_seconds: int = setting(
         "FLYER_STORE_TTL", positive_int, 3600, "Seconds a flyer stays downloadable.",

@@ -7,10 +7,13 @@ import io
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,6 +35,7 @@ from pipeline.storage import FlyerSource
 from pipeline.store import FlyerStore
 from tests.pipeline.render.photos import photo
 
+ROOT = Path(__file__).resolve().parents[2]
 DETAILS = EventDetails(title="Jazz Night", subtitle="Live quartet", date="Fri 12 Dec",
                        time="20:00", venue="Blue Room", url="https://example.org/jazz")
 
@@ -173,6 +177,13 @@ def test_the_setting_picks_the_renderer() -> None:
     auto = make_renderer(None)
     cores = len(os.sched_getaffinity(0))
     assert auto.processes == (cores if cores >= 2 else 0)
+    # auto: worker processes for the studio server only; a script or the CLI composes here
+    settings = load_settings({}, env_file=None)
+    assert isinstance(FlyerService.from_settings(settings).renderer, InlineRenderer)
+    served = FlyerService.from_settings(settings, server=True).renderer
+    assert served.processes == auto.processes
+    two = load_settings({"FLYER_RENDER_PROCESSES": "2"}, env_file=None)
+    assert FlyerService.from_settings(two).renderer.processes == 2
 
 
 def test_a_service_on_processes_stores_what_its_workers_made() -> None:
@@ -204,3 +215,41 @@ def test_a_service_on_processes_stores_what_its_workers_made() -> None:
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in pids)
+
+
+def test_workers_end_when_their_server_is_killed(tmp_path: Path) -> None:
+    """A server killed outright (no shutdown) leaves no composing process behind."""
+    script = tmp_path / "server.py"
+    script.write_text(
+        "import time\n"
+        "from pipeline.renderer import ProcessRenderer\n"
+        "if __name__ == '__main__':  # the workers import this module too\n"
+        "    renderer = ProcessRenderer(2)\n"
+        "    renderer.open()\n"
+        "    print(' '.join(map(str, renderer.pids())), flush=True)\n"
+        "    time.sleep(120)\n")
+    server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert server.stdout is not None
+        workers = [int(pid) for pid in server.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        children = _descendants(server.pid)  # the fork server and the workers
+        assert set(workers) <= set(children)
+    finally:
+        server.kill()
+        server.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in children if _alive(pid)] == []
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            kids = [int(c) for c in (task / "children").read_text().split()]
+            found += kids
+            todo += kids
+    return found

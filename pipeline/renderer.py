@@ -360,10 +360,15 @@ class ProcessRenderer:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+AUTO_MAX = 8
+"""Most worker processes ``auto`` starts (each holds ~80 MB; beyond 8 cores, run replicas or
+set FLYER_RENDER_PROCESSES)."""
+
+
 def make_renderer(processes: int | None) -> Renderer:
-    """``processes`` workers; None: one per usable core where there are two or more, else
-    composing on the request's thread (0)."""
-    count = processes if processes is not None else machine_workers()
+    """``processes`` workers; None: one per usable core (at most :data:`AUTO_MAX`) where there
+    are two or more, else composing on the request's thread (0)."""
+    count = processes if processes is not None else min(machine_workers(), AUTO_MAX)
     if count == 0 or (processes is None and count < 2):
         return InlineRenderer()
     return ProcessRenderer(count)

@@ -172,9 +172,10 @@ class Settings:
         "FLYER_RENDER_PROCESSES", process_count, None,
         "Worker processes that compose flyers (see the picture, lay out, ink, encode), so "
         "that composing uses every core: `auto` gives the studio server one per usable core "
-        "when there are two or more (the CLI and scripts compose in their own process); `0` "
-        "composes in the server's process (less memory, about a quarter less throughput on 2 "
-        "cores).", group=TYPESETTING, shown_default="auto", example="")
+        "(a container's CPU quota counted; at most 8) when there are two or more; the CLI and "
+        "scripts compose in their own process. Each holds about 80 MB. `0` composes in the "
+        "server's process (less memory, about a quarter less throughput on 2 cores).",
+        group=TYPESETTING, shown_default="auto", example="")
     # --- store, queue and login -------------------------------------------------------------
     store_ttl_seconds: int = setting(
         "FLYER_STORE_TTL", positive_int, 3600, "Seconds a flyer stays downloadable.",

@@ -21,8 +21,10 @@ from PIL import Image
 
 from pipeline.backends.procedural import ProceduralBackend
 from pipeline.errors import Busy, ConfigError, InvalidRequest, RenderError
+from pipeline.executor import machine_workers
 from pipeline.models import EventDetails, FlyerRequest
 from pipeline.renderer import (
+    AUTO_MAX,
     InlineRenderer,
     ProcessRenderer,
     RenderJob,
@@ -175,7 +177,7 @@ def test_the_setting_picks_the_renderer() -> None:
     chosen = make_renderer(3)
     assert isinstance(chosen, ProcessRenderer) and chosen.processes == 3
     auto = make_renderer(None)
-    cores = len(os.sched_getaffinity(0))
+    cores = min(machine_workers(), AUTO_MAX)
     assert auto.processes == (cores if cores >= 2 else 0)
     # auto: worker processes for the studio server only; a script or the CLI composes here
     settings = load_settings({}, env_file=None)

@@ -11,6 +11,7 @@ in a worker do not write to (and so copy) the shared pages.
 from __future__ import annotations
 
 import gc
+import logging
 
 from PIL import Image
 
@@ -21,6 +22,17 @@ from .storage import FlyerSource
 
 
 def _warm() -> None:
+    try:
+        _compose_one()
+    except Exception:  # only a head start: each worker loads what it needs anyway
+        logging.getLogger(__name__).warning("the composing processes' warm-up failed",
+                                            exc_info=True)
+    work_pool().shutdown(wait=True)
+    gc.collect()
+    gc.freeze()
+
+
+def _compose_one() -> None:
     one_opencv_thread()
     source = FlyerSource(background=b"", details=EventDetails(title="Warm", venue="Here",
                                                                url="https://example.org"),
@@ -28,9 +40,6 @@ def _warm() -> None:
     painting = Image.linear_gradient("L").convert("RGB").resize((160, 200))
     render(RenderJob(source, "auto", "instagram_post", painting=painting,
                      encodings=("preview", "png")))
-    work_pool().shutdown(wait=True)
-    gc.collect()
-    gc.freeze()
 
 
 _warm()

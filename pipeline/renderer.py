@@ -305,6 +305,9 @@ class ProcessRenderer:
         self.processes = processes
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
+        self.fallback = False
+        """True once worker processes could not be started here (no POSIX semaphores, no
+        fork): jobs are then composed on the calling thread, as with 0 processes."""
 
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -318,12 +321,23 @@ class ProcessRenderer:
 
     def open(self) -> None:
         """Start the workers now (the fork server imports the pipeline once, ~1-2 s), so that
-        the first flyer does not wait for them."""
-        pool = self._executor()
-        for job in [pool.submit(_ready) for _ in range(self.processes)]:
-            job.result()
+        the first flyer does not wait for them. Where processes cannot be started, say so
+        once and compose on the calling thread instead."""
+        try:
+            pool = self._executor()
+            for job in [pool.submit(_ready) for _ in range(self.processes)]:
+                job.result(timeout=120)
+        except (OSError, ImportError, NotImplementedError, BrokenProcessPool,
+                TimeoutError) as exc:
+            log.warning("cannot start composing processes (%s: %s); composing in the "
+                        "server's process", type(exc).__name__, exc)
+            self.close()
+            self.fallback = True
 
     def run(self, jobs: Sequence[RenderJob]) -> Generator[Rendered, None, None]:
+        if self.fallback:
+            yield from InlineRenderer().run(jobs)
+            return
         pool = self._executor()
         futures: list[Future[Rendered]] = []
         try:

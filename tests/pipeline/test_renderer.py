@@ -255,3 +255,22 @@ def _descendants(pid: int) -> list[int]:
             found += kids
             todo += kids
     return found
+
+
+def test_where_processes_cannot_start_the_renderer_composes_here(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A platform without POSIX semaphores (some serverless sandboxes): one warning, and the
+    studio composes in its own process instead of failing to start."""
+    import pipeline.renderer as renderer_module
+
+    def no_semaphores(*args: object, **kwargs: object) -> None:
+        raise OSError(38, "Function not implemented: sem_open")
+
+    monkeypatch.setattr(renderer_module, "ProcessPoolExecutor", no_semaphores)
+    renderer = ProcessRenderer(2)
+    renderer.open()
+    assert renderer.fallback and renderer.pids() == []
+    assert "cannot start composing processes" in caplog.text
+    made = next(renderer.run([RenderJob(_source(), "auto", "x_post", painting=_painting())]))
+    assert made.flyer.image.size == (1600, 900)
+    renderer.close()

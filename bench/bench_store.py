@@ -6,7 +6,8 @@ Two doors, each in a fresh process so that one does not pay for the other:
 - ``service``: ``FlyerService.generate`` called directly.
 - ``gradio``: the whole studio (``flyer-studio serve``) on a loopback port, driven through
   gradio_client's ``/generate`` (which also hands back each flyer as a PNG download); the
-  RSS is the server's.
+  RSS is the server's, and the target is judged on the PSS of the server with its composing
+  processes (the fork server and its workers, ``pipeline/renderer.py``).
 
 Prints the RSS after start-up (one batch made, so fonts, layouts and codecs are loaded), every
 500 flyers and at the end, with the store's own byte counts when the door can see them. The

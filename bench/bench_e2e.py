@@ -58,12 +58,37 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> tuple[float, float]:
+def cpu_seconds(pid: int, tree: bool = False) -> tuple[float, float]:
     """(user, system) CPU time of process ``pid`` (all its threads) so far: what a door costs
-    the server, whatever else the machine is doing."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    the server, whatever else the machine is doing. ``tree``: with its processes' (the
+    composing workers and their fork server, live or ended), for the server."""
     tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
+    user = system = 0.0
+    for one in _tree(pid) if tree else [pid]:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile: its time is in its parent's "children" fields
+            continue
+        user += int(fields[11]) / tick
+        system += int(fields[12]) / tick
+        if one == pid and tree:  # processes that ended and were waited for
+            user += int(fields[13]) / tick
+            system += int(fields[14]) / tick
+    return user, system
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants."""
+    found, todo = [], [pid]
+    while todo:
+        one = todo.pop()
+        found.append(one)
+        for task in Path(f"/proc/{one}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return found
 
 
 @contextmanager
@@ -337,9 +362,9 @@ def main() -> int:
         print(f"\n{args.clients} concurrent clients, batch 1, {args.seconds:g} s each")
         rates: dict[str, float] = {}
         for name, make in doors.items():
-            server, mine = cpu_seconds(pid), sum(cpu_seconds(os.getpid()))
+            server, mine = cpu_seconds(pid, tree=True), sum(cpu_seconds(os.getpid()))
             load = throughput(make, args.clients, args.seconds)
-            user, system = (now - then for now, then in zip(cpu_seconds(pid), server,
+            user, system = (now - then for now, then in zip(cpu_seconds(pid, tree=True), server,
                                                             strict=True))
             spent, mine = user + system, sum(cpu_seconds(os.getpid())) - mine
             rate = load.flyers / load.seconds

@@ -51,8 +51,8 @@ BUCKETS: list[tuple[str, Callable[[str, str], bool]]] = [
     # covered), counted as analyse before; only the analysis's encode/decode is analyse's
     ("analyse (see)", lambda fn, where: "render/see.py" in where
      or fn in ("Subject.encode", "Subject.decode")),
-    ("store: background JPEG", lambda fn, where: fn in ("_stored_background",
-                                                         "_decoded_background")),
+    ("store: background JPEG", lambda fn, where: fn in ("stored_background",
+                                                         "decoded_background")),
     ("preview JPEG", lambda fn, where: fn == "preview_jpeg"),
     ("PNG encode (export)", lambda fn, where: "pipeline/_png.py" in where),
     ("other encode (JPEG/PDF)", lambda fn, where: "pipeline/export.py" in where),
@@ -96,7 +96,7 @@ def profile(pid: int, seconds: float, drive: Callable[[], object], gil: bool = F
         out = Path(folder) / "raw.txt"
         recorder = subprocess.Popen(
             [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "97",
-             "--format", "raw", "--output", str(out), "--nonblocking",
+             "--format", "raw", "--output", str(out), "--nonblocking", "--subprocesses",
              *(["--gil"] if gil else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
@@ -141,14 +141,14 @@ def main() -> int:
         for make in doors.values():  # warm: fonts, layouts, first connections
             make()(1)
         for name, make in doors.items():
-            spent = sum(cpu_seconds(pid))
+            spent = sum(cpu_seconds(pid, tree=True))
             result: list[Load] = []
 
             def drive(make: Callable[[], Call] = make, result: list[Load] = result) -> None:
                 result.append(throughput(make, args.clients, args.seconds))
 
             counts, where = profile(pid, args.seconds, drive, args.gil)
-            spent = sum(cpu_seconds(pid)) - spent
+            spent = sum(cpu_seconds(pid, tree=True)) - spent
             flyers = result[0].flyers
             total = sum(counts.values()) or 1
             per = spent / flyers * 1000 if flyers else float("nan")

@@ -16,7 +16,7 @@ server.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,12 +156,15 @@ class FlyerApp:
     # -- generation -----------------------------------------------------------------------------
     def generate(self, fields: Mapping[str, Any], *, logo: bytes | None = None,
                  background: bytes | None = None, progress: Progress | None = None,
-                 cancel: threading.Event | None = None) -> list[StoredFlyer]:
+                 cancel: threading.Event | None = None,
+                 encodings: Sequence[str] = ()) -> list[StoredFlyer]:
         """Paint and compose ``fields["batch_size"]`` flyers (see
-        :meth:`FlyerService.generate`); ``cancel``: a job's event (:meth:`open_job`)."""
+        :meth:`FlyerService.generate`); ``cancel``: a job's event (:meth:`open_job`);
+        ``encodings``: download kinds the door will fetch at once (made with the flyers)."""
         request = self.request(fields, logo=logo, background=background)
         try:
-            return self.service.generate(request, progress=progress, cancel=cancel)
+            return self.service.generate(request, progress=progress, cancel=cancel,
+                                         encodings=encodings)
         finally:
             if self._after_generation is not None:
                 self._after_generation(request.batch_size)

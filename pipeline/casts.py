@@ -34,6 +34,7 @@ __all__ = [
     "port",
     "positive_float",
     "positive_int",
+    "process_count",
     "readable_file",
     "redis_prefix",
     "store_url",
@@ -81,6 +82,22 @@ def positive_int(name: str, raw: str) -> int:
         raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
     if value <= 0:
         raise ConfigError(name, f"must be greater than zero, got {value}")
+    return value
+
+
+def process_count(name: str, raw: str) -> int | None:
+    """A number of processes (0 or more), or ``auto`` (None: the caller decides)."""
+    text = raw.strip().lower()
+    if text in ("", "auto"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(name, f"expected a whole number or 'auto', got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(name, f"must be 0 or more, got {value}")
+    if value > 256:
+        raise ConfigError(name, f"at most 256 processes, got {value}")
     return value
 
 

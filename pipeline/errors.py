@@ -29,6 +29,8 @@ happened and what the user can do about it.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "BackendAuthError",
     "BackendCancelled",
@@ -54,6 +56,18 @@ __all__ = [
 
 class FlyerError(Exception):
     """Base class of every error the pipeline raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled whole (a composing process's error reaches the door): the message and the
+        # attributes (``field``…), which the default (the constructor's ``args``) would lose.
+        return _rebuilt, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuilt(cls: type[FlyerError], args: tuple[Any, ...], state: dict[str, Any]) -> FlyerError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(FlyerError):

@@ -22,23 +22,52 @@ threads and from request threads, already one per core.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["WorkPool", "machine_workers", "one_opencv_thread", "work_pool"]
+__all__ = ["WorkPool", "cpu_quota", "machine_workers", "one_opencv_thread", "work_pool"]
 
 T = TypeVar("T")
 
 
-def machine_workers() -> int:
-    """The usable cores (the CPU affinity where the platform tells it)."""
+def machine_workers(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The usable cores: the CPU affinity where the platform tells it, bounded by a
+    container's CPU quota (``docker run --cpus 2`` on a 16-core host: 2), rounded up."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    quota = cpu_quota(cgroup)
+    if quota is not None:
+        cores = min(cores, math.ceil(quota))
+    return max(1, cores)
+
+
+def cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """CPUs the cgroup quota allows this process (cgroup v2 ``cpu.max``, else v1
+    ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``), or None when there is no quota."""
+    for v2 in (root / "cpu.max", root / "unified" / "cpu.max"):
+        try:
+            quota, _, period = v2.read_text().strip().partition(" ")
+        except OSError:
+            continue
+        if quota == "max":
+            return None
+        try:
+            return int(quota) / int(period or "100000")
+        except ValueError:
+            return None
+    try:
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
 
 
 class WorkPool(Executor):

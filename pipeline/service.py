@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -44,8 +44,14 @@ from .render.fonts import get_pairing
 from .render.formats import Format, get_format
 from .render.images import FIELD_LABELS, load_image
 from .render.layouts import LAYOUT_NAMES, get_layout
-from .render.see import analyse
-from .render.subject import Subject
+from .renderer import (
+    InlineRenderer,
+    Rendered,
+    Renderer,
+    RenderJob,
+    compose_stored,
+    make_renderer,
+)
 from .rules import check_batch_size, download_kind
 from .settings import Settings
 from .storage import FlyerSource, FlyerStorage, StoredFlyer
@@ -80,36 +86,6 @@ def _stop_if_cancelled(cancel: threading.Event) -> None:
         raise BackendCancelled("Generation cancelled.")
 
 
-BACKGROUND_QUALITY = 93
-"""JPEG quality of a stored painted background (4:4:4): about 70 KB for the procedural
-painter's grainy 456x568 px instead of 310 KB as PNG, 2 ms to encode instead of 40; a flyer
-composed on it is within 43 dB PSNR of one composed on the painting itself."""
-
-
-def _stored_background(image: Image.Image) -> bytes:
-    """A painted background as the store keeps it: at its painted size, JPEG q93 without
-    chroma subsampling (no visible loss once composed; generation composes from these very
-    bytes, so re-renders and downloads match it pixel for pixel)."""
-    buffer = io.BytesIO()
-    _rgb(image).save(buffer, format="JPEG", quality=BACKGROUND_QUALITY, subsampling=0)
-    return buffer.getvalue()
-
-
-def _rgb(image: Image.Image) -> Image.Image:
-    """``image`` in RGB: itself when it already is (``convert`` would copy it)."""
-    return image if image.mode == "RGB" else image.convert("RGB")
-
-
-def _decoded_background(kept: bytes) -> Image.Image:
-    """The pixels of a background this service has just stored (:func:`_stored_background`'s
-    JPEG) as every later read of it decodes them (``load_image``: same decoder, same pixels),
-    without its checks and copies for uploads: no second parse to verify, no EXIF pass, no
-    copy of the decoded picture."""
-    opened = Image.open(io.BytesIO(kept))  # not closed: closing drops the decoded pixels
-    opened.load()  # (the bytes are in memory: no file stays open)
-    return _rgb(opened)
-
-
 def _as_json(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` as JSON gives it back (tuples become lists): how a store keeps a manifest."""
     out: dict[str, Any] = json.loads(json.dumps(data))
@@ -136,40 +112,6 @@ def _check_layout(name: str) -> str:
 
 def _check_pairing(name: str) -> str:
     return get_pairing(name).name
-
-
-def _stored_subject(source: FlyerSource) -> Subject | None:
-    """The analysis kept with the flyer (None: compose analyses the background again)."""
-    if source.subject is None:
-        return None
-    try:
-        return Subject.decode(source.subject)
-    except ValueError:
-        return None
-
-
-def compose_stored(
-    source: FlyerSource,
-    layout: str,
-    fmt: Format,
-    metro_logo: Image.Image | None,
-    language: str = "auto",
-) -> Flyer:
-    """Compose a flyer from what the store keeps (used for re-renders and downloads): the
-    background and its stored analysis, so nothing is painted or analysed again;
-    ``language``: FLYER_LANGUAGE."""
-    background = _rgb(load_image(source.background, field="background"))
-    logo = prepare_logo(load_image(source.logo, field="logo"), fmt) if source.logo else None
-    spec = FlyerSpec(
-        details=source.details,
-        palette=source.palette,
-        font_pairing=source.font_pairing,
-        logo=logo,
-        metro_logo=metro_logo,
-        provenance=source.provenance,
-        language=language,
-    )
-    return compose(background, spec, layout, fmt, subject=_stored_subject(source))
 
 
 def flyer_from_manifest(
@@ -247,8 +189,12 @@ class FlyerService:
         metro_logo: Image.Image | None = None,
         composed_max_bytes: int = DEFAULT_MAX_BYTES,
         clock: Callable[[], float] = time.time,
+        renderer: Renderer | None = None,
     ) -> None:
         self.settings = settings
+        self.renderer: Renderer = renderer if renderer is not None else InlineRenderer()
+        """Where flyers are composed: here (the default) or in worker processes
+        (``from_settings``: FLYER_RENDER_PROCESSES; see ``pipeline.renderer``)."""
         self.backend = backend
         self.store = store
         self.metro_logo = metro_logo
@@ -264,25 +210,35 @@ class FlyerService:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, client: httpx.Client | None = None
+        cls, settings: Settings, client: httpx.Client | None = None, *, server: bool = False
     ) -> FlyerService:
+        """The service the settings describe. FLYER_RENDER_PROCESSES ``auto`` composes in
+        worker processes (one per core) for a ``server``; a script or the CLI composes in
+        its own process unless the setting gives a number. (Worker processes import the
+        caller's main module: a script that makes them needs ``if __name__ == "__main__":``.)"""
         backend = create_backend(settings.backend, settings, client)
         store = _open_store(settings)
         metro = None
         if settings.metro_path is not None:
             metro = load_image(settings.metro_path.read_bytes(), field="METRO_PATH")
-        return cls(settings, backend, store, metro_logo=metro)
+        return cls(settings, backend, store, metro_logo=metro,
+                   renderer=make_renderer(settings.render_processes if server or
+                                          settings.render_processes is not None else 0))
 
     # -- lifecycle (the studio's lifespan; a script may use ``with service:``) ---------------
     def open(self) -> None:
-        """Start what the backend runs in the background (a server pool's health checks)."""
+        """Start what the backend runs in the background (a server pool's health checks)
+        and the composing processes."""
         open_backend(self.backend)
+        self.renderer.open()
 
     def close(self) -> None:
         """Close the backend: its HTTP clients and health thread. Idempotent; painting
         afterwards fails with BackendUnavailable (re-rendering stored flyers still works).
-        A shared store's connections are closed too (they reopen if it is used again)."""
+        A shared store's connections are closed too (they reopen if it is used again), and
+        the composing processes stopped (they start again if a flyer is composed)."""
         close_backend(self.backend)
+        self.renderer.close()
         closing = getattr(self.store, "close", None)
         if callable(closing):
             closing()
@@ -386,8 +342,11 @@ class FlyerService:
         request: FlyerRequest,
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
+        encodings: Sequence[str] = (),
     ) -> list[StoredFlyer]:
         """Paint ``request.batch_size`` backgrounds in one backend call and compose each.
+        ``encodings``: download kinds the caller will want at once (e.g. "png"), made from
+        the composition beside the preview (by the renderer: another process may do it).
 
         Setting ``cancel`` (from any thread) stops this job: the backend stops painting it (a
         Stable Diffusion server is interrupted only while it paints this job) and the service
@@ -396,6 +355,7 @@ class FlyerService:
         report = progress or _noop
         stop = cancel if cancel is not None else threading.Event()
         request = self._validate(request)
+        encodings = tuple(dict.fromkeys(download_kind(kind) for kind in encodings))
         fmt = get_format(request.format)
         logo_image = (
             prepare_logo(load_image(request.logo, field="logo"), fmt) if request.logo else None
@@ -404,16 +364,12 @@ class FlyerService:
         _stop_if_cancelled(stop)
         report(0.0, "Painting backgrounds")
         images, uploaded, info = self._paint(request, fmt, report, stop)
-        seen: dict[int, tuple[Image.Image, bytes, Subject, bytes]] = {}  # an upload: one for all
         used: list[str] = []
-        flyers: list[tuple[StoredFlyer, bytes]] = []
-        made: list[Flyer] = []
-        for index, generated in enumerate(images):
-            _stop_if_cancelled(stop)
-            report(
-                _BACKEND_SHARE + (1 - _BACKEND_SHARE) * index / len(images),
-                f"Composing flyer {index + 1} of {len(images)}",
-            )
+
+        jobs: dict[int, RenderJob] = {}
+
+        def job(index: int, subject: bytes | None = None) -> RenderJob:
+            generated = images[index]
             provenance = {
                 "prompt": request.prompt or request.details.title,
                 "negative_prompt": request.negative_prompt or self.settings.sd_negative_prompt,
@@ -422,37 +378,58 @@ class FlyerService:
                 "details": {k: v for k, v in vars(request.details).items()},
                 **info,
             }
-            key = id(generated.image)
-            if key not in seen:
-                seen[key] = self._keepable(generated.image, uploaded)
-            background, kept, subject, analysis = seen[key]
             source = FlyerSource(
-                background=kept,
+                background=uploaded or b"",
                 details=request.details,
                 palette=request.palette,
                 font_pairing=request.font_pairing,
                 logo=request.logo,
                 provenance=provenance,
-                subject=analysis,
+                subject=subject,
             )
-            spec = FlyerSpec(
-                details=request.details,
-                palette=request.palette,
-                font_pairing=request.font_pairing,
-                logo=logo_image,
-                metro_logo=self.metro_logo,
-                provenance=provenance,
-                language=self.settings.language,
-            )
-            layout = self._variant_layout(request, uploaded is not None, used)
-            # variants of one uploaded picture differ by layout: auto's next best
-            avoid = tuple(used) if uploaded is not None else ()
-            flyer = compose(background, spec, layout, fmt, subject=subject, avoid=avoid)
-            self._composed_one()
-            used.append(flyer.layout)
-            seed = generated.seed if generated.seed is not None else -1
-            flyers.append(self._record(flyer, source, layout, seed))
-            made.append(flyer)
+            jobs[index] = RenderJob(
+                source, self._variant_layout(request, uploaded is not None, used), fmt.name,
+                self.settings.language, self.metro_logo,
+                # variants of one uploaded picture differ by layout: auto's next best
+                avoid=tuple(used) if uploaded is not None else (),
+                painting=None if uploaded is not None else generated.image,
+                logo=logo_image, encodings=("preview", *encodings))
+            return jobs[index]
+
+        def one_by_one() -> Generator[Rendered, None, None]:
+            # variants of an upload: each avoids the layouts before it, and reuses the
+            # analysis of the first (the picture is the same)
+            subject: bytes | None = None
+            for index in range(len(images)):
+                rendered = self._render_one(job(index, subject), count=False)
+                subject = rendered.subject
+                yield rendered
+
+        results = one_by_one() if uploaded is not None else \
+            self.renderer.run([job(index) for index in range(len(images))])
+        flyers: list[tuple[StoredFlyer, dict[str, bytes]]] = []
+        made: list[Flyer] = []
+        try:
+            for index in range(len(images)):
+                _stop_if_cancelled(stop)
+                report(
+                    _BACKEND_SHARE + (1 - _BACKEND_SHARE) * index / len(images),
+                    f"Composing flyer {index + 1} of {len(images)}",
+                )
+                rendered = next(results)
+                self._composed_one()
+                flyer = rendered.flyer
+                used.append(flyer.layout)
+                made_by = jobs[index]
+                seed = images[index].seed
+                source = replace(made_by.source, background=rendered.background,
+                                 subject=rendered.subject)
+                flyers.append((self._record(flyer, source, made_by.layout,
+                                            seed if seed is not None else -1),
+                               rendered.encoded))
+                made.append(flyer)
+        finally:
+            results.close()  # a cancelled or failed batch composes no more
         _stop_if_cancelled(stop)
         self._put(flyers)
         for (stored, _), flyer in zip(flyers, made, strict=True):
@@ -460,22 +437,14 @@ class FlyerService:
         report(1.0, "Done")
         return [stored for stored, _ in flyers]
 
-    @staticmethod
-    def _keepable(image: Image.Image, uploaded: bytes | None
-                  ) -> tuple[Image.Image, bytes, Subject, bytes]:
-        """The background as stored (bytes) and as re-renders will decode it, with its analysis
-        as stored: generation composes from exactly what re-renders and downloads read."""
-        kept = uploaded if uploaded is not None else _stored_background(image)
-        background = image if uploaded is not None else _decoded_background(kept)
-        analysis = analyse(image).encode()
-        return background, kept, Subject.decode(analysis), analysis
-
-    def _put(self, flyers: Sequence[tuple[StoredFlyer, bytes]]) -> None:
-        """Store the flyers (all or none) and their previews (in the encodings cache)."""
+    def _put(self, flyers: Sequence[tuple[StoredFlyer, dict[str, bytes]]]) -> None:
+        """Store the flyers (all or none) and the encodings made with them (their previews,
+        and what the door asked for) in the encodings cache."""
         now = self.now()
         self.store.put([stored for stored, _ in flyers], now)
-        for stored, preview in flyers:
-            self.store.encoded(stored.id, "preview", _given(preview), now)
+        for stored, encoded in flyers:
+            for kind, data in encoded.items():
+                self.store.encoded(stored.id, kind, _given(data), now)
 
     @staticmethod
     def _variant_layout(request: FlyerRequest, uploaded: bool, used: list[str]) -> str:
@@ -487,9 +456,9 @@ class FlyerService:
         return unused[0] if unused else LAYOUT_NAMES[len(used) % len(LAYOUT_NAMES)]
 
     def _record(self, flyer: Flyer, source: FlyerSource, requested: str, seed: int,
-                **extra: Any) -> tuple[StoredFlyer, bytes]:
+                **extra: Any) -> StoredFlyer:
         """The flyer as stored (manifest and provenance as JSON reads them back, so what
-        generation returns equals what the store gives later), and its preview JPEG."""
+        generation returns equals what the store gives later)."""
         flyer_id = secrets.token_urlsafe(12)
         manifest = _as_json({"id": flyer_id, **flyer.manifest, **extra})
         source = replace(source, provenance=_as_json(source.provenance))
@@ -506,7 +475,7 @@ class FlyerService:
             source=source,
             created_at=now,
             expires_at=self.store.expiry(now),
-        ), preview_jpeg(flyer)
+        )
 
     # -- re-rendering and export ------------------------------------------------------------
     def rerender(
@@ -530,13 +499,24 @@ class FlyerService:
         new_layout = _check_layout(layout) if layout else old.requested_layout
         fmt = get_format(format) if format else get_format(old.format)
         self.store.ensure_room(1, self.now())
-        flyer = compose_stored(source, new_layout, fmt, self.metro_logo, self.settings.language)
-        self._composed_one()
-        stored, preview = self._record(flyer, source, new_layout, old.seed,
-                                       rerendered_from=flyer_id)
-        self._put([(stored, preview)])
+        rendered = self._render_one(RenderJob(source, new_layout, fmt.name,
+                                              self.settings.language, self.metro_logo))
+        flyer = rendered.flyer
+        stored = self._record(flyer, source, new_layout, old.seed, rerendered_from=flyer_id)
+        self._put([(stored, rendered.encoded)])
         self._keep(stored, flyer)
         return stored
+
+    def _render_one(self, job: RenderJob, count: bool = True) -> Rendered:
+        """One flyer composed by the renderer (counted as one composition with ``count``)."""
+        results = self.renderer.run([job])
+        try:
+            rendered = next(results)
+        finally:
+            results.close()
+        if count:
+            self._composed_one()
+        return rendered
 
     def get(self, flyer_id: str) -> StoredFlyer:
         return self.store.get(flyer_id, self.now())
@@ -557,9 +537,9 @@ class FlyerService:
         otherwise composed again from its source (same inputs, same pixels) and kept."""
         flyer = self.composed.get(stored.id)
         if flyer is None:
-            flyer = compose_stored(stored.source, stored.layout, get_format(stored.format),
-                                   self.metro_logo, self.settings.language)
-            self._composed_one()
+            flyer = self._render_one(RenderJob(stored.source, stored.layout, stored.format,
+                                               self.settings.language, self.metro_logo,
+                                               encodings=())).flyer
             self._keep(stored, flyer)
             flyer = replace(flyer, manifest=stored.manifest)
         return flyer

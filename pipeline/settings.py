@@ -39,6 +39,7 @@ from .casts import (
     port,
     positive_float,
     positive_int,
+    process_count,
     readable_file,
     text_value,
     user_password,
@@ -167,6 +168,14 @@ class Settings:
         "Language of the events' texts, for hyphenating words too long for a line (`de`, "
         "`de-CH`, `en`, `fr`, `nl`…); `none` never hyphenates; `auto` guesses it from each "
         "flyer's texts (script, common words, letters such as ä or ñ).", group=TYPESETTING)
+    render_processes: int | None = setting(
+        "FLYER_RENDER_PROCESSES", process_count, None,
+        "Worker processes that compose flyers (see the picture, lay out, ink, encode), so "
+        "that composing uses every core: `auto` gives the studio server one per usable core "
+        "(a container's CPU quota counted; at most 8) when there are two or more; the CLI and "
+        "scripts compose in their own process. Each holds about 80 MB. `0` composes in the "
+        "server's process (less memory, about a quarter less throughput on 2 cores).",
+        group=TYPESETTING, shown_default="auto", example="")
     # --- store, queue and login -------------------------------------------------------------
     store_ttl_seconds: int = setting(
         "FLYER_STORE_TTL", positive_int, 3600, "Seconds a flyer stays downloadable.",

@@ -109,10 +109,17 @@ def _render(args: argparse.Namespace) -> int:
     from pipeline.app_api import FlyerApp
     from pipeline.service import FlyerService
 
-    app = FlyerApp(FlyerService.from_settings(load_settings()))
-    fields = {name: getattr(args, option) for name, option in _RENDER_FIELDS.items()}
-    flyers = app.generate(fields, logo=_read(args.logo, "logo"),
-                          background=_read(args.background, "background"))
+    with FlyerService.from_settings(load_settings()) as service:
+        app = FlyerApp(service)
+        fields = {name: getattr(args, option) for name, option in _RENDER_FIELDS.items()}
+        flyers = app.generate(fields, logo=_read(args.logo, "logo"),
+                              background=_read(args.background, "background"),
+                              encodings=("png",))
+        _write_flyers(app, flyers, args)
+    return 0
+
+
+def _write_flyers(app: Any, flyers: list[Any], args: argparse.Namespace) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for number, flyer in enumerate(flyers, start=1):
         stem = args.out / f"flyer-{number}"
@@ -124,7 +131,6 @@ def _render(args: argparse.Namespace) -> int:
             json.dumps(flyer.manifest, indent=2, ensure_ascii=False), encoding="utf-8"
         )
         print(f"{stem}.png  layout={flyer.layout} seed={flyer.seed}")
-    return 0
 
 
 def _render_many(args: argparse.Namespace) -> int:

@@ -30,12 +30,12 @@ the worker thread that generated (never on the event loop), whichever door asked
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
+
+from pipeline.heap import glibc
 
 __all__ = ["HEAP", "HeapPolicy", "Trimmer", "glibc"]
 
@@ -45,23 +45,6 @@ logger = logging.getLogger(__name__)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
-
-
-def glibc() -> Any | None:
-    """The C library's handle when it is glibc (it has ``malloc_trim`` and ``mallopt``), else
-    None: musl, macOS and Windows keep their own allocator's behaviour."""
-    name = ctypes.util.find_library("c")
-    if not name:
-        return None
-    try:
-        libc = ctypes.CDLL(name)
-        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-        libc.mallopt.restype = ctypes.c_int
-        libc.malloc_trim.argtypes = [ctypes.c_size_t]
-        libc.malloc_trim.restype = ctypes.c_int
-    except (OSError, AttributeError):
-        return None
-    return libc
 
 
 class Trimmer:

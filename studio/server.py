@@ -202,7 +202,8 @@ def create_server(
             f"{MIN_KEY_LENGTH} (`flyer-studio keygen` writes 32 random bytes into .env)",
         )
     big_file_chunks()
-    service = service if service is not None else FlyerService.from_settings(settings)
+    service = service if service is not None else FlyerService.from_settings(settings,
+                                                                             server=True)
     # the application API every door calls (one job registry, one place after a generation)
     flyers = FlyerApp(service, after_generation)
     checker = KeyChecker(settings.api_master_key)

@@ -134,8 +134,9 @@ def register_api(app: FlyerApp, settings: Settings, files: SessionFiles,
             with mapped_errors():
                 flyers = app.generate(fields, logo=_upload(logo, "logo"),
                                       background=_upload(background, "background"),
-                                      progress=_reporter(progress), cancel=cancel)
-                pngs = [png_of(f.id, session) for f in flyers]  # the composed pixels, encoded
+                                      progress=_reporter(progress), cancel=cancel,
+                                      encodings=("png",))  # encoded beside the composition
+                pngs = [png_of(f.id, session) for f in flyers]
             return pngs, [f.manifest for f in flyers]  # type: ignore[return-value]
 
         return await running.run(session, work)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import cv2
 
-from pipeline.executor import one_opencv_thread
+from pipeline.executor import cpu_quota, machine_workers, one_opencv_thread
 
 
 def test_one_opencv_thread_runs_opencv_on_the_calling_thread() -> None:
@@ -15,3 +18,20 @@ def test_one_opencv_thread_runs_opencv_on_the_calling_thread() -> None:
         assert cv2.getNumThreads() == 1
     finally:
         cv2.setNumThreads(before)
+
+
+def test_the_usable_cores_count_a_containers_cpu_quota(tmp_path: Path) -> None:
+    """``docker run --cpus 1.5`` on a bigger host: 2 workers, not one per host core."""
+    assert cpu_quota(tmp_path) is None  # no cgroup files: no quota
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cpu_quota(tmp_path) is None
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert cpu_quota(tmp_path) == 1.5
+    assert machine_workers(tmp_path) == min(2, len(os.sched_getaffinity(0)))
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cpu_quota(v1) is None
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
+    assert cpu_quota(v1) == 1.0 and machine_workers(v1) == 1

@@ -144,7 +144,8 @@ def test_one_generated_flyer_checks_its_texts_once() -> None:
     from pipeline.service import FlyerService
     from pipeline.settings import load_settings
 
-    settings = load_settings({"API_MASTER_KEY": "k" * 32, "FLYER_BACKEND": "procedural"},
+    settings = load_settings({"API_MASTER_KEY": "k" * 32, "FLYER_BACKEND": "procedural",
+                              "FLYER_RENDER_PROCESSES": "0"},  # this process's caches
                              env_file=None)
     service = FlyerService.from_settings(settings)
     details = EventDetails(title="Checked once", venue="Blue Room", url="example.org/once",

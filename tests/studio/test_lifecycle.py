@@ -1,15 +1,16 @@
 """The studio's lifespan: what a server opens at start it closes when it stops (HTTP clients,
-a server pool's health thread, the shared worker threads, the temporary folder), and the
-settings it logs at start hold no secret."""
+a server pool's health thread, the composing processes, the shared worker threads, the
+temporary folder), and the settings it logs at start hold no secret."""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import httpx
 import pytest
 from gradio_client import Client
@@ -17,6 +18,7 @@ from gradio_client import Client
 from pipeline.backends import PaintRequest, ServerPool
 from pipeline.errors import BackendUnavailable
 from pipeline.executor import work_pool
+from pipeline.renderer import ProcessRenderer
 from pipeline.service import FlyerService
 from tests.fake_sd import FakeSDServer
 from tests.studio.conftest import RunningStudio, run_studio, studio_settings
@@ -49,8 +51,10 @@ def test_shutdown_closes_clients_threads_and_temporary_files(
     settings = studio_settings(
         STABLE_DIFUSION_INSTANCE=f"{first.url},{second.url}", FLYER_BACKEND="automatic1111",
         FLYER_POOL_HEALTH_INTERVAL="1", FLYER_TEMP_DIR=str(parent), MAX_BATCH_SIZE="3",
-        **SECRETS)
+        FLYER_RENDER_PROCESSES="2", **SECRETS)
     service = FlyerService.from_settings(settings)
+    renderer = service.renderer
+    assert isinstance(renderer, ProcessRenderer) and renderer.processes == 2
     pool = service.backend
     assert isinstance(pool, ServerPool) and len(pool.members) == 2
     clients: list[httpx.Client] = [m.backend.http.client for m in pool.members]  # type: ignore[attr-defined]
@@ -68,14 +72,19 @@ def test_shutdown_closes_clients_threads_and_temporary_files(
             client.close()
         assert len(pngs) == 3 and Path(pdf).stat().st_size > 0
         assert len(first.txt2img_requests) + len(second.txt2img_requests) == 1  # one batch
-        assert work_pool().running and _threads("flyer-work")  # composing used the shared pool
-        assert cv2.getNumThreads() == 1  # OpenCV calls stay on the pool's threads
+        workers = renderer.pids()
+        assert len(workers) == 2 and all(_running(pid) for pid in workers)  # composed there
         assert any(path.is_file() for path in parent.rglob("*"))  # previews and downloads
         assert not any(c.is_closed for c in clients)
 
     # Stopped: every HTTP client closed, the health thread and the worker threads joined,
-    # the temporary folder (sessions, uploads, Gradio's cache) gone.
+    # the composing processes ended, the temporary folder (sessions, uploads, Gradio's
+    # cache) gone.
     assert all(c.is_closed for c in clients)
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_running(pid) for pid in workers)
     assert _threads(f"{pool.name}-pool-health") == []
     assert work_pool().running is False and _threads("flyer-work") == []
     assert list(parent.iterdir()) == []
@@ -94,6 +103,15 @@ def test_shutdown_closes_clients_threads_and_temporary_files(
         assert secret not in repr(studio.settings) and secret not in str(studio.settings)
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie (not yet reaped) has ended
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _make_flyer(studio: RunningStudio) -> None:
     payload = {"prompt": "warm lights", "size": [1080, 1350], "batch_size": 1,
                "details": {"title": "Shared threads", "date": "Friday 14 March"}}
@@ -103,9 +121,11 @@ def _make_flyer(studio: RunningStudio) -> None:
 
 def test_the_shared_pool_stops_with_the_last_server() -> None:
     """Two studios in one process share the worker threads: stopping one leaves them to the
-    other; stopping the last joins them."""
-    with run_studio(studio_settings()) as one:
-        with run_studio(studio_settings()) as two:
+    other; stopping the last joins them. (Composing in the server's process: its threads
+    resize and encode.)"""
+    here = {"FLYER_RENDER_PROCESSES": "0"}
+    with run_studio(studio_settings(**here)) as one:
+        with run_studio(studio_settings(**here)) as two:
             _make_flyer(one)
             _make_flyer(two)
             assert work_pool().running

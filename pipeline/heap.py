@@ -1,0 +1,31 @@
+"""glibc's allocator, where the C library is glibc: ``malloc_trim`` and ``mallopt``.
+
+The studio's process applies its heap policy with it (``studio/memory.py``, where the
+measurements are), and each composing process (``pipeline/renderer.py``) trims its heap every
+few flyers the same way.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from typing import Any
+
+__all__ = ["glibc"]
+
+
+def glibc() -> Any | None:
+    """The C library's handle when it is glibc (it has ``malloc_trim`` and ``mallopt``), else
+    None: musl, macOS and Windows keep their own allocator's behaviour."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        libc = ctypes.CDLL(name)
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        libc.mallopt.restype = ctypes.c_int
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        libc.malloc_trim.restype = ctypes.c_int
+    except (OSError, AttributeError):
+        return None
+    return libc

@@ -157,10 +157,11 @@ class FlyerApp:
     def generate(self, fields: Mapping[str, Any], *, logo: bytes | None = None,
                  background: bytes | None = None, progress: Progress | None = None,
                  cancel: threading.Event | None = None,
-                 encodings: Sequence[str] = ()) -> list[StoredFlyer]:
+                 encodings: Sequence[str] = ("preview",)) -> list[StoredFlyer]:
         """Paint and compose ``fields["batch_size"]`` flyers (see
         :meth:`FlyerService.generate`); ``cancel``: a job's event (:meth:`open_job`);
-        ``encodings``: download kinds the door will fetch at once (made with the flyers)."""
+        ``encodings``: what the door will fetch at once, made with the flyers ("preview",
+        download kinds)."""
         request = self.request(fields, logo=logo, background=background)
         try:
             return self.service.generate(request, progress=progress, cancel=cancel,

@@ -24,10 +24,12 @@ within a second.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Generator, Sequence
@@ -291,6 +293,10 @@ def _ready() -> bool:
     return True
 
 
+JOB_TIMEOUT = 120.0
+"""Seconds a composition may take in a worker (an A4 page from a 4,000-px upload takes about
+one on 2 cores) before its worker is killed and the job answered "try again"."""
+
 PRELOAD = ["pipeline._forkserver"]
 """What the fork server imports once, so that each worker starts with it loaded."""
 
@@ -299,10 +305,11 @@ class ProcessRenderer:
     """Composes in ``processes`` worker processes. All the jobs of a ``run`` start at once
     (a batch's flyers compose side by side); results come back in order. Thread-safe."""
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, job_timeout: float = JOB_TIMEOUT) -> None:
         if processes < 1:
             raise ValueError(f"a process renderer needs at least one process, not {processes}")
         self.processes = processes
+        self.job_timeout = job_timeout
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self.fallback = False
@@ -343,10 +350,14 @@ class ProcessRenderer:
         try:
             futures = [pool.submit(_render_in_worker, job) for job in jobs]
             for future in futures:
-                yield future.result()
+                yield future.result(timeout=self.job_timeout)
         except (BrokenProcessPool, CancelledError) as exc:
             self._restart(pool)
             raise Busy("A composing process stopped unexpectedly; try again.") from exc
+        except TimeoutError as exc:  # a worker stuck (a decoder looping on a crafted file)
+            self._restart(pool, kill=True)
+            raise Busy(f"Composing a flyer took longer than {self.job_timeout:g} s, so it "
+                       "was stopped; try again, or with a smaller picture.") from exc
         finally:
             for future in futures:  # a caller that stops early (cancelled, an error)
                 future.cancel()
@@ -358,12 +369,19 @@ class ProcessRenderer:
         # the executor keeps its live workers by pid (CPython's ProcessPoolExecutor, 3.9+)
         return sorted(getattr(pool, "_processes", None) or {}) if pool is not None else []
 
-    def _restart(self, broken: ProcessPoolExecutor) -> None:
-        """Replace a pool whose worker died; the next job starts new workers."""
+    def _restart(self, broken: ProcessPoolExecutor, kill: bool = False) -> None:
+        """Replace a pool whose worker died (or, with ``kill``, is stuck: its workers are
+        killed, failing the other jobs they hold with Busy too); the next job starts new
+        workers."""
         with self._lock:
             if self._pool is broken:
                 self._pool = None
-        log.warning("a composing process stopped unexpectedly; starting new ones")
+        pids = sorted(getattr(broken, "_processes", None) or {}) if kill else []
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        log.warning("a composing process %s; starting new ones",
+                    "was stuck" if kill else "stopped unexpectedly")
         broken.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:

@@ -342,11 +342,13 @@ class FlyerService:
         request: FlyerRequest,
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
-        encodings: Sequence[str] = (),
+        encodings: Sequence[str] = ("preview",),
     ) -> list[StoredFlyer]:
         """Paint ``request.batch_size`` backgrounds in one backend call and compose each.
-        ``encodings``: download kinds the caller will want at once (e.g. "png"), made from
-        the composition beside the preview (by the renderer: another process may do it).
+        ``encodings``: what the caller will want at once, made with the composition (by the
+        renderer: another process may do it): "preview" (the JPEG a gallery or a REST GET
+        shows) and download kinds (e.g. "png"). Any other is made from the kept pixels (or
+        composed again) when it is asked for.
 
         Setting ``cancel`` (from any thread) stops this job: the backend stops painting it (a
         Stable Diffusion server is interrupted only while it paints this job) and the service
@@ -355,7 +357,8 @@ class FlyerService:
         report = progress or _noop
         stop = cancel if cancel is not None else threading.Event()
         request = self._validate(request)
-        encodings = tuple(dict.fromkeys(download_kind(kind) for kind in encodings))
+        encodings = tuple(dict.fromkeys(kind if kind == "preview" else download_kind(kind)
+                                        for kind in encodings))
         fmt = get_format(request.format)
         logo_image = (
             prepare_logo(load_image(request.logo, field="logo"), fmt) if request.logo else None
@@ -393,7 +396,7 @@ class FlyerService:
                 # variants of one uploaded picture differ by layout: auto's next best
                 avoid=tuple(used) if uploaded is not None else (),
                 painting=None if uploaded is not None else generated.image,
-                logo=logo_image, encodings=("preview", *encodings))
+                logo=logo_image, encodings=encodings)
             return jobs[index]
 
         def one_by_one() -> Generator[Rendered, None, None]:

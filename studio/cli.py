@@ -114,7 +114,7 @@ def _render(args: argparse.Namespace) -> int:
         fields = {name: getattr(args, option) for name, option in _RENDER_FIELDS.items()}
         flyers = app.generate(fields, logo=_read(args.logo, "logo"),
                               background=_read(args.background, "background"),
-                              encodings=("png",))
+                              encodings=("png",))  # what it writes (no preview)
         _write_flyers(app, flyers, args)
     return 0
 

@@ -135,7 +135,8 @@ def register_api(app: FlyerApp, settings: Settings, files: SessionFiles,
                 flyers = app.generate(fields, logo=_upload(logo, "logo"),
                                       background=_upload(background, "background"),
                                       progress=_reporter(progress), cancel=cancel,
-                                      encodings=("png",))  # encoded beside the composition
+                                      # this door answers PNGs: no preview JPEG
+                                      encodings=("png",))
                 pngs = [png_of(f.id, session) for f in flyers]
             return pngs, [f.manifest for f in flyers]  # type: ignore[return-value]
 

@@ -274,3 +274,24 @@ def test_where_processes_cannot_start_the_renderer_composes_here(
     made = next(renderer.run([RenderJob(_source(), "auto", "x_post", painting=_painting())]))
     assert made.flyer.image.size == (1600, 900)
     renderer.close()
+
+
+def test_a_stuck_composition_is_stopped_and_the_next_job_works() -> None:
+    """A job past the time limit (here 50 ms for a print page that takes far longer): its
+    worker is killed, the caller told to try again, and new workers take the next job."""
+    renderer = ProcessRenderer(1, job_timeout=0.05)
+    try:
+        renderer.open()
+        (stuck,) = renderer.pids()
+        with pytest.raises(Busy, match=r"took longer than 0\.05 s"):
+            list(renderer.run([RenderJob(_source(_upload()), "auto", "a4")]))
+        deadline = time.monotonic() + 10
+        while _alive(stuck) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(stuck)
+        renderer.job_timeout = 60
+        made = next(renderer.run([RenderJob(_source(), "auto", "x_post",
+                                            painting=_painting())]))
+        assert made.flyer.image.size == (1600, 900)
+    finally:
+        renderer.close()

@@ -3,10 +3,10 @@
 Composition (see the picture, rank layouts × crops, fit and ink the text, encode the preview) is
 about half Python that holds the GIL. In one server process, requests composing side by side
 then take turns on the GIL: measured on the 2-core machine with 8 REST clients, the server's
-threads left a quarter of both cores idle (``bench/README.md``, "Composing in processes"), and
-on a machine with more cores one process would still compose on about two. So a server composes
-in worker processes, one per usable core (``FLYER_RENDER_PROCESSES``), and keeps the doors, the
-painters, the store and the encodings cache in its own.
+threads left a quarter of both cores idle (``bench/README.md``, "Speed of the doors, round 4"),
+and on a machine with more cores one process would still compose on about two. So a server
+composes in worker processes, one per usable core (``FLYER_RENDER_PROCESSES``), and keeps the
+doors, the painters, the store and the encodings cache in its own.
 
 A job is plain data (:class:`RenderJob`: the stored background's bytes or the painting's pixels,
 the event's details, the layout and format), and so is its answer (:class:`Rendered`: the flyer's
@@ -14,12 +14,13 @@ pixels and manifest, the background and analysis to store, the encodings asked f
 function, :func:`render`, runs in either place, so a flyer's pixels never depend on where it was
 composed.
 
-Workers are forked from a fork server that has imported the pipeline (``forkserver``: forking
-the server itself, which runs threads, is unsafe). A worker that dies (killed, out of memory)
-fails only the jobs it held, with :class:`~pipeline.errors.Busy` ("try again"); the pool is
-started again for the next job. :meth:`ProcessRenderer.close` stops the workers (the lifespan
-calls it through ``FlyerService.close``); a worker whose server was killed ends by itself
-within a second.
+Workers are forked from a fork server that has imported the pipeline and composed one flyer
+(``pipeline/_forkserver.py``; forking the server itself, which runs threads, is unsafe). A
+worker that dies (killed, out of memory) fails only the jobs it held, with
+:class:`~pipeline.errors.Busy` ("try again"), and so does one stuck past
+:data:`JOB_TIMEOUT` (it is killed); the pool is started again for the next job.
+:meth:`ProcessRenderer.close` stops the workers (the lifespan calls it through
+``FlyerService.close``); a worker whose server was killed ends by itself within a second.
 """
 
 from __future__ import annotations

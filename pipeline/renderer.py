@@ -335,6 +335,7 @@ class ProcessRenderer:
             pool = self._executor()
             for job in [pool.submit(_ready) for _ in range(self.processes)]:
                 job.result(timeout=120)
+            log.info("composing in %d worker processes (FLYER_RENDER_PROCESSES)", self.processes)
         except (OSError, ImportError, NotImplementedError, BrokenProcessPool,
                 TimeoutError) as exc:
             log.warning("cannot start composing processes (%s: %s); composing in the "

@@ -137,9 +137,12 @@ def test_a_dead_worker_fails_its_jobs_with_busy_and_the_next_job_works() -> None
         renderer.close()
 
 
-def test_close_stops_the_workers_and_a_later_job_starts_new_ones() -> None:
+def test_close_stops_the_workers_and_a_later_job_starts_new_ones(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="pipeline.renderer")
     renderer = ProcessRenderer(2)
     renderer.open()
+    assert "composing in 2 worker processes" in caplog.text  # said once, at start
     pids = _workers(renderer)
     assert len(pids) == 2
     renderer.close()

@@ -9,7 +9,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -121,14 +120,14 @@ def test_a_dead_worker_fails_its_jobs_with_busy_and_the_next_job_works() -> None
     try:
         renderer.open()
         (pid,) = _workers(renderer)
-        # a big print flyer from a 512-px upload: long enough to be killed in the middle
-        jobs = [RenderJob(_source(_upload()), "auto", "a4") for _ in range(6)]
+        # print flyers from a 512-px upload, one worker: once the first is back, the worker
+        # is busy with the next (each takes a few hundred ms) when it is killed
+        jobs = [RenderJob(_source(_upload()), "auto", "a4") for _ in range(4)]
         results = renderer.run(jobs)
-        killer = threading.Timer(0.3, os.kill, (pid, signal.SIGKILL))
-        killer.start()
+        assert next(results).flyer.image.size == (2550, 3578)
+        os.kill(pid, signal.SIGKILL)
         with pytest.raises(Busy, match="stopped unexpectedly"):
             list(results)
-        killer.join()
         made = next(renderer.run([RenderJob(_source(), "auto", "x_post",
                                             painting=_painting())]))
         assert made.flyer.image.size == (1600, 900)

@@ -47,6 +47,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_store import process_tree  # noqa: E402  (bench/, beside this file)
+
 EVENT = {"title": "Jazz Night", "subtitle": "Live quartet", "date": "Fri 12 June",
          "time": "20:00", "venue": "Blue Room"}
 PROMPT = "neon saxophone, smoky club"
@@ -64,7 +66,7 @@ def cpu_seconds(pid: int, tree: bool = False) -> tuple[float, float]:
     composing workers and their fork server, live or ended), for the server."""
     tick = os.sysconf("SC_CLK_TCK")
     user = system = 0.0
-    for one in _tree(pid) if tree else [pid]:
+    for one in process_tree(pid) if tree else [pid]:
         try:
             fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # ended meanwhile: its time is in its parent's "children" fields
@@ -75,20 +77,6 @@ def cpu_seconds(pid: int, tree: bool = False) -> tuple[float, float]:
             user += int(fields[13]) / tick
             system += int(fields[14]) / tick
     return user, system
-
-
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its live descendants."""
-    found, todo = [], [pid]
-    while todo:
-        one = todo.pop()
-        found.append(one)
-        for task in Path(f"/proc/{one}/task").glob("*"):
-            try:
-                todo += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-    return found
 
 
 @contextmanager

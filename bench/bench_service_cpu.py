@@ -5,7 +5,7 @@
 Paints seeds 0..N-1 of bench_e2e's prompt with the offline painter (its five styles cost the
 face cascades differently) and times, in CPU seconds of this process (``getrusage``: threads
 included, other processes not): the painting, ``see.analyse``, the stored background (JPEG
-and its decode; ``FlyerService._keepable`` less the analysis) and all of
+and its decode: ``renderer.stored_background`` and ``decoded_background``) and all of
 ``FlyerService.generate`` (compose and the preview included). Each figure is the smallest
 round: on a shared machine the other jobs only ever add. OpenCV runs as ``serve`` sets it
 (``one_opencv_thread``, where this checkout has it). For an A/B, run it in two checkouts one
@@ -45,6 +45,7 @@ def main() -> int:
     from pipeline.backends.procedural import render
     from pipeline.models import EventDetails, FlyerRequest
     from pipeline.render.see import analyse
+    from pipeline.renderer import decoded_background, stored_background
     from pipeline.service import FlyerService
     from pipeline.settings import load_settings
 
@@ -67,7 +68,7 @@ def main() -> int:
 
     paint = best(lambda seed: render(PROMPT, seed, 456, 568))
     seen = best(lambda seed: analyse(paintings[seed]))
-    kept = best(lambda seed: FlyerService._keepable(paintings[seed], None)) - seen
+    kept = best(lambda seed: decoded_background(stored_background(paintings[seed])))
     whole = best(lambda seed: service.generate(
         FlyerRequest(details=details, prompt=PROMPT, seed=seed)))
     print(f"CPU ms per flyer (least of {args.rounds} rounds of {count}): paint {paint:.1f}  "

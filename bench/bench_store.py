@@ -52,20 +52,31 @@ def tree_mb(pid: int | str = "self") -> tuple[float, int]:
     """(memory in MB, processes) of ``pid`` and its descendants (the composing processes and
     their fork server): the sum of their proportional set sizes (PSS: a page shared by k
     processes counts 1/k in each), so pages shared by forked workers count once."""
-    root = os.getpid() if pid == "self" else int(pid)
-    total, count, todo = 0, 0, [root]
-    while todo:
-        one = todo.pop()
+    total, count = 0, 0
+    for one in process_tree(os.getpid() if pid == "self" else int(pid)):
         try:
-            for line in Path(f"/proc/{one}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-                    count += 1
-            for task in Path(f"/proc/{one}/task").glob("*"):
-                todo += [int(c) for c in (task / "children").read_text().split()]
+            lines = Path(f"/proc/{one}/smaps_rollup").read_text().splitlines()
         except OSError:  # ended meanwhile
             continue
+        for line in lines:
+            if line.startswith("Pss:"):
+                total += int(line.split()[1]) * 1024
+                count += 1
     return total / 1e6, count
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants."""
+    found, todo = [], [pid]
+    while todo:
+        one = todo.pop()
+        found.append(one)
+        for task in Path(f"/proc/{one}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:  # ended meanwhile
+                continue
+    return found
 
 
 def environment(flyers: int, key: str, port: int, temp: Path) -> dict[str, str]:

@@ -54,7 +54,7 @@ from .render.subject import Subject
 from .storage import FlyerSource
 
 __all__ = ["InlineRenderer", "ProcessRenderer", "RenderJob", "Rendered", "Renderer",
-           "compose_stored", "make_renderer", "render"]
+           "compose_stored", "make_renderer", "process_running", "render"]
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,7 @@ def render(job: RenderJob) -> Rendered:
     and in a worker."""
     fmt = get_format(job.format)
     source = job.source
+    subject: Subject | None = None
     if job.painting is not None:
         kept = stored_background(job.painting)
         background = decoded_background(kept)
@@ -185,17 +186,18 @@ def render(job: RenderJob) -> Rendered:
     else:
         kept = source.background
         background = _rgb(load_image(kept, field="background"))
-        known = stored_subject(source)
-        analysis = source.subject if known is not None and source.subject else \
+        subject = stored_subject(source)
+        analysis = source.subject if subject is not None and source.subject else \
             analyse(background).encode()
+    if subject is None:  # a new analysis: composed from it as stored, like re-renders
+        subject = Subject.decode(analysis)
     logo = job.logo
     if logo is None and source.logo:
         logo = prepare_logo(load_image(source.logo, field="logo"), fmt)
     spec = FlyerSpec(details=source.details, palette=source.palette,
                      font_pairing=source.font_pairing, logo=logo, metro_logo=job.metro_logo,
                      provenance=source.provenance, language=job.language)
-    flyer = compose(background, spec, job.layout, fmt, subject=Subject.decode(analysis),
-                    avoid=job.avoid)
+    flyer = compose(background, spec, job.layout, fmt, subject=subject, avoid=job.avoid)
     encoded = {kind: preview_jpeg(flyer) if kind == "preview" else encode(flyer, kind)
                for kind in job.encodings}
     return Rendered(flyer=flyer, background=kept, subject=analysis, encoded=encoded)
@@ -270,12 +272,12 @@ def _render_in_worker(job: RenderJob) -> Rendered:
 def _exit_with(server: int, every: float = 1.0) -> None:
     """End this worker once the server process is gone (killed, crashed): an idle worker
     waits on its job queue and would otherwise outlive it."""
-    while _running(server):
+    while process_running(server):
         time.sleep(every)
     os._exit(0)
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
     """Whether process ``pid`` runs (on Linux, a zombie has ended)."""
     try:
         os.kill(pid, 0)

@@ -28,6 +28,7 @@ from pipeline.renderer import (
     ProcessRenderer,
     RenderJob,
     make_renderer,
+    process_running,
     render,
 )
 from pipeline.service import FlyerService
@@ -146,23 +147,14 @@ def test_close_stops_the_workers_and_a_later_job_starts_new_ones(
     assert len(pids) == 2
     renderer.close()
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(process_running(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(process_running(pid) for pid in pids)
     try:
         assert next(renderer.run([RenderJob(_source(), "auto", "x_post",
                                             painting=_painting())]))
     finally:
         renderer.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie (not yet reaped) is not running
-        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_the_setting_picks_the_renderer() -> None:
@@ -216,9 +208,9 @@ def test_a_service_on_processes_stores_what_its_workers_made() -> None:
         pids = _workers(renderer)
     assert renderer.pids() == []
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(process_running(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(process_running(pid) for pid in pids)
 
 
 def test_workers_end_when_their_server_is_killed(tmp_path: Path) -> None:
@@ -237,16 +229,16 @@ def test_workers_end_when_their_server_is_killed(tmp_path: Path) -> None:
     try:
         assert server.stdout is not None
         workers = [int(pid) for pid in server.stdout.readline().split()]
-        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        assert len(workers) == 2 and all(process_running(pid) for pid in workers)
         children = _descendants(server.pid)  # the fork server and the workers
         assert set(workers) <= set(children)
     finally:
         server.kill()
         server.wait()
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+    while any(process_running(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert [pid for pid in children if _alive(pid)] == []
+    assert [pid for pid in children if process_running(pid)] == []
 
 
 def _descendants(pid: int) -> list[int]:
@@ -288,9 +280,9 @@ def test_a_stuck_composition_is_stopped_and_the_next_job_works() -> None:
         with pytest.raises(Busy, match=r"took longer than 0\.05 s"):
             list(renderer.run([RenderJob(_source(_upload()), "auto", "a4")]))
         deadline = time.monotonic() + 10
-        while _alive(stuck) and time.monotonic() < deadline:
+        while process_running(stuck) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(stuck)
+        assert not process_running(stuck)
         renderer.job_timeout = 60
         made = next(renderer.run([RenderJob(_source(), "auto", "x_post",
                                             painting=_painting())]))

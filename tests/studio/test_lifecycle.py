@@ -5,7 +5,6 @@ temporary folder), and the settings it logs at start hold no secret."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from gradio_client import Client
 from pipeline.backends import PaintRequest, ServerPool
 from pipeline.errors import BackendUnavailable
 from pipeline.executor import work_pool
-from pipeline.renderer import ProcessRenderer
+from pipeline.renderer import ProcessRenderer, process_running
 from pipeline.service import FlyerService
 from tests.fake_sd import FakeSDServer
 from tests.studio.conftest import RunningStudio, run_studio, studio_settings
@@ -73,7 +72,7 @@ def test_shutdown_closes_clients_threads_and_temporary_files(
         assert len(pngs) == 3 and Path(pdf).stat().st_size > 0
         assert len(first.txt2img_requests) + len(second.txt2img_requests) == 1  # one batch
         workers = renderer.pids()
-        assert len(workers) == 2 and all(_running(pid) for pid in workers)  # composed there
+        assert len(workers) == 2 and all(process_running(pid) for pid in workers)  # composed there
         assert any(path.is_file() for path in parent.rglob("*"))  # previews and downloads
         assert not any(c.is_closed for c in clients)
 
@@ -82,9 +81,9 @@ def test_shutdown_closes_clients_threads_and_temporary_files(
     # cache) gone.
     assert all(c.is_closed for c in clients)
     deadline = time.monotonic() + 10
-    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(process_running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_running(pid) for pid in workers)
+    assert not any(process_running(pid) for pid in workers)
     assert _threads(f"{pool.name}-pool-health") == []
     assert work_pool().running is False and _threads("flyer-work") == []
     assert list(parent.iterdir()) == []
@@ -101,15 +100,6 @@ def test_shutdown_closes_clients_threads_and_temporary_files(
                    "sk-lifecycle-key-19"):
         assert secret not in caplog.text
         assert secret not in repr(studio.settings) and secret not in str(studio.settings)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie (not yet reaped) has ended
-        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _make_flyer(studio: RunningStudio) -> None:

@@ -3,12 +3,15 @@ face, and is deterministic; a Subject measures, reframes and round-trips through
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from pipeline.render import see
 from pipeline.render.see import analyse
 from pipeline.render.subject import Subject, box_weights, resample
 
@@ -83,6 +86,27 @@ def test_deterministic_compact_and_sane_speed() -> None:
     back = Subject.decode(data)
     assert back.encode() == data and back.faces == first.faces
     assert np.array_equal(back.saliency, first.saliency)
+
+
+def test_each_thread_searches_with_its_own_cascade() -> None:
+    """OpenCV's CascadeClassifier keeps its working buffers in the instance, so two threads
+    must never search with the same one (the profile passes run on the pool while the
+    caller's thread looks for frontal faces, and requests analyse side by side)."""
+    mine = see._cascade("profileface")
+    assert see._cascade("profileface") is mine  # loaded once per thread
+    theirs: list[object] = []
+    thread = threading.Thread(target=lambda: theirs.append(see._cascade("profileface")))
+    thread.start()
+    thread.join()
+    assert theirs and theirs[0] is not mine
+
+
+def test_analyses_side_by_side_agree_with_one_at_a_time() -> None:
+    names = ["astronaut.png", "camera.png", "chelsea.png", "coffee.png"]
+    alone = {name: analyse(photo(name)).encode() for name in names}
+    with ThreadPoolExecutor(8) as threads:
+        together = list(threads.map(lambda n: (n, analyse(photo(n)).encode()), names * 4))
+    assert all(data == alone[name] for name, data in together)
 
 
 def test_a_big_upload_is_analysed_small() -> None:

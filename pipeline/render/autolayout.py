@@ -22,7 +22,7 @@ from PIL import Image
 
 from .focal import SrcBox, crop_candidates, fractions
 from .formats import Format
-from .geometry import Box
+from .geometry import Box, FracBox
 from .layouts import LAYOUT_NAMES, Arrangement, Layout, get_layout
 from .score import (
     WEIGHTS,
@@ -82,7 +82,7 @@ class Choice:
     placement: Arrangement = field(default_factory=Arrangement)
 
 
-_CROP_TERMS = ("cut", "trim", "lost", "zoom", "shift")
+_CROP_TERMS = ("cut", "trim", "lost", "zoom", "shift", "backdrop")
 
 
 @dataclass
@@ -106,8 +106,8 @@ class _Views:
         fracs = [fractions(c, self.size) for c in todo]
         subjects = self.subject.reframe_many(fracs, grid)
         energies = resample_many(self.energy, fracs, grid)
-        for crop, seen, surface in zip(todo, subjects, energies, strict=True):
-            self.seen[(crop, grid)] = (seen, surface)
+        for crop, frac, seen, surface in zip(todo, fracs, subjects, energies, strict=True):
+            self.seen[(crop, grid)] = (seen, _with_edges(surface, frac))
 
     def get(self, crop: SrcBox, grid: tuple[int, int]) -> tuple[Subject, np.ndarray]:
         self.prepare([crop], grid)
@@ -135,6 +135,34 @@ class _Views:
             presence = np.asarray([self.cost(c, z)["presence"] for c, z in crops])
             self.stacks[key] = (stack, own, presence)
         return self.stacks[key]
+
+
+EDGE_ENERGY = 0.5
+"""A filled crop's picture edge as the scores see it: as busy as a sharp detail, so text
+keeps off the line where the picture meets its backdrop."""
+EDGE_CELLS = 2
+"""Cells each side of that line marked (a grid is 64 cells long: ~3 % of the canvas)."""
+
+
+def _with_edges(surface: np.ndarray, crop: FracBox) -> np.ndarray:
+    """``surface`` (a crop's energy grid) with the picture's edges marked where ``crop``
+    reaches beyond the picture (``focal``'s filled crops; unchanged otherwise)."""
+    h, w = surface.shape
+    cuts = []
+    for lo, hi, n, axis in ((crop[1], crop[3], h, 0), (crop[0], crop[2], w, 1)):
+        for edge in (0.0, 1.0):
+            if lo < edge < hi:
+                cuts.append((axis, min(n - 1, int((edge - lo) / (hi - lo) * n))))
+    if not cuts:
+        return surface
+    out = surface.copy()
+    for axis, at in cuts:
+        rows = slice(max(0, at - EDGE_CELLS), at + EDGE_CELLS + 1)
+        if axis == 0:
+            out[rows, :] = np.maximum(out[rows, :], EDGE_ENERGY)
+        else:
+            out[:, rows] = np.maximum(out[:, rows], EDGE_ENERGY)
+    return out
 
 
 def _best_crop(candidate: Candidate, views: _Views, crops: Sequence[tuple[SrcBox, float]],

@@ -29,7 +29,7 @@ from ..models import Flyer, FlyerSpec, normalise_palette
 from .autolayout import Choice, rank_layouts
 from .blocks import METRO_LOGO_GAP
 from .fitting import Fitted, fit_layout, where_it_fits, with_where_it_fits
-from .focal import SrcBox, fractions, upscale
+from .focal import SrcBox, filled, fractions, upscale
 from .fonts import get_pairing
 from .formats import Format
 from .geometry import Box
@@ -38,7 +38,7 @@ from .layouts import LAYOUT_NAMES, TEXT_ROLES, Layout, get_layout, pixel_box
 from .legibility import WORK_SIDE, Surface, pixel_luminance
 from .logos import fit_into, knock_out, shrink_to_boxes, to_rgba
 from .plan import Plan, Work, apply, manifest, plan
-from .resample import enlarge, start_strips
+from .resample import enlarge, fill_out, start_strips
 from .score import alignment, grid_size, overlap
 from .see import analyse
 from .subject import FracBox, Subject
@@ -58,6 +58,8 @@ def _start_cover_fit(pool: Executor, img: Image.Image, box: SrcBox, size: tuple[
     # looks the same as Lanczos (-0.5 dB PSNR on a detailed photo, no visible difference),
     # and OpenCV's is 7x faster than Pillow's (resample.enlarge); shrinking keeps Pillow's
     # Lanczos, which is sharper there, in strips on the pool.
+    if filled(box, img.size):  # beyond the picture, to keep its subject whole (focal)
+        return [(0, pool.submit(fill_out, img, size, box))]
     if size[0] > box[2] - box[0]:
         return [(0, pool.submit(enlarge, img, size, box))]
     return start_strips(pool, img, size, Image.Resampling.LANCZOS, box)
@@ -94,17 +96,21 @@ def _surface(img: Image.Image, crop: SrcBox, picture: Box, fmt: Format
     """The measuring surface of the canvas, straight from the source crop, and the colour
     around a picture that fills only part of the canvas (its mean: panels cover it)."""
     size = (fmt.width, fmt.height)
-    if picture == (0, 0, fmt.width, fmt.height):
+    beyond = filled(crop, img.size) > 0
+    if picture == (0, 0, fmt.width, fmt.height) and not beyond:
         return Surface.of_region(img, crop, size), (0, 0, 0)
     factor = max(1, int(max(size) / WORK_SIDE))
     small_size = (-(-size[0] // factor), -(-size[1] // factor))
     scale = small_size[0] / size[0]
+    if picture == (0, 0, fmt.width, fmt.height):
+        return Surface.of_small(fill_out(img, small_size, crop), scale), (0, 0, 0)
     left, top = round(picture[0] * scale), round(picture[1] * scale)
     pw = max(1, round(picture[2] * scale) - left)
     ph = max(1, round(picture[3] * scale) - top)
     shrink = pw <= crop[2] - crop[0] and ph <= crop[3] - crop[1]
     method = Image.Resampling.BOX if shrink else Image.Resampling.BICUBIC
-    part = img.resize((pw, ph), method, box=crop, reducing_gap=2.0 if shrink else None)
+    part = fill_out(img, (pw, ph), crop) if beyond else img.resize(
+        (pw, ph), method, box=crop, reducing_gap=2.0 if shrink else None)
     mean = np.asarray(part, dtype=np.float32).reshape(-1, 3).mean(axis=0)
     fill = (int(mean[0]), int(mean[1]), int(mean[2]))
     small = Image.new("RGB", small_size, fill)
@@ -265,6 +271,7 @@ def _subject_record(seen: Subject, choice: Choice, size: tuple[int, int], enlarg
         "zoom": choice.zoom,
         "picture": list(picture),
         "upscale": round(enlarged, 3),
+        "backdrop": round(filled(choice.crop, size), 4),
         "covered": {"faces": round(view.face_share(inside), 4),
                     "salient": round(view.covered(inside), 4)},
         "quality": {"ove": round(overlap(elements), 4),

@@ -7,6 +7,13 @@ source pixels ``(left, top, right, bottom)`` as floats (Pillow's ``resize(box=..
 ``focal_box`` places the subject's focus (faces first, then the main object) at the centre of a
 region of the target, as far as the picture allows, and keeps it whole when it fits;
 ``crop_candidates`` is the small set the layout search scores.
+
+When even the largest crop must cut the focus (a landscape photograph's subject on a story,
+a tall one on a banner), the candidates also include *filled* crops: boxes of the target's
+ratio that hold the whole picture across its short side and reach beyond the picture along
+the other, at the start, middle or end; ``resample.fill_out`` paints what lies beyond with
+the picture itself, blurred. They cost their share of backdrop (``score.crop_terms``), so
+they win only where the subject would otherwise be cut.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ __all__ = [
     "ZOOMS",
     "SrcBox",
     "crop_candidates",
+    "filled",
     "focal_box",
     "fractions",
     "upscale",
@@ -32,6 +40,10 @@ POSITIONS = 7
 REGIONS: tuple[FracBox, ...] = (WHOLE, (0.0, 0.0, 1.0, 0.5), (0.0, 0.5, 1.0, 1.0),
                                 (0.0, 0.0, 0.5, 1.0), (0.5, 0.0, 1.0, 1.0))
 """Target regions the focus is also centred in (whole, top, bottom, left, right half)."""
+FILL_POSITIONS = 17
+"""Positions of the picture along a filled crop (start to end)."""
+MIN_BACKDROP = 0.08
+"""Least backdrop on a side of a filled crop's picture, as a share of the crop, if any."""
 
 
 def _size(src: tuple[int, int], target: tuple[int, int], zoom: float) -> tuple[float, float]:
@@ -83,10 +95,49 @@ def _spread(free: float, count: int) -> list[float]:
     return [free * i / (count - 1) for i in range(count)]
 
 
+def _fill_crops(src: tuple[int, int], target: tuple[int, int], subject: Subject
+                ) -> list[SrcBox]:
+    """Filled crops (beyond the picture) when the largest crop cannot hold the focus whole;
+    none otherwise."""
+    focus = subject.focus()
+    if focus is None:
+        return []
+    w, h = _size(src, target, 1.0)
+    if (focus[2] - focus[0]) * src[0] <= w + 0.5 and (focus[3] - focus[1]) * src[1] <= h + 0.5:
+        return []
+    ratio = target[0] / target[1]
+    if src[0] / src[1] > ratio:  # wide picture, tall target: the picture spans the width
+        tall = src[0] / ratio
+        return [(0.0, top, float(src[0]), top + tall)
+                for top in _fill_starts(src[1] - tall, tall)]
+    wide = src[1] * ratio  # tall picture, wide target: it spans the height
+    return [(left, 0.0, left + wide, float(src[1])) for left in _fill_starts(src[0] - wide, wide)]
+
+
+def _fill_starts(free: float, length: float) -> list[float]:
+    """``FILL_POSITIONS`` starts from 0 to ``free`` (negative: the crop is longer than the
+    picture), leaving out those that would leave a sliver of backdrop (under
+    ``MIN_BACKDROP`` of the crop) on one side: it looks like a mistake."""
+    starts = [free * i / (FILL_POSITIONS - 1) for i in range(FILL_POSITIONS)]
+    least = MIN_BACKDROP * length
+    return [s for s in starts if all(gap < 0.5 or gap >= least for gap in (-s, s - free))]
+
+
+def filled(box: SrcBox, src: tuple[int, int]) -> float:
+    """The share of ``box`` that lies beyond the picture (0 for an ordinary crop)."""
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    if area <= 0:
+        return 0.0
+    iw = max(0.0, min(box[2], src[0]) - max(box[0], 0.0))
+    ih = max(0.0, min(box[3], src[1]) - max(box[1], 0.0))
+    return max(0.0, 1.0 - iw * ih / area)
+
+
 def crop_candidates(src: tuple[int, int], target: tuple[int, int],
                     subject: Subject) -> list[tuple[SrcBox, float]]:
     """(crop, zoom) pairs worth scoring: positions spread along the free axes at each zoom,
-    plus the focus centred in the whole target and in each half. Deterministic order."""
+    plus the focus centred in the whole target and in each half, plus the filled crops when
+    no crop can hold the focus. Deterministic order."""
     out: dict[tuple[float, ...], tuple[SrcBox, float]] = {}
 
     def add(box: SrcBox, zoom: float) -> None:
@@ -102,6 +153,8 @@ def crop_candidates(src: tuple[int, int], target: tuple[int, int],
         if subject.focus() is not None:
             for region in REGIONS:
                 add(focal_box(src, target, subject, region, zoom), zoom)
+    for box in _fill_crops(src, target, subject):
+        add(box, 1.0)
     return list(out.values())
 
 

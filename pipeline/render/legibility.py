@@ -137,10 +137,11 @@ class Surface:
         shrink = size[0] <= box[2] - box[0] and size[1] <= box[3] - box[1]
         method = Image.Resampling.BOX if shrink else Image.Resampling.BICUBIC
         small = source.resize(size, method, box=box, reducing_gap=2.0 if shrink else None)
-        return cls._of_small(small, size[0] / canvas_size[0])
+        return cls.of_small(small, size[0] / canvas_size[0])
 
     @classmethod
-    def _of_small(cls, small: Image.Image, scale: float) -> Surface:
+    def of_small(cls, small: Image.Image, scale: float) -> Surface:
+        """The surface of a canvas already painted small (``scale``: small / canvas)."""
         raw = np.asarray(small if small.mode == "RGB" else small.convert("RGB"))
         return cls(rgb=raw.astype(np.float32), scale=scale, lum=pixel_luminance(raw))
 

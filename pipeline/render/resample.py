@@ -12,6 +12,11 @@ given a ``box``, reads the filter's support from outside that box, so resizing h
 strips of the output (each with its slice of the source box) and pasting them together gives
 the same pixels as resizing the whole image. The strip count is a constant, so the result
 never depends on the machine's core count.
+
+``fill_out``: a filled crop (``focal``) reaches beyond the picture, so that a subject wider
+than any crop of the target's ratio stays whole: the picture is resized into its place and
+the rest is the picture itself, cover-fitted, blurred and toned down (what apps show around a
+landscape photo on a story).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-__all__ = ["STRIPS", "enlarge", "start_strips", "workers"]
+__all__ = ["STRIPS", "enlarge", "fill_out", "start_strips", "workers"]
 
 STRIPS = 4
 """Output strips per resize (constant: the pixels must not depend on the machine)."""
@@ -77,3 +82,61 @@ def enlarge(image: Image.Image, size: tuple[int, int],
     pixels = np.asarray(image)[top:bottom, left:right]
     out = cv2.resize(pixels, size, interpolation=cv2.INTER_CUBIC)
     return Image.fromarray(out, "RGB")
+
+
+BACKDROP_SHRINK = 24
+"""The backdrop is painted at 1/BACKDROP_SHRINK of the canvas, blurred, then enlarged."""
+BACKDROP_CONTRAST = 0.7
+"""The backdrop's contrast against its mean colour: calm, so text on it reads."""
+
+
+def _inside(image: Image.Image, box: tuple[float, float, float, float]
+            ) -> tuple[float, float, float, float]:
+    return (max(0.0, box[0]), max(0.0, box[1]),
+            min(float(image.width), box[2]), min(float(image.height), box[3]))
+
+
+def _backdrop(image: Image.Image, size: tuple[int, int],
+              box: tuple[float, float, float, float]) -> Image.Image:
+    """The picture cover-fitted to ``size`` around the middle of ``box``, blurred and toned
+    down: painted small, then enlarged (smooth, so the enlargement shows no blocks)."""
+    ratio = size[0] / size[1]
+    if image.width / image.height > ratio:
+        w, h = image.height * ratio, float(image.height)
+    else:
+        w, h = float(image.width), image.width / ratio
+    cx = min(max((box[0] + box[2]) / 2, w / 2), image.width - w / 2)
+    cy = min(max((box[1] + box[3]) / 2, h / 2), image.height - h / 2)
+    small_size = (max(4, round(size[0] / BACKDROP_SHRINK)),
+                  max(4, round(size[1] / BACKDROP_SHRINK)))
+    small = image.resize(small_size, Image.Resampling.BOX,
+                         box=(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+    blurred = cv2.GaussianBlur(np.asarray(small, dtype=np.float32), (0, 0), 1.2)
+    mean = blurred.reshape(-1, 3).mean(axis=0)
+    calm = (mean + (blurred - mean) * BACKDROP_CONTRAST).astype(np.float32)
+    out = cv2.resize(calm, size, interpolation=cv2.INTER_CUBIC)
+    return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
+def fill_out(image: Image.Image, size: tuple[int, int],
+             box: tuple[float, float, float, float]) -> Image.Image:
+    """``box`` of an RGB ``image`` resized to ``size`` where ``box`` reaches beyond the
+    picture: the picture's part in its place (enlarged with OpenCV, or shrunk with Pillow's
+    Lanczos) on a backdrop of the picture itself (``_backdrop``)."""
+    if image.mode != "RGB":
+        raise ValueError(f"fill_out takes RGB, not {image.mode}")
+    scale_x = size[0] / (box[2] - box[0])
+    scale_y = size[1] / (box[3] - box[1])
+    inner = _inside(image, box)
+    left = round((inner[0] - box[0]) * scale_x)
+    top = round((inner[1] - box[1]) * scale_y)
+    right = min(size[0], round((inner[2] - box[0]) * scale_x))
+    bottom = min(size[1], round((inner[3] - box[1]) * scale_y))
+    canvas = _backdrop(image, size, box)
+    part_size = (max(1, right - left), max(1, bottom - top))
+    if part_size[0] > inner[2] - inner[0]:
+        part = enlarge(image, part_size, inner)
+    else:
+        part = image.resize(part_size, Image.Resampling.LANCZOS, box=inner)
+    canvas.paste(part, (left, top))
+    return canvas

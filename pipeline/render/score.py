@@ -84,6 +84,7 @@ WEIGHTS: dict[str, float] = {
     "hidden": 0.6,   # showing the picture smaller (a split layout) is a real cost too
     "zoom": 1.0,
     "shift": 1.0,
+    "backdrop": 0.3,  # a filled crop's blurred margin: only to keep the whole subject
     "penalty": 1.0,  # the layout's own auto_penalty
     "moved": 0.02,   # per change from the layout as drawn (mirror, a block at another anchor)
     "squeeze": 0.5,  # the title set smaller than in the layout as drawn
@@ -385,8 +386,9 @@ def crop_terms(subject: Subject, crop: FracBox, zoom: float) -> dict[str, float]
     out), ``trim`` (share of the heads' area left out: hair, chin; far cheaper than a face
     cut or covered, dearer than moving the crop when that costs nothing else), ``lost``
     (share of the salient mass left out), ``zoom`` (closer crops cost resolution and
-    context) and ``shift`` (off centre, so calm pictures keep the centre); with the
-    picture's ``presence`` (see ``occ``)."""
+    context), ``shift`` (off centre, so calm pictures keep the centre) and ``backdrop`` (the
+    share of a filled crop beyond the picture: ``focal``); with the picture's ``presence``
+    (see ``occ``)."""
     cx, cy = (crop[0] + crop[2]) / 2, (crop[1] + crop[3]) / 2
     return {
         "presence": min(1.0, subject.mass / PRESENCE_FULL),
@@ -395,7 +397,16 @@ def crop_terms(subject: Subject, crop: FracBox, zoom: float) -> dict[str, float]
         "lost": 1.0 - subject.covered([crop]) if subject.mass >= 0.01 else 0.0,
         "zoom": ZOOM_COST * (1.0 / zoom - 1.0),
         "shift": SHIFT_COST * math.hypot(cx - 0.5, cy - 0.5),
+        "backdrop": _beyond(crop),
     }
+
+
+def _beyond(crop: FracBox) -> float:
+    """The share of ``crop`` beyond the picture (a filled crop's backdrop; 0 usually)."""
+    area = (crop[2] - crop[0]) * (crop[3] - crop[1])
+    iw = max(0.0, min(crop[2], 1.0) - max(crop[0], 0.0))
+    ih = max(0.0, min(crop[3], 1.0) - max(crop[1], 0.0))
+    return max(0.0, 1.0 - iw * ih / area) if area > 0 else 0.0
 
 
 def total(terms: Mapping[str, Any]) -> Any:

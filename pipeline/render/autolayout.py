@@ -61,6 +61,9 @@ def edge_energy(image: Image.Image,
     elif box is not None:
         small = small.crop((round(src[0]), round(src[1]), round(src[2]), round(src[3])))
     small = small.convert("L") if small.mode != "L" else small
+    if min(small.size) < 2:  # a 1-px strip: np.gradient needs 2 along each axis
+        small = small.resize((max(2, small.width), max(2, small.height)),
+                             Image.Resampling.NEAREST)
     grey = np.asarray(small, dtype=np.float32) / 255.0
     gy, gx = np.gradient(grey)
     out: np.ndarray = np.hypot(gx, gy)

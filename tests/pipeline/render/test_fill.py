@@ -121,3 +121,13 @@ def test_a_big_upload_is_shrunk_into_its_band() -> None:
     record = flyer.manifest["subject"]
     assert record["backdrop"] > 0.3 and record["upscale"] < 1.0
     check_flyer(flyer.image, flyer.manifest)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (50, 1), (1, 50), (3000, 20), (40, 900)])
+@pytest.mark.parametrize("fmt_name", ["story", "x_post", "a4"])
+def test_any_strip_or_dot_composes(size: tuple[int, int], fmt_name: str) -> None:
+    """An upload of 1 px or a thin strip made np.gradient fail (a ValueError, not a clear
+    answer): every picture the upload checks let through composes."""
+    strip = photo("chelsea.png").resize(size, Image.Resampling.BOX)
+    flyer = compose(strip, SPEC, "auto", get_format(fmt_name))
+    check_flyer(flyer.image, flyer.manifest)

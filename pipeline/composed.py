@@ -4,12 +4,20 @@ again: the pixels made at generation (or re-rendering) are the ones every encodi
 Bounded by bytes (what the canvases hold in memory), least recently used first out. A miss
 is never an error: the service composes the flyer again from what the store keeps (same
 inputs, same pixels) and puts it back. Thread-safe.
+
+A flyer may also be kept as its PNG (``put(..., png=...)``: what a worker process sends back
+for a /generate that asked for the PNG, ``renderer.Rendered``): it counts the PNG's bytes, and
+``get`` decodes it (lossless: the same pixels) into a fresh image for each caller.
 """
 
 from __future__ import annotations
 
+import io
 import threading
 from collections import OrderedDict
+from dataclasses import replace
+
+from PIL import Image
 
 from .models import Flyer
 
@@ -34,39 +42,49 @@ def pixel_bytes(flyer: Flyer) -> int:
 
 
 class ComposedCache:
-    """``flyer id -> Flyer``, at most ``max_bytes`` of pixels."""
+    """``flyer id -> Flyer``, at most ``max_bytes`` of pixels (or of PNG, for those kept as
+    their PNG)."""
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if max_bytes < 0:
             raise ValueError("max_bytes must be >= 0")
         self.max_bytes = max_bytes
-        self._items: OrderedDict[str, tuple[Flyer, int]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[Flyer, int, bytes | None]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def put(self, flyer_id: str, flyer: Flyer) -> None:
+    def put(self, flyer_id: str, flyer: Flyer, png: bytes | None = None) -> None:
         """Keep ``flyer`` (the newest); older ones leave while over budget. A flyer larger
-        than the whole budget is not kept."""
-        size = pixel_bytes(flyer)
+        than the whole budget is not kept. With ``png``, the flyer's pixels are that PNG's
+        (its image is not read here: ``renderer.png_canvas``)."""
+        size = len(png) if png is not None else pixel_bytes(flyer)
         with self._lock:
             old = self._items.pop(flyer_id, None)
             if old is not None:
                 self._bytes -= old[1]
             if size > self.max_bytes:
                 return
-            self._items[flyer_id] = (flyer, size)
+            self._items[flyer_id] = (flyer, size, png)
             self._bytes += size
             while self._bytes > self.max_bytes:
-                _, (_, dropped) = self._items.popitem(last=False)
+                _, (_, dropped, _) = self._items.popitem(last=False)
                 self._bytes -= dropped
 
     def get(self, flyer_id: str) -> Flyer | None:
+        """The flyer with its pixels: one kept as PNG is decoded into a fresh image for each
+        caller (~10 ms for a post; each encoding is made once and kept by the store, so this
+        is rare), and stays kept as PNG (1.1 MB, not 5.8)."""
         with self._lock:
             item = self._items.get(flyer_id)
             if item is None:
                 return None
             self._items.move_to_end(flyer_id)
-            return item[0]
+        flyer, _, png = item
+        if png is None:
+            return flyer
+        decoded = Image.open(io.BytesIO(png))
+        decoded.load()
+        return replace(flyer, image=decoded if decoded.mode == "RGB" else decoded.convert("RGB"))
 
     def discard(self, flyer_id: str) -> None:
         with self._lock:

@@ -116,27 +116,45 @@ def _job(source: FlyerSource, layout: str, fmt: str, language: str,
                      _unpacked(painting), _unpacked(logo), encodings)
 
 
-def _rendered(image: tuple[str, tuple[int, int], bytes], manifest: dict[str, Any], layout: str,
-              fmt: str, background: bytes, subject: bytes, encoded: dict[str, bytes]
-              ) -> Rendered:
+def _rendered(image: tuple[str, tuple[int, int], bytes] | None, manifest: dict[str, Any],
+              layout: str, fmt: str, background: bytes, subject: bytes,
+              encoded: dict[str, bytes]) -> Rendered:
+    if image is None:  # the PNG holds the pixels: read when first needed (png_canvas)
+        return Rendered(Flyer(png_canvas(encoded["png"]), manifest, layout, fmt), background,
+                        subject, encoded, canvas_is_png=True)
     canvas = _unpacked(image)
     assert canvas is not None
     return Rendered(Flyer(canvas, manifest, layout, fmt), background, subject, encoded)
 
 
+def png_canvas(png: bytes) -> Image.Image:
+    """A flyer's canvas from its PNG, not decoded yet: its size and mode are read from the
+    header, its pixels on first use. One thread at a time may read its pixels (the composed
+    cache hands out decoded copies: ``ComposedCache.get``)."""
+    return Image.open(io.BytesIO(png))
+
+
 @dataclass(frozen=True)
 class Rendered:
     """What a job made: the flyer, the background and analysis as they are stored, and the
-    encodings it asked for."""
+    encodings it asked for.
+
+    A job that asked for the PNG comes back from a worker without its pixels: the PNG holds
+    them losslessly, so ``flyer.image`` is the PNG not decoded yet (``canvas_is_png``). A
+    post's pixels are 4.4 MB against a 1.1 MB PNG: sending them cost the gradio_client door
+    ~15 ms of CPU a flyer (pickled, piped and unpacked), for downloads that are rare after a
+    /generate (which hands out that PNG)."""
 
     flyer: Flyer
     background: bytes
     subject: bytes
     encoded: dict[str, bytes] = field(default_factory=dict)
+    canvas_is_png: bool = False
 
     def __reduce__(self) -> tuple[Any, ...]:
         flyer = self.flyer
-        return _rendered, (_packed(flyer.image), flyer.manifest, flyer.layout, flyer.format,
+        pixels = None if "png" in self.encoded else _packed(flyer.image)
+        return _rendered, (pixels, flyer.manifest, flyer.layout, flyer.format,
                            self.background, self.subject, self.encoded)
 
 

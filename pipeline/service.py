@@ -178,6 +178,11 @@ def _open_store(settings: Settings) -> FlyerStorage:
     )  # encodings: their own budget in Redis (shared by every replica)
 
 
+def _png_canvas(rendered: Rendered) -> bytes | None:
+    """The PNG that holds a rendered flyer's pixels, when it came back as that PNG."""
+    return rendered.encoded["png"] if rendered.canvas_is_png else None
+
+
 class FlyerService:
     """Generates, stores, re-renders and exports flyers. Thread-safe."""
 
@@ -260,10 +265,10 @@ class FlyerService:
         with self._count_lock:
             self._compositions += 1
 
-    def _keep(self, stored: StoredFlyer, flyer: Flyer) -> None:
+    def _keep(self, stored: StoredFlyer, flyer: Flyer, png: bytes | None = None) -> None:
         """Keep the pixels the flyer was made with, under the id (and manifest) it is stored
-        with, for its downloads."""
-        self.composed.put(stored.id, replace(flyer, manifest=stored.manifest))
+        with, for its downloads; ``png``: they came back as this PNG (``Rendered``)."""
+        self.composed.put(stored.id, replace(flyer, manifest=stored.manifest), png)
 
     # -- the backend ------------------------------------------------------------------------
     def backend_status(self) -> dict[str, Any]:
@@ -411,7 +416,7 @@ class FlyerService:
         results = one_by_one() if uploaded is not None else \
             self.renderer.run([job(index) for index in range(len(images))])
         flyers: list[tuple[StoredFlyer, dict[str, bytes]]] = []
-        made: list[Flyer] = []
+        made: list[Rendered] = []
         try:
             for index in range(len(images)):
                 _stop_if_cancelled(stop)
@@ -430,13 +435,13 @@ class FlyerService:
                 flyers.append((self._record(flyer, source, made_by.layout,
                                             seed if seed is not None else -1),
                                rendered.encoded))
-                made.append(flyer)
+                made.append(rendered)
         finally:
             results.close()  # a cancelled or failed batch composes no more
         _stop_if_cancelled(stop)
         self._put(flyers)
-        for (stored, _), flyer in zip(flyers, made, strict=True):
-            self._keep(stored, flyer)
+        for (stored, _), rendered in zip(flyers, made, strict=True):
+            self._keep(stored, rendered.flyer, _png_canvas(rendered))
         report(1.0, "Done")
         return [stored for stored, _ in flyers]
 
@@ -507,7 +512,7 @@ class FlyerService:
         flyer = rendered.flyer
         stored = self._record(flyer, source, new_layout, old.seed, rerendered_from=flyer_id)
         self._put([(stored, rendered.encoded)])
-        self._keep(stored, flyer)
+        self._keep(stored, flyer, _png_canvas(rendered))
         return stored
 
     def _render_one(self, job: RenderJob, count: bool = True) -> Rendered:

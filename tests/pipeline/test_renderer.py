@@ -84,11 +84,28 @@ def test_workers_compose_the_pixels_this_process_does(processes: ProcessRenderer
         assert (mine.background, mine.subject) == (theirs.background, theirs.subject)
         assert mine.encoded == theirs.encoded
     assert set(there[0].encoded) == {"preview", "png"}
+    # a job that asked for the PNG comes back without pixels: the PNG holds them
+    assert there[0].canvas_is_png and not there[1].canvas_is_png
+    assert not here[0].canvas_is_png  # composed here, the pixels are free
     assert there[0].background[:2] == b"\xff\xd8"  # the painting, stored as JPEG
     # the upload's analysis, given back, is reused as is
     known = replace(uploaded.source, subject=there[1].subject)
     again = list(processes.run([RenderJob(known, "split_panel", "story")]))
     assert np.array_equal(np.asarray(again[0].flyer.image), np.asarray(there[1].flyer.image))
+
+
+def test_a_png_job_crosses_as_its_png_not_its_pixels() -> None:
+    job = RenderJob(_source(), "auto", "instagram_post", painting=_painting(),
+                    encodings=("png",))
+    made = render(job)
+    sent = pickle.dumps(made)
+    assert len(sent) < len(made.encoded["png"]) + 300_000  # not the 4.4 MB of pixels
+    back = pickle.loads(sent)
+    assert back.canvas_is_png and back.flyer.image.size == (1080, 1350)
+    assert np.array_equal(np.asarray(back.flyer.image.convert("RGB")),
+                          np.asarray(made.flyer.image))
+    without = render(replace(job, encodings=("preview",)))
+    assert len(pickle.dumps(without)) > 1080 * 1350 * 3  # the pixels go when no PNG holds them
 
 
 def test_a_workers_error_reaches_the_caller_whole(processes: ProcessRenderer) -> None:
@@ -200,6 +217,14 @@ def test_a_service_on_processes_stores_what_its_workers_made() -> None:
             assert Image.open(io.BytesIO(png)).size == (1080, 1350)
             assert service.preview(flyer.id)[:2] == b"\xff\xd8"
         assert service.compositions == 3  # encoded with the composition, in the worker
+        # the pixels came back as the PNG: kept as such, decoded for other downloads
+        assert service.composed.nbytes < 3 * 2_000_000
+        pdf = service.download(made[2].id, "pdf").data
+        assert pdf[:4] == b"%PDF" and service.compositions == 3
+        kept = service.composed.get(made[2].id)
+        assert kept is not None and kept.image is not service.composed.get(made[2].id).image
+        png = Image.open(io.BytesIO(service.download(made[2].id, "png").data)).convert("RGB")
+        assert np.array_equal(np.asarray(kept.image), np.asarray(png))
         redone = service.rerender(made[0].id, layout="bottom_band")
         assert redone.layout == "bottom_band" and service.compositions == 4
         service.composed.discard(made[1].id)

@@ -88,11 +88,14 @@ def studio(key: str, heap: str | None = None) -> Iterator[tuple[str, int]]:
            "GRADIO_SERVER_NAME": "127.0.0.1", "FLYER_LOGIN_MAX_FAILURES": "1000",
            "FLYER_QUEUE_SIZE": "64", "PYTHONPATH": str(ROOT), "GRADIO_ANALYTICS_ENABLED": "0"}
     with tempfile.TemporaryDirectory() as folder:  # no .env of the checkout
+        # its log goes to a file: a pipe nobody reads fills up (64 KB) and the server then
+        # blocks on its next log line (a long run stalled so, idle, after ~1,000 flyers)
+        log = open(Path(folder) / "server.log", "w+b")  # noqa: SIM115 - closed below
         proc = subprocess.Popen(
             [sys.executable, "-m", "studio.cli", "serve", "--host", "127.0.0.1",
              "--port", str(port), *([] if heap is None else ["--heap", heap])],
             cwd=folder, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=log,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -104,7 +107,8 @@ def studio(key: str, heap: str | None = None) -> Iterator[tuple[str, int]]:
                 except httpx.TransportError:
                     pass
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    log.seek(0)
+                    err = log.read().decode(errors="replace")
                     raise SystemExit(f"the studio did not start:\n{err[-2000:]}")
                 time.sleep(0.2)
             yield url, proc.pid
@@ -114,6 +118,7 @@ def studio(key: str, heap: str | None = None) -> Iterator[tuple[str, int]]:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            log.close()
 
 
 STOCK = "gradio_client (stock)"

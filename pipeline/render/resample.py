@@ -84,8 +84,9 @@ def enlarge(image: Image.Image, size: tuple[int, int],
     return Image.fromarray(out, "RGB")
 
 
-BACKDROP_SHRINK = 24
-"""The backdrop is painted at 1/BACKDROP_SHRINK of the canvas, blurred, then enlarged."""
+BACKDROP_CELLS = 48
+"""The backdrop is painted BACKDROP_CELLS px along its long side, blurred, then enlarged:
+the same look at every output size (the measuring surface's small copy and the canvas)."""
 BACKDROP_CONTRAST = 0.7
 """The backdrop's contrast against its mean colour: calm, so text on it reads."""
 
@@ -107,8 +108,8 @@ def _backdrop(image: Image.Image, size: tuple[int, int],
         w, h = float(image.width), image.width / ratio
     cx = min(max((box[0] + box[2]) / 2, w / 2), image.width - w / 2)
     cy = min(max((box[1] + box[3]) / 2, h / 2), image.height - h / 2)
-    small_size = (max(4, round(size[0] / BACKDROP_SHRINK)),
-                  max(4, round(size[1] / BACKDROP_SHRINK)))
+    cell = max(size) / BACKDROP_CELLS
+    small_size = (max(2, round(size[0] / cell)), max(2, round(size[1] / cell)))
     small = image.resize(small_size, Image.Resampling.BOX,
                          box=(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
     blurred = cv2.GaussianBlur(np.asarray(small, dtype=np.float32), (0, 0), 1.2)

@@ -50,6 +50,9 @@ RESCAN_SECONDS = 5.0
 the studio's own writes are counted from memory (a look costs a stat of every file: ~20 ms with
 1,000 files, ~50 ms with 3,000, once per write before), and Gradio's uploads are counted at the
 next look (or the server's sweep, every ``studio.server.SWEEP_SECONDS``)."""
+LOG_EVERY_SECONDS = 60.0
+"""The budget's deletions are logged at most this often (the bytes since the last line)."""
+_clock = time.monotonic
 _UPLOAD_GRACE_SECONDS = 60.0
 """A loose file at the top modified this recently may be an upload Gradio is still writing."""
 
@@ -75,6 +78,10 @@ class TempSpace:
         """Every file known, oldest first (by path): the last full look plus what was added."""
         self._total = 0
         self._scanned_at = -math.inf
+        self._unlogged = 0
+        """Bytes freed since the last log line (one a minute at most: once the folder is at
+        its budget, every generation frees some)."""
+        self._logged_at = -math.inf
 
     @property
     def sessions(self) -> Path:
@@ -158,8 +165,19 @@ class TempSpace:
                 del self._entries[key]
             self._total -= freed
         if freed:
-            logger.info("Temporary files over budget: deleted %d bytes of the oldest", freed)
+            self._log_freed(freed)
         return freed
+
+    def _log_freed(self, freed: int) -> None:
+        """Say what the budget deleted, at most once every ``LOG_EVERY_SECONDS`` (the sum since
+        the last line): at the budget, each generation deletes a little."""
+        now = _clock()
+        with self._lock:
+            self._unlogged += freed
+            if now - self._logged_at < LOG_EVERY_SECONDS:
+                return
+            total, self._unlogged, self._logged_at = self._unlogged, 0, now
+        logger.info("Temporary files over budget: deleted %d bytes of the oldest", total)
 
     def added(self, path: Path, size: int) -> None:
         """Count a file just written (``size`` bytes at ``path``) until the next full look."""

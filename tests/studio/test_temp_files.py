@@ -3,11 +3,13 @@ deleted when the server stops."""
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
 from pathlib import Path
 
+import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
@@ -129,4 +131,29 @@ def test_writes_count_from_memory_between_full_looks(tmp_path: Path) -> None:
     space.refresh()  # the sweep's full look: the upload is counted now
     assert space.enforce() == 100 and not upload.exists()
     assert space.usage() == 200
+    space.cleanup()
+
+
+def test_deletions_are_logged_once_a_minute_with_their_sum(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """At its budget the folder frees a little on every generation: one log line a minute,
+    not one a flyer (an unread log pipe filled with them and stalled a long benchmark)."""
+    from studio import temp_space
+    from studio.ui_files import SessionFiles
+
+    clock = [1000.0]
+    monkeypatch.setattr(temp_space, "_clock", lambda: clock[0])
+    space = TempSpace(tmp_path, max_bytes=150)
+    space.open()
+    files = SessionFiles(space=space)
+    with caplog.at_level(logging.INFO, logger=temp_space.logger.name):
+        for name in range(6):  # each write past the first frees 100 bytes
+            files.write("s", f"{name}.png", b"x" * 100)
+        lines = [r.getMessage() for r in caplog.records if "over budget" in r.getMessage()]
+        assert lines == ["Temporary files over budget: deleted 100 bytes of the oldest"]
+        clock[0] += temp_space.LOG_EVERY_SECONDS
+        files.write("s", "last.png", b"x" * 100)
+        lines = [r.getMessage() for r in caplog.records if "over budget" in r.getMessage()]
+        assert lines[1:] == ["Temporary files over budget: deleted 500 bytes of the oldest"]
     space.cleanup()

@@ -151,6 +151,11 @@ class Rendered:
     encoded: dict[str, bytes] = field(default_factory=dict)
     canvas_is_png: bool = False
 
+    @property
+    def png_pixels(self) -> bytes | None:
+        """The PNG that holds the flyer's pixels, when it came back as that PNG."""
+        return self.encoded["png"] if self.canvas_is_png else None
+
     def __reduce__(self) -> tuple[Any, ...]:
         flyer = self.flyer
         pixels = None if "png" in self.encoded else _packed(flyer.image)

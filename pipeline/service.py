@@ -178,11 +178,6 @@ def _open_store(settings: Settings) -> FlyerStorage:
     )  # encodings: their own budget in Redis (shared by every replica)
 
 
-def _png_canvas(rendered: Rendered) -> bytes | None:
-    """The PNG that holds a rendered flyer's pixels, when it came back as that PNG."""
-    return rendered.encoded["png"] if rendered.canvas_is_png else None
-
-
 class FlyerService:
     """Generates, stores, re-renders and exports flyers. Thread-safe."""
 
@@ -441,7 +436,7 @@ class FlyerService:
         _stop_if_cancelled(stop)
         self._put(flyers)
         for (stored, _), rendered in zip(flyers, made, strict=True):
-            self._keep(stored, rendered.flyer, _png_canvas(rendered))
+            self._keep(stored, rendered.flyer, rendered.png_pixels)
         report(1.0, "Done")
         return [stored for stored, _ in flyers]
 
@@ -512,7 +507,7 @@ class FlyerService:
         flyer = rendered.flyer
         stored = self._record(flyer, source, new_layout, old.seed, rerendered_from=flyer_id)
         self._put([(stored, rendered.encoded)])
-        self._keep(stored, flyer, _png_canvas(rendered))
+        self._keep(stored, flyer, rendered.png_pixels)
         return stored
 
     def _render_one(self, job: RenderJob, count: bool = True) -> Rendered:

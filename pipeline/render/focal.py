@@ -124,7 +124,8 @@ def _fill_starts(free: float, length: float) -> list[float]:
 
 
 def filled(box: SrcBox, src: tuple[int, int]) -> float:
-    """The share of ``box`` that lies beyond the picture (0 for an ordinary crop)."""
+    """The share of ``box`` that lies beyond a picture of ``src`` (0 for an ordinary crop;
+    with ``src`` (1, 1), of a crop in fractions of the picture)."""
     area = (box[2] - box[0]) * (box[3] - box[1])
     if area <= 0:
         return 0.0

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from .estimate import estimate_fit
+from .focal import filled
 from .formats import Format
 from .geometry import Box
 from .layouts import Layout, Variant, pixel_box
@@ -397,16 +398,8 @@ def crop_terms(subject: Subject, crop: FracBox, zoom: float) -> dict[str, float]
         "lost": 1.0 - subject.covered([crop]) if subject.mass >= 0.01 else 0.0,
         "zoom": ZOOM_COST * (1.0 / zoom - 1.0),
         "shift": SHIFT_COST * math.hypot(cx - 0.5, cy - 0.5),
-        "backdrop": _beyond(crop),
+        "backdrop": filled(crop, (1, 1)),  # the crop in fractions of the picture
     }
-
-
-def _beyond(crop: FracBox) -> float:
-    """The share of ``crop`` beyond the picture (a filled crop's backdrop; 0 usually)."""
-    area = (crop[2] - crop[0]) * (crop[3] - crop[1])
-    iw = max(0.0, min(crop[2], 1.0) - max(crop[0], 0.0))
-    ih = max(0.0, min(crop[3], 1.0) - max(crop[1], 0.0))
-    return max(0.0, 1.0 - iw * ih / area) if area > 0 else 0.0
 
 
 def total(terms: Mapping[str, Any]) -> Any:

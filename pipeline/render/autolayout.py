@@ -83,6 +83,9 @@ class Choice:
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     reason: dict[str, object] = field(default_factory=dict)
     placement: Arrangement = field(default_factory=Arrangement)
+    view: Subject | None = None
+    """The subject as ``crop`` shows it on the picture's scoring grid (``score.grid_size``),
+    as the scores saw it: the manifest's coverage is measured on it."""
 
 
 _CROP_TERMS = ("cut", "trim", "lost", "zoom", "shift", "backdrop")
@@ -314,7 +317,9 @@ def rank_layouts(background: Image.Image, fmt: Format, subject: Subject,
         layout_scores = dict(scores)
         layout_scores[name] = {k: round(v, 4) for k, v in terms.items()} | {
             "total": round(total(terms), 4)}
-        out.append(Choice(placed, crop, zoom, pic, terms, layout_scores, reason, arrangement))
+        view = views.get(crop, grid_size(pic))[0]
+        out.append(Choice(placed, crop, zoom, pic, terms, layout_scores, reason, arrangement,
+                          view))
     return out
 
 

@@ -256,7 +256,7 @@ def _subject_record(seen: Subject, choice: Choice, size: tuple[int, int], enlarg
     subject the finished flyer covers (every element and panel, whatever its opacity)."""
     picture = choice.picture
     frac = fractions(choice.crop, size)
-    view = seen.reframe(frac, grid_size(picture))
+    view = choice.view if choice.view is not None else seen.reframe(frac, grid_size(picture))
     w, h = picture[2] - picture[0], picture[3] - picture[1]
     boxes = [e["box"] for e in info["elements"]] + [p["box"] for p in info.get("panels", [])]
     inside: list[FracBox] = []

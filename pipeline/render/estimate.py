@@ -10,6 +10,7 @@ faces clear of that).
 
 from __future__ import annotations
 
+import functools
 import math
 
 from .geometry import Box
@@ -54,16 +55,15 @@ def _stack(roles: list[str], texts: dict[str, str], styles: dict[str, RoleStyle]
     return height, widest
 
 
-def estimate_fit(block: Block, region: Box, texts: dict[str, str],
-                 styles: dict[str, RoleStyle], short: int) -> tuple[Box, float] | None:
-    """The estimated box of the block's text inside ``region`` and the scale of its largest
-    sizes it needed to fit (1: full size; less in a smaller region or a narrower column);
-    None: nothing to set."""
-    roles = [r for r in block.roles if texts.get(r)]
-    if not roles:
-        return None
-    left, top, right, bottom = region
-    width, room = right - left, bottom - top
+@functools.lru_cache(maxsize=512)
+def _fit(setting: tuple[tuple[str, str, RoleStyle], ...], width: int, room: int, short: int
+         ) -> tuple[int, int, float]:
+    """(height, width, scale) of a stack of (role, text, style) in a ``width`` × ``room``
+    region: ranking tries each block's size in several placements and layouts (``auto``:
+    ~85 stacks, ~35 of them different), so the answers are remembered."""
+    roles = [role for role, _, _ in setting]
+    texts = {role: text for role, text, _ in setting}
+    styles = {role: style for role, _, style in setting}
     scale = 1.0
     height, widest = _stack(roles, texts, styles, width, short, scale)
     for step in range(1, _STEPS + 1):
@@ -71,7 +71,20 @@ def estimate_fit(block: Block, region: Box, texts: dict[str, str],
             break
         scale = 1.0 - step / _STEPS
         height, widest = _stack(roles, texts, styles, width, short, scale)
-    h, w = min(room, round(height)), min(width, round(widest))
+    return min(room, round(height)), min(width, round(widest)), scale
+
+
+def estimate_fit(block: Block, region: Box, texts: dict[str, str],
+                 styles: dict[str, RoleStyle], short: int) -> tuple[Box, float] | None:
+    """The estimated box of the block's text inside ``region`` and the scale of its largest
+    sizes it needed to fit (1: full size; less in a smaller region or a narrower column);
+    None: nothing to set."""
+    setting = tuple((r, texts[r], styles[r]) for r in block.roles if texts.get(r))
+    if not setting:
+        return None
+    left, top, right, bottom = region
+    width, room = right - left, bottom - top
+    h, w, scale = _fit(setting, width, room, short)
     y = {"top": top, "bottom": bottom - h, "center": top + (room - h) // 2}[block.valign]
     x = {"left": left, "right": right - w, "center": left + (width - w) // 2}[block.align]
     return (x, y, x + w, y + h), scale

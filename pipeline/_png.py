@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from .executor import work_pool
+from .pixels import pixels as raw_pixels
 
 __all__ = ["DEFLATE", "write_png"]
 
@@ -62,7 +63,7 @@ def _text(key: str, value: str) -> bytes:
 def _filtered(image: Image.Image) -> memoryview:
     """Rows prefixed by filter type 2 (Up): each byte minus the byte above it (a view of the
     filtered array: no copy of its ~4 MB into bytes, nor of each slice deflated)."""
-    pixels = np.asarray(image, dtype=np.uint8)
+    pixels = raw_pixels(image)
     height = pixels.shape[0]
     rows = pixels.reshape(height, -1)
     out = np.empty((height, rows.shape[1] + 1), dtype=np.uint8)

@@ -46,6 +46,7 @@ from .executor import machine_workers, one_opencv_thread
 from .export import encode, preview_jpeg
 from .heap import glibc
 from .models import Flyer, FlyerSpec
+from .pixels import raw_bytes
 from .render.compose import compose, prepare_logo
 from .render.formats import Format, get_format
 from .render.images import load_image
@@ -100,7 +101,7 @@ def _packed(image: Image.Image | None) -> tuple[str, tuple[int, int], bytes] | N
         return None
     if image.mode not in ("RGB", "RGBA", "L", "LA"):
         image = image.convert("RGBA")
-    return image.mode, image.size, image.tobytes()
+    return image.mode, image.size, raw_bytes(image)
 
 
 def _unpacked(packed: tuple[str, tuple[int, int], bytes] | None) -> Image.Image | None:

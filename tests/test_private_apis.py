@@ -185,3 +185,16 @@ def test_starlette_file_responses_read_their_chunk_size() -> None:
     big_file_chunks()
     assert FileResponse.chunk_size == FILE_CHUNK, why
     assert "self.chunk_size" in inspect.getsource(FileResponse), why
+
+
+def test_pillow_raw_encoder_still_packs_a_whole_image_in_one_call() -> None:
+    """pipeline/pixels.py packs canvases through ``Image._getencoder(mode, "raw", mode)``,
+    ``setimage`` and one ``encode(size)`` (10x faster than ``tobytes``' 64 KiB pieces); it
+    falls back to ``tobytes`` when that fails, so a change would only be slow: caught here."""
+    why = changed("pillow", "Image._getencoder or the raw encoder's setimage/encode",
+                  "pipeline/pixels.py (raw_bytes, pixels)")
+    image = Image.linear_gradient("L").convert("RGB").resize((300, 200))
+    encoder = Image._getencoder(image.mode, "raw", image.mode)
+    encoder.setimage(image.im, (0, 0, *image.size))
+    _, status, data = encoder.encode(300 * 200 * 3)
+    assert status == 1 and data == image.tobytes(), why

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from ..errors import BackendResponseError
+from ..pixels import pixels
 from ._batch import Batch
 from ._palette import Palette, palette_for
 from ._sizes import fit_area
@@ -162,7 +163,7 @@ def _bokeh(rng: np.random.Generator, p: Palette, w: int, h: int) -> Array:
         cx, cy = x * w, y * h
         draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=rgba)
     image = image.filter(ImageFilter.GaussianBlur(max(0.6, side / 240)))
-    return np.asarray(image, dtype=np.float32) / 255.0
+    return pixels(image).astype(np.float32) / 255.0
 
 
 def _rays(rng: np.random.Generator, p: Palette, w: int, h: int) -> Array:

@@ -28,6 +28,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..pixels import pixels as raw_pixels
+
 __all__ = ["STRIPS", "enlarge", "fill_out", "start_strips", "workers"]
 
 STRIPS = 4
@@ -79,7 +81,7 @@ def enlarge(image: Image.Image, size: tuple[int, int],
     top = min(image.height - 1, max(0, round(box[1])))
     right = max(left + 1, min(image.width, round(box[2])))
     bottom = max(top + 1, min(image.height, round(box[3])))
-    pixels = np.asarray(image)[top:bottom, left:right]
+    pixels = raw_pixels(image)[top:bottom, left:right]
     out = cv2.resize(pixels, size, interpolation=cv2.INTER_CUBIC)
     return Image.fromarray(out, "RGB")
 

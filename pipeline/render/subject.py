@@ -184,6 +184,13 @@ class Subject:
             return float((box_weights(boxes, self.saliency.shape) * salient).sum() / area)
         if self.mass < _MIN_MASS:
             return 0.0
+        boxes = list(boxes)
+        if len(boxes) == 1:  # one rectangle's weights are separable: rows @ grid @ columns
+            box = boxes[0]
+            h, w = self.saliency.shape
+            rows = np.clip(_cover_1d(box[1], box[3], h), 0.0, 1.0)
+            cols = np.clip(_cover_1d(box[0], box[2], w), 0.0, 1.0)
+            return float(rows @ self.saliency.astype(np.float64) @ cols / self.saliency.sum())
         weights = box_weights(boxes, self.saliency.shape)
         return float((weights * self.saliency).sum() / self.saliency.sum())
 

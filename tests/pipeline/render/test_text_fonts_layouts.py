@@ -94,3 +94,25 @@ def test_make_qr_crisp_with_quiet_zone() -> None:
         (0, 0, 0), (255, 255, 255))
     colours = set(img.getdata())
     assert colours == {(0, 0, 0), (255, 255, 255)}  # nearest-neighbour: no grey
+
+
+def test_loaded_fonts_stay_bounded_whatever_the_sizes_fitted() -> None:
+    """Each loaded font (one face at one size) holds ~350 KB; fitting new texts visits many
+    sizes, so only the bounded cache may keep them: nothing else holds on to an evicted one
+    (a process composing varied texts once grew by ~85 MB of fonts)."""
+    import gc
+
+    from PIL import ImageFont
+
+    from pipeline.render.fonts import FONT_CACHE, load_font
+    from pipeline.render.text import clear_caches
+
+    face = get_pairing("default").title
+    for size in range(8, 8 + 3 * FONT_CACHE):  # each fitted at one size: a font each
+        assert fit_text(f"Jazz night {size}", face, 20 * size, 1, size, size) is not None
+    assert load_font.cache_info().misses > 2 * FONT_CACHE  # many more sizes than it keeps
+    gc.collect()
+    alive = sum(isinstance(o, ImageFont.FreeTypeFont) for o in gc.get_objects())
+    assert alive <= FONT_CACHE, f"{alive} fonts loaded, {FONT_CACHE} kept by the cache"
+    assert FONT_CACHE * 350e3 <= 40e6, "the loaded fonts' budget: ~40 MB a process"
+    clear_caches()

@@ -36,6 +36,21 @@ from typing import Any
 BATCH = 5
 REPORT_EVERY = 500
 LIMIT = 0.6e9  # the target: 3,000 stored flyers in at most 600 MB
+TITLES = ("Midnight Jazz at the Old Harbour", "Poetry Slam Finals", "Open Air Cinema: Casablanca",
+          "Techno Bunker", "Summer Solstice Street Festival", "Harbour Lights Choir",
+          "Vinyl & Vermouth", "Donaudampfschifffahrtsgesellschaftskapitänsball",
+          "Night Market of Small Presses", "Brass Band Battle")
+"""``--texts varied``: each batch its own title (and number), as a studio in use sees them:
+fitting new words visits new font sizes (pipeline/render/fonts.py, FONT_CACHE)."""
+
+
+def texts(seed: int, varied: bool) -> dict[str, str]:
+    """The title and subtitle of the batch starting at ``seed``."""
+    if not varied:
+        return {"title": "Jazz Night", "subtitle": "Live quartet"}
+    batch = seed // BATCH
+    return {"title": f"{TITLES[batch % len(TITLES)]} No. {batch % 97}",
+            "subtitle": f"Season {2020 + batch % 7} · {'live ' * (1 + batch % 3)}music"}
 
 
 def rss_mb(pid: int | str = "self") -> tuple[float, float]:
@@ -140,17 +155,17 @@ def fill(label: str, flyers: int, make: Callable[[int], int],
           f"{LIMIT / 1e6:.0f} MB target", flush=True)
 
 
-def child_service(flyers: int, every: int, heap: str | None) -> None:
+def child_service(flyers: int, every: int, heap: str | None, varied: bool = False) -> None:
     from pipeline.models import EventDetails, FlyerRequest
     from pipeline.service import FlyerService
     from pipeline.settings import load_settings
 
     after_generation = heap_policy(heap)
     service = FlyerService.from_settings(load_settings(dict(os.environ), env_file=None))
-    details = EventDetails(title="Jazz Night", subtitle="Live quartet", date="Fri 12 Dec",
-                           time="20:00", venue="Blue Room", url="https://example.org/jazz")
 
     def make(seed: int) -> int:
+        details = EventDetails(**texts(seed, varied), date="Fri 12 Dec", time="20:00",
+                               venue="Blue Room", url="https://example.org/jazz")
         request = FlyerRequest(details=details, prompt="neon jazz club", seed=seed,
                                batch_size=BATCH)
         made = len(service.generate(request))
@@ -183,7 +198,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_gradio(flyers: int, temp: Path, every: int, clients: int, heap: str | None) -> None:
+def run_gradio(flyers: int, temp: Path, every: int, clients: int, heap: str | None,
+               varied: bool = False) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from gradio_client import Client
@@ -213,7 +229,7 @@ def run_gradio(flyers: int, temp: Path, every: int, clients: int, heap: str | No
 
         def one(user: Client, seed: int) -> int:
             files: Any
-            files, _manifests = user.predict(title="Jazz Night", subtitle="Live quartet",
+            files, _manifests = user.predict(**texts(seed, varied),
                                              date="Fri 12 Dec", time="20:00",
                                              venue="Blue Room", url="https://example.org/jazz",
                                              prompt="neon jazz club", seed=seed,
@@ -248,6 +264,8 @@ def main() -> None:
                              "studio.memory.HeapPolicy.parse reads it, e.g. "
                              "'mmap=131072,arenas=2,trim_every=1' ('' for glibc's defaults); "
                              "the service door applies it too (without it: glibc's defaults)")
+    parser.add_argument("--texts", choices=("same", "varied"), default="same",
+                        help="every flyer 'Jazz Night' (default), or each batch its own title")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flyers < 2 * BATCH or args.flyers % BATCH:
@@ -259,7 +277,7 @@ def main() -> None:
         parser.error(f"--every and --flyers: multiples of {step} (batches of {BATCH} times "
                      "the clients)")
     if args.child:
-        child_service(args.flyers, args.every, args.heap)
+        child_service(args.flyers, args.every, args.heap, args.texts == "varied")
         return
     import tempfile
 
@@ -267,16 +285,18 @@ def main() -> None:
         temp = Path(folder)
         policy = "the studio's" if args.heap is None else repr(args.heap)
         print(f"{args.flyers} flyers, batches of {BATCH}, offline generator, instagram_post; "
-              f"heap policy {policy}; "
+              f"heap policy {policy}; texts {args.texts}; "
               f"load average {os.getloadavg()[0]:.2f} at the start", flush=True)
         if args.door in ("service", "both"):
             env = environment(args.flyers, "bench-" + secrets.token_urlsafe(24), free_port(), temp)
             subprocess.run([sys.executable, __file__, "--child", "--door", "service",
                             "--flyers", str(args.flyers), "--every", str(args.every),
+                            "--texts", args.texts,
                             *([] if args.heap is None else ["--heap", args.heap])],
                            env=env, check=True)
         if args.door in ("gradio", "both"):
-            run_gradio(args.flyers, temp, args.every, args.clients, args.heap)
+            run_gradio(args.flyers, temp, args.every, args.clients, args.heap,
+                       args.texts == "varied")
         print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -8,7 +8,7 @@ mirrored onto it so later measurements see them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -125,6 +125,11 @@ class Surface:
     rgb: np.ndarray
     scale: float
     lum: np.ndarray
+    _worst: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    """``worst_contrast`` by (colour, box) until the surface changes (``write``, ``blend``):
+    planning a flyer asks the same question two or three times per line (measured: 64 asks,
+    32 different)."""
 
     @classmethod
     def of_region(cls, source: Image.Image, box: tuple[float, float, float, float],
@@ -155,6 +160,7 @@ class Surface:
     def write(self, ys: slice, xs: slice, rgb: np.ndarray) -> None:
         """Replace a region's colours (float sRGB) and their luminance: a backdrop decided
         elsewhere, mirrored so later measurements see it."""
+        self._worst.clear()
         self.rgb[ys, xs] = rgb
         self.lum[ys, xs] = _lum(self.rgb[ys, xs])
 
@@ -165,6 +171,16 @@ class Surface:
         right = max(left + 1, min(w, int(np.ceil(box[2] * self.scale))))
         bottom = max(top + 1, min(h, int(np.ceil(box[3] * self.scale))))
         return slice(top, bottom), slice(left, right)
+
+    def worst_contrast(self, colour: tuple[int, int, int], box: tuple[int, int, int, int]
+                       ) -> float:
+        """``worst_contrast(colour, self.luminance(box))``, remembered until the surface
+        changes."""
+        key = (tuple(colour), tuple(box))
+        found = self._worst.get(key)
+        if found is None:
+            found = self._worst[key] = worst_contrast(colour, self.luminance(box))
+        return found
 
     def luminance(self, box: tuple[int, int, int, int]) -> np.ndarray:
         ys, xs = self._slice(box)
@@ -177,6 +193,7 @@ class Surface:
         ys, xs = self._slice(box)
         h, w = ys.stop - ys.start, xs.stop - xs.start
         m = _rounded_mask(w, h, max(0, int(radius * self.scale))) * np.float32(opacity)
+        self._worst.clear()
         region = self.rgb[ys, xs]
         self.rgb[ys, xs] = region * (1 - m) + np.array(colour, dtype=np.float32) * m
         self.lum[ys, xs] = _lum(self.rgb[ys, xs])

@@ -24,7 +24,6 @@ from .backdrops import (
     Candidate,
     Target,
     build_backdrop,
-    margin_of,
 )
 from .blocks import METRO_LOGO_GAP, PlacedText
 from .formats import Format
@@ -37,7 +36,6 @@ from .legibility import (
     Surface,
     is_large_text,
     luminance,
-    worst_contrast,
 )
 from .tones import Hue, backdrop_colour
 
@@ -121,8 +119,8 @@ class _Planner:
         return out
 
     def margin(self, colour: RGB, targets: list[Target]) -> float:
-        lum = {i: self.surface.luminance(box) for i, (box, _) in enumerate(targets)}
-        return margin_of(colour, lum, targets)
+        """``backdrops.margin_of`` on the surface as it is (its answers remembered)."""
+        return min(self.surface.worst_contrast(colour, box) / thr for box, thr in targets)
 
     def plain(self, block: Block) -> tuple[RGB, float]:
         """The text colour that reads best on the surface as it is, and its margin."""
@@ -253,7 +251,7 @@ class _Planner:
             for accent in self.brand:
                 if accent == underlay and block.on_panel:
                     continue
-                if all(worst_contrast(accent, self.surface.luminance(box)) >= need
+                if all(self.surface.worst_contrast(accent, box) >= need
                        for box in line_boxes(item)):
                     out.colours["title"] = accent
                     break
@@ -297,11 +295,11 @@ def decide_inks(surface: Surface, fmt: Format, palette: tuple[str, ...],
         planner.accent(block, underlay, out)
         for item in block.items:
             colour = out.colours[item.role]
-            out.contrast[item.role] = min(worst_contrast(colour, surface.luminance(box))
+            out.contrast[item.role] = min(surface.worst_contrast(colour, box)
                                           for box in line_boxes(item))
             if item.metro_logo_box is not None:
-                out.logo_contrast[item.role] = worst_contrast(
-                    colour, surface.luminance(item.metro_logo_box))
+                out.logo_contrast[item.role] = surface.worst_contrast(
+                    colour, item.metro_logo_box)
             if item.role in out.treatment:
                 continue
             preferred = (planner.brand[0] if planner.brand and item.role == "title"

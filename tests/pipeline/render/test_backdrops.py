@@ -167,3 +167,23 @@ def test_percentiles_are_numpys_figures() -> None:
             assert percentiles(square, (10,)) == (float(np.percentile(square, (10,))[0]),)
     with pytest.raises(ValueError):
         percentiles(np.zeros(0), (50,))
+
+
+def test_the_surfaces_remembered_contrast_follows_what_is_drawn_on_it() -> None:
+    """Planning asks ``Surface.worst_contrast`` the same question several times and keeps the
+    answers; each backdrop mirrored onto the surface (``blend``, ``write``) must forget
+    them, or a later text would be measured against the picture it no longer sits on."""
+    from pipeline.render.legibility import worst_contrast
+
+    img = Image.new("RGB", (200, 100), (20, 20, 20))
+    img.paste((235, 235, 235), (100, 0, 200, 100))
+    surface = Surface.of_small(img, 1.0)
+    box = (10, 10, 90, 90)
+    dark = surface.worst_contrast(WHITE, box)
+    assert dark == surface.worst_contrast(WHITE, box) > 10  # white text on near-black
+    surface.blend(box, (250, 250, 250), 1.0)
+    assert surface.worst_contrast(WHITE, box) < 1.1  # now white on white
+    surface.write(*surface.region(box), np.full((80, 80, 3), 20.0, dtype=np.float32))
+    assert surface.worst_contrast(WHITE, box) == pytest.approx(dark)
+    fresh = worst_contrast(WHITE, surface.luminance((120, 10, 190, 90)))
+    assert surface.worst_contrast(WHITE, (120, 10, 190, 90)) == fresh < 1.2

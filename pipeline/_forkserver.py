@@ -1,6 +1,7 @@
 """Imported by the composing processes' fork server only (``renderer.PRELOAD``).
 
-It composes one small flyer, so that what every composition loads on first use (fonts, layouts,
+It caps the allocator's arenas (``ARENAS``, inherited by every worker forked from it) and
+composes one small flyer, so that what every composition loads on first use (fonts, layouts,
 the face detectors, the codecs) is loaded once, before the workers are forked from this process
 and share those pages instead of each loading its own; then it stops the threads that
 composition started (a process forked while other threads run would inherit their locks but not
@@ -16,12 +17,24 @@ import logging
 from PIL import Image
 
 from .executor import one_opencv_thread, work_pool
+from .heap import limit_arenas
 from .models import EventDetails
 from .renderer import RenderJob, render
 from .storage import FlyerSource
 
+ARENAS = 2
+"""Allocator arenas a composing process may use. glibc gives each new thread its own arena
+(up to 8 per core) and keeps the pages freed in each: the fork server's warm-up and every
+worker's threads (the work pool, OpenCV's callers) each kept a few MB that ``malloc_trim``
+could not give back between live blocks. With at most two, 1,000 flyers of varied texts
+through the Gradio door held 519.7 MB in the server with its composing processes, not 586.2
+(``bench/bench_store.py --texts varied``); the server's own heap is unchanged (its policy:
+``studio/memory.py``)."""
+
 
 def _warm() -> None:
+    if not limit_arenas(ARENAS):  # before any thread: the workers forked from here inherit it
+        logging.getLogger(__name__).info("the composing processes keep glibc's arenas")
     try:
         _compose_one()
     except Exception:  # only a head start: each worker loads what it needs anyway

@@ -1,8 +1,8 @@
 """glibc's allocator, where the C library is glibc: ``malloc_trim`` and ``mallopt``.
 
 The studio's process applies its heap policy with it (``studio/memory.py``, where the
-measurements are), and each composing process (``pipeline/renderer.py``) trims its heap every
-few flyers the same way.
+measurements are), each composing process (``pipeline/renderer.py``) trims its heap every few
+flyers the same way, and their fork server caps their arenas (``pipeline/_forkserver.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ import ctypes
 import ctypes.util
 from typing import Any
 
-__all__ = ["glibc"]
+__all__ = ["M_ARENA_MAX", "glibc", "limit_arenas"]
+
+M_ARENA_MAX = -8
+"""glibc's mallopt parameter for the most arenas (malloc.h)."""
 
 
 def glibc() -> Any | None:
@@ -29,3 +32,11 @@ def glibc() -> Any | None:
     except (OSError, AttributeError):
         return None
     return libc
+
+
+def limit_arenas(arenas: int) -> bool:
+    """At most ``arenas`` malloc arenas in this process from now on (threads that start later
+    share them; call it before starting threads) and in processes forked from it. False off
+    glibc or when glibc refuses."""
+    libc = glibc()
+    return libc is not None and bool(libc.mallopt(M_ARENA_MAX, arenas))

@@ -35,7 +35,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.heap import glibc
+from pipeline.heap import M_ARENA_MAX, glibc
 
 __all__ = ["HEAP", "HeapPolicy", "Trimmer", "glibc"]
 
@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 # glibc's mallopt parameter numbers (malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-_M_ARENA_MAX = -8
 
 
 class Trimmer:
@@ -123,7 +122,7 @@ class HeapPolicy:
         if libc is None:
             return Trimmer(0)
         for number, value in ((_M_MMAP_THRESHOLD, self.mmap_threshold),
-                              (_M_ARENA_MAX, self.arena_max),
+                              (M_ARENA_MAX, self.arena_max),
                               (_M_TRIM_THRESHOLD, self.trim_threshold)):
             if value is not None and not libc.mallopt(number, value):
                 logger.warning("mallopt(%d, %d) refused", number, value)

@@ -26,10 +26,10 @@ ARENAS = 2
 """Allocator arenas a composing process may use. glibc gives each new thread its own arena
 (up to 8 per core) and keeps the pages freed in each: the fork server's warm-up and every
 worker's threads (the work pool, OpenCV's callers) each kept a few MB that ``malloc_trim``
-could not give back between live blocks. With at most two, 1,000 flyers of varied texts
-through the Gradio door held 519.7 MB in the server with its composing processes, not 586.2
-(``bench/bench_store.py --texts varied``); the server's own heap is unchanged (its policy:
-``studio/memory.py``)."""
+could not give back between live blocks. With at most two, 3,000 flyers through the Gradio
+door held 720.5 MB in the server with its composing processes, not 770.0, with varied texts
+(665.7, not 705.0, with one text; ``bench/bench_store.py``, bench/README.md "Round 6"); the
+server's own heap is unchanged (its policy: ``studio/memory.py``)."""
 
 
 def _warm() -> None:

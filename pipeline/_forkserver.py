@@ -28,8 +28,9 @@ ARENAS = 2
 worker's threads (the work pool, OpenCV's callers) each kept a few MB that ``malloc_trim``
 could not give back between live blocks. With at most two, 3,000 flyers through the Gradio
 door held 720.5 MB in the server with its composing processes, not 770.0, with varied texts
-(665.7, not 705.0, with one text; ``bench/bench_store.py``, bench/README.md "Round 6"); the
-server's own heap is unchanged (its policy: ``studio/memory.py``)."""
+(665.7, not 705.0, with one text), at no cost in speed that the runs showed; the figure moves
+by tens of MB between runs (a third, 759.2), so the gain is ~10-50 MB (``bench_store.py``,
+bench/README.md "Round 6"). The server's own heap has its policy (``studio/memory.py``)."""
 
 
 def _warm() -> None:

@@ -11,10 +11,12 @@ import ctypes
 import ctypes.util
 from typing import Any
 
-__all__ = ["M_ARENA_MAX", "glibc", "limit_arenas"]
+__all__ = ["M_ARENA_MAX", "M_MMAP_THRESHOLD", "M_TRIM_THRESHOLD", "glibc", "limit_arenas"]
 
+# glibc's mallopt parameter numbers (malloc.h)
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
-"""glibc's mallopt parameter for the most arenas (malloc.h)."""
 
 
 def glibc() -> Any | None:

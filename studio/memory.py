@@ -35,15 +35,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.heap import M_ARENA_MAX, glibc
+from pipeline.heap import M_ARENA_MAX, M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, glibc
 
 __all__ = ["HEAP", "HeapPolicy", "Trimmer", "glibc"]
 
 logger = logging.getLogger(__name__)
-
-# glibc's mallopt parameter numbers (malloc.h)
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
 
 
 class Trimmer:
@@ -121,9 +117,9 @@ class HeapPolicy:
         libc = libc if libc is not None else glibc()
         if libc is None:
             return Trimmer(0)
-        for number, value in ((_M_MMAP_THRESHOLD, self.mmap_threshold),
+        for number, value in ((M_MMAP_THRESHOLD, self.mmap_threshold),
                               (M_ARENA_MAX, self.arena_max),
-                              (_M_TRIM_THRESHOLD, self.trim_threshold)):
+                              (M_TRIM_THRESHOLD, self.trim_threshold)):
             if value is not None and not libc.mallopt(number, value):
                 logger.warning("mallopt(%d, %d) refused", number, value)
         return Trimmer(self.trim_every, libc)

@@ -80,12 +80,12 @@ class Choice:
     zoom: float
     picture: Box
     terms: dict[str, float]
+    view: Subject
+    """The subject as ``crop`` shows it on the picture's scoring grid (``score.grid_size``),
+    as the scores saw it: the manifest's coverage is measured on it."""
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     reason: dict[str, object] = field(default_factory=dict)
     placement: Arrangement = field(default_factory=Arrangement)
-    view: Subject | None = None
-    """The subject as ``crop`` shows it on the picture's scoring grid (``score.grid_size``),
-    as the scores saw it: the manifest's coverage is measured on it."""
 
 
 _CROP_TERMS = ("cut", "trim", "lost", "zoom", "shift", "backdrop")
@@ -318,8 +318,8 @@ def rank_layouts(background: Image.Image, fmt: Format, subject: Subject,
         layout_scores[name] = {k: round(v, 4) for k, v in terms.items()} | {
             "total": round(total(terms), 4)}
         view = views.get(crop, grid_size(pic))[0]
-        out.append(Choice(placed, crop, zoom, pic, terms, layout_scores, reason, arrangement,
-                          view))
+        out.append(Choice(placed, crop, zoom, pic, terms, view, layout_scores, reason,
+                          arrangement))
     return out
 
 

@@ -29,7 +29,7 @@ from ..models import Flyer, FlyerSpec, normalise_palette
 from .autolayout import Choice, rank_layouts
 from .blocks import METRO_LOGO_GAP
 from .fitting import Fitted, fit_layout, where_it_fits, with_where_it_fits
-from .focal import SrcBox, filled, fractions, upscale
+from .focal import SrcBox, filled, upscale
 from .fonts import get_pairing
 from .formats import Format
 from .geometry import Box
@@ -39,7 +39,7 @@ from .legibility import WORK_SIDE, Surface, pixel_luminance
 from .logos import fit_into, knock_out, shrink_to_boxes, to_rgba
 from .plan import Plan, Work, apply, manifest, plan
 from .resample import enlarge, fill_out, start_strips
-from .score import alignment, grid_size, overlap
+from .score import alignment, overlap
 from .see import analyse
 from .subject import FracBox, Subject
 from .text import Stamp, clean_text, paragraph_direction
@@ -254,9 +254,7 @@ def _subject_record(seen: Subject, choice: Choice, size: tuple[int, int], enlarg
                     info: dict[str, Any]) -> dict[str, Any]:
     """The manifest's ``subject``: the analysis's boxes, the crop, and how much of the
     subject the finished flyer covers (every element and panel, whatever its opacity)."""
-    picture = choice.picture
-    frac = fractions(choice.crop, size)
-    view = choice.view if choice.view is not None else seen.reframe(frac, grid_size(picture))
+    picture, view = choice.picture, choice.view
     w, h = picture[2] - picture[0], picture[3] - picture[1]
     boxes = [e["box"] for e in info["elements"]] + [p["box"] for p in info.get("panels", [])]
     inside: list[FracBox] = []

@@ -210,3 +210,34 @@ def test_make_run_reinstalls_only_when_pyproject_changes(tmp_path: Path) -> None
     assert "flyer-studio serve" in planned()
     (tmp_path / "pyproject.toml").touch()  # newer than the stamp
     assert "pip install" in planned()
+
+
+def test_every_data_file_of_the_packages_is_installed() -> None:
+    """``pip install .`` (the Dockerfile's) copies only the data files that pyproject's
+    package-data names: a cascade, font or layout added without its pattern would be missing
+    from the image and found only there."""
+    import ast
+    import fnmatch
+
+    # tomllib is 3.11's, the package runs on 3.10: the section's lines are `"pkg" = [globs]`
+    text = (ROOT / "pyproject.toml").read_text()
+    section = text.split("[tool.setuptools.package-data]", 1)[1].split("\n[", 1)[0]
+    patterns = {name: ast.literal_eval(globs) for name, globs in
+                re.findall(r'^"([\w.]+)" = (\[.*\])$', section, re.M)}
+    assert "pipeline.render" in patterns, section
+    missing = []
+    for top in ("pipeline", "studio"):
+        for path in (ROOT / top).rglob("*"):
+            if not path.is_file() or path.suffix in {".py", ".pyc", ".pyi"} or \
+                    "__pycache__" in path.parts:
+                continue
+            relative = path.relative_to(ROOT)
+            matched = False
+            for package, globs in patterns.items():
+                folder = Path(*package.split("."))
+                if relative.is_relative_to(folder):
+                    inside = relative.relative_to(folder).as_posix()
+                    matched = matched or any(fnmatch.fnmatch(inside, g) for g in globs)
+            if not matched:
+                missing.append(str(relative))
+    assert not missing, f"not in pyproject's package-data: {missing}"

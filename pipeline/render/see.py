@@ -1,17 +1,22 @@
 """See the picture: ``analyse(image) -> Subject`` (faces, main objects, a saliency map).
 
-Everything ships inside the opencv-python-headless wheel; nothing is downloaded at run time:
+Everything ships inside the opencv-python-headless wheel or this package; nothing is
+downloaded at run time:
 
-* faces: OpenCV's Haar cascades (``cv2.data``): frontal faces (``frontalface_alt2``) on a copy
-  of ``FACE_SIDE``² px, profiles (both directions) on a ``PROFILE_SIDE``² copy;
+* faces: frontal faces (``_frontal``) with OpenCV's Haar ``frontalface_alt2`` (``cv2.data``) on
+  a copy of ``FACE_SIDE``² px where the picture is calm (its first stages drop flat windows at
+  once), and where it is busy, OpenCV's LBP cascade (``cascades/``, the copy scikit-image's
+  wheel ships) on an ``LBP_SIDE``² copy, each of its hits confirmed by the Haar cascade;
+  profiles (both directions) with Haar's ``profileface`` on a ``PROFILE_SIDE``² copy;
 * saliency, on a ``SALIENCY_SIDE`` copy in CIELAB: contrast against the picture's borders (what
   differs from the background), centre-surround colour contrast and the spectral residual of
   the lightness (Hou & Zhang 2007), a mild centre prior; each face and the body under it are
   made salient outright;
 * objects: the people under the faces, then the biggest connected salient regions.
 
-Chosen after measuring (bench/bench_layout.py, bench/README.md): scikit-image's LBP cascade
-found the same faces 4-5x slower; OpenCV's saliency module (contrib) and MediaPipe (no face
+Chosen after measuring (bench/bench_layout.py, bench/README.md): scikit-image's own
+``Cascade`` found the same faces 4-5x slower than OpenCV running Haar's (OpenCV runs its LBP
+cascade 2-3x faster than Haar's); OpenCV's saliency module (contrib) and MediaPipe (no face
 model inside the wheel) were not needed. Deterministic: the same picture gives the same boxes
 (sorted) and the same quantised map.
 """
@@ -32,7 +37,15 @@ __all__ = ["FACE_SIDE", "GRID_SIDE", "PROFILE_SIDE", "SALIENCY_SIDE", "analyse"]
 
 FACE_SIDE = 256
 """Frontal faces are looked for on a copy of FACE_SIDE² pixels (256 x 256 for a square,
-341 x 192 for 16:9: the short side keeps its share of the work)."""
+341 x 192 for 16:9: the short side keeps its share of the work), or of ``LBP_SIDE``² pixels
+on a busy picture."""
+LBP_SIDE = 320
+"""The LBP cascade's copy: its hits are coarser than Haar's, so it needs more pixels (on the
+recall set of bench/README.md, on its own with 2 neighbours, it found 117 of 324 faces at
+256 px and 207 at 320)."""
+BUSY = 0.3
+"""Share of textured face-sized windows (``_busy``) from which a picture is busy: Haar's
+frontal search costs ~2 ms + ~40 ms times that share, LBP's and its checks ~15-25 ms."""
 PROFILE_SIDE = 160
 """Profile faces are looked for on a copy of PROFILE_SIDE² pixels (they are costlier)."""
 SALIENCY_SIDE = 96
@@ -41,7 +54,10 @@ GRID_SIDE = 64
 """Long side (cells) of the stored saliency grid."""
 MIN_FACE = 0.07
 """Smallest face looked for, as a share of the picture's short side."""
-_WINDOW = 20  # the cascades' window, px
+_WINDOW = 20  # the Haar cascades' window, px
+_TEXTURED = 8.0  # grey levels: a window with a standard deviation over this is textured
+LBP = "lbp_frontalface"
+_LBP_FILE = "lbpcascade_frontalface.xml"
 _OBJECT_LEVEL = 0.45
 _MAX_OBJECTS = 3
 
@@ -50,14 +66,18 @@ _LOCAL = threading.local()
 
 
 def _cascade(name: str) -> cv2.CascadeClassifier:
-    """This thread's own copy of OpenCV's ``name`` cascade: ``detectMultiScale`` keeps its
+    """This thread's own copy of the ``name`` cascade (``LBP``: ours, in ``cascades/``; any
+    other: OpenCV's ``haarcascade_{name}.xml``): ``detectMultiScale`` keeps its
     working buffers in the classifier, so one instance must not run on two threads at once
     (opencv/opencv#4287); each thread loads its copy once (a few ms)."""
     cascades: dict[str, cv2.CascadeClassifier] = _LOCAL.__dict__.setdefault("cascades", {})
     cascade = cascades.get(name)
     if cascade is None:
-        folder = cv2.data.haarcascades  # type: ignore[attr-defined]  # not in OpenCV's stubs
-        path = os.path.join(folder, f"haarcascade_{name}.xml")
+        if name == LBP:
+            path = os.path.join(os.path.dirname(__file__), "cascades", _LBP_FILE)
+        else:
+            folder = cv2.data.haarcascades  # type: ignore[attr-defined]  # not in the stubs
+            path = os.path.join(folder, f"haarcascade_{name}.xml")
         cascade = cv2.CascadeClassifier(path)
         if cascade.empty():  # pragma: no cover - a broken OpenCV install
             raise RuntimeError(f"OpenCV's {name} cascade is missing ({path})")
@@ -74,13 +94,14 @@ def _shrink(image: Image.Image, side: int) -> Image.Image:
     return image.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
 
 
-def _detect(grey: np.ndarray, name: str, flip: bool = False) -> list[FracBox]:
+def _detect(grey: np.ndarray, name: str, flip: bool = False,
+            neighbours: int = 3) -> list[FracBox]:
     h, w = grey.shape
     smallest = max(_WINDOW, round(MIN_FACE * min(h, w)))
     if min(h, w) < smallest:
         return []
     src = np.ascontiguousarray(grey[:, ::-1]) if flip else grey
-    found = _cascade(name).detectMultiScale(src, scaleFactor=1.2, minNeighbors=3,
+    found = _cascade(name).detectMultiScale(src, scaleFactor=1.2, minNeighbors=neighbours,
                                             minSize=(smallest, smallest))
     out = []
     for x, y, fw, fh in (tuple(int(v) for v in r) for r in found):
@@ -89,16 +110,64 @@ def _detect(grey: np.ndarray, name: str, flip: bool = False) -> list[FracBox]:
     return out
 
 
+def _profiles(side: np.ndarray) -> list[FracBox]:
+    return _detect(side, "profileface") + _detect(side, "profileface", flip=True)
+
+
+def _busy(grey: np.ndarray) -> float:
+    """Share of the face-sized windows of ``grey`` that are textured: the windows Haar's
+    frontal cascade has to look into (bench/README.md, "Choosing the subject detector")."""
+    values = grey.astype(np.float32)
+    mean = cv2.boxFilter(values, -1, (_WINDOW, _WINDOW))
+    spread = cv2.boxFilter(values * values, -1, (_WINDOW, _WINDOW)) - mean * mean
+    return float(np.mean(spread > _TEXTURED ** 2))
+
+
+def _confirmed(grey: np.ndarray, box: FracBox) -> FracBox | None:
+    """The face Haar's frontal cascade finds on ``box`` (of about its size, looking half a
+    face around it, and overlapping it), or None. Its box, not LBP's: Haar's boxes are
+    tighter (brow to chin), the same as a calm picture's."""
+    h, w = grey.shape
+    side = (box[2] - box[0]) * w
+    grow = 0.5 * side
+    left, top = max(0, int(box[0] * w - grow)), max(0, int(box[1] * h - grow))
+    right, bottom = min(w, int(box[2] * w + grow)), min(h, int(box[3] * h + grow))
+    around = np.ascontiguousarray(grey[top:bottom, left:right])
+    smallest, largest = max(_WINDOW, int(0.6 * side)), int(1.6 * side) + 1
+    if min(around.shape) < smallest:
+        return None
+    found = _cascade("frontalface_alt2").detectMultiScale(
+        around, scaleFactor=1.1, minNeighbors=4, minSize=(smallest, smallest),
+        maxSize=(largest, largest))
+    faces = [((left + x) / w, (top + y) / h, (left + x + fw) / w, (top + y + fh) / h)
+             for x, y, fw, fh in (tuple(int(v) for v in r) for r in found)]
+    faces = [face for face in faces if _iou(box, face) >= 0.3]
+    return max(faces, key=lambda face: _iou(box, face)) if faces else None
+
+
+def _frontal(image: Image.Image, grey: np.ndarray) -> list[FracBox]:
+    """Frontal faces of ``image``, whose ``FACE_SIDE``² grey copy is ``grey``.
+
+    On a calm picture, Haar's cascade on ``grey``: it drops flat windows at its first stage.
+    On a busy one, where it would look into every window (~40 ms on a photograph), the LBP
+    cascade (~15 ms) proposes faces on an ``LBP_SIDE``² copy, one hit being enough, and
+    Haar's cascade confirms each around it (~1 ms each) and gives its box. On 324 placements
+    of two portraits on textures, Haar alone found 207 faces and 1 false one, this 228 and
+    none; on flat colours both 207 and none (bench/README.md, "Choosing the subject
+    detector")."""
+    if _busy(grey) < BUSY:
+        return _detect(grey, "frontalface_alt2")
+    large = np.asarray(_shrink(image, LBP_SIDE).convert("L"))
+    found = [_confirmed(large, box) for box in _detect(large, LBP, neighbours=1)]
+    return [face for face in found if face is not None]
+
+
 def _iou(a: FracBox, b: FracBox) -> float:
     iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = iw * ih
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
-
-
-def _profiles(side: np.ndarray) -> list[FracBox]:
-    return _detect(side, "profileface") + _detect(side, "profileface", flip=True)
 
 
 def _faces(frontal: list[FracBox], profiles: list[FracBox]) -> tuple[FracBox, ...]:
@@ -282,16 +351,16 @@ def analyse(image: Image.Image) -> Subject:
     """Faces, main objects and saliency of ``image`` (any mode, any size).
 
     The searches are independent and OpenCV drops the GIL while it works: the two profile
-    passes run on the shared pool (``pipeline.executor``; a leaf task) while this thread
-    looks for frontal faces and measures the contrast, so on two idle cores a photograph
-    takes ~45 ms instead of ~85 (bench/README.md, "Choosing the subject detector"). Under
-    load the CPU is the same either way."""
+    passes run on the shared pool (``pipeline.executor``; a leaf task)
+    while this thread looks for frontal faces and measures the contrast, so on two idle
+    cores a photograph takes ~40-45 ms of wall time for ~75 ms of CPU (bench/README.md,
+    "Choosing the subject detector"). Under load the CPU is the same either way."""
     small = _shrink(image, FACE_SIDE)  # shrunk once: a big upload is never converted whole
     small = small if small.mode == "RGB" else small.convert("RGB")
     side = np.asarray(_shrink(small, PROFILE_SIDE).convert("L"))
     profiles = work_pool().submit(_profiles, side)
     try:
-        frontal = _detect(np.asarray(small.convert("L")), "frontalface_alt2")
+        frontal = _frontal(image, np.asarray(small.convert("L")))
         contrast = _contrast(small)
     finally:
         found = profiles.result()

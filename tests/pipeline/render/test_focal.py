@@ -11,6 +11,7 @@ from PIL import Image
 
 from pipeline.errors import RenderError
 from pipeline.models import EventDetails, FlyerSpec
+from pipeline.render.autolayout import CLOSE
 from pipeline.render.compose import compose
 from pipeline.render.focal import REGIONS, focal_box
 from pipeline.render.formats import FORMATS, get_format
@@ -83,8 +84,10 @@ def test_auto_keeps_every_face_clear(name: str, fmt_name: str) -> None:
     assert {"faces", "occ", "rea", "cut", "lost", "total"} <= set(scores[flyer.layout])
     skipped = set(m["layout_reason"].get("skipped", []))  # the text did not fit them
     assert flyer.layout not in skipped
-    assert scores[flyer.layout]["total"] == min(s["total"] for n, s in scores.items()
-                                                if n not in skipped)
+    best = min(s["total"] for n, s in scores.items() if n not in skipped)
+    # the best, or one of the close calls auto varies among (test_placement.py)
+    assert flyer.layout in m["layout_reason"].get("close", [flyer.layout])
+    assert scores[flyer.layout]["total"] <= best + CLOSE + 1e-6
 
 
 @pytest.mark.parametrize("fmt_name", ["instagram_post", "x_post"])

@@ -101,6 +101,64 @@ def test_each_thread_searches_with_its_own_cascade() -> None:
     assert theirs and theirs[0] is not mine
 
 
+def _searches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The cascades ``see._detect`` runs from now on (profiles included)."""
+    names: list[str] = []
+    detect = see._detect
+
+    def spy(grey: np.ndarray, name: str, flip: bool = False, neighbours: int = 3) -> list:
+        names.append(name)
+        return detect(grey, name, flip, neighbours)
+
+    monkeypatch.setattr(see, "_detect", spy)
+    return names
+
+
+def test_a_busy_picture_is_searched_by_lbp_a_calm_one_by_haar(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Haar's frontal cascade costs ~40 ms on a photograph and ~3 on a calm background, the
+    LBP cascade ~15-20 on either: each picture gets the cheaper one, and both find the face."""
+    portrait = photo("astronaut.png")
+    calm = background("dusk", 512, 640)
+    assert see._busy(np.asarray(see._shrink(portrait, see.FACE_SIDE).convert("L"))) > see.BUSY
+    assert see._busy(np.asarray(see._shrink(calm, see.FACE_SIDE).convert("L"))) < see.BUSY
+    names = _searches(monkeypatch)
+    subject = analyse(portrait)
+    assert see.LBP in names and "frontalface_alt2" not in names
+    assert len(subject.faces) == 1 and iou(subject.faces[0], ASTRONAUT_FACE) > 0.5
+    names.clear()
+    analyse(calm)
+    assert "frontalface_alt2" in names and see.LBP not in names
+    # a flat colour round a portrait: Haar finds it as it always did
+    names.clear()
+    framed = Image.new("RGB", (1100, 1100), (60, 60, 70))
+    framed.paste(portrait, (294, 294))
+    subject = analyse(framed)
+    assert "frontalface_alt2" in names and see.LBP not in names
+    face = tuple((v * 512 + 294) / 1100 for v in ASTRONAUT_FACE)
+    assert len(subject.faces) == 1 and iou(subject.faces[0], face) > 0.5
+
+
+def test_an_lbp_hit_counts_only_where_haar_confirms_a_face() -> None:
+    grey = np.asarray(see._shrink(photo("astronaut.png"), see.LBP_SIDE).convert("L"))
+    face = see._confirmed(grey, (0.33, 0.12, 0.54, 0.33))  # her face, as LBP boxes it
+    assert face is not None and iou(face, ASTRONAUT_FACE) > 0.5
+    assert face[3] - face[1] < 0.2  # Haar's own box: brow to chin
+    assert see._confirmed(grey, (0.78, 0.05, 0.97, 0.24)) is None  # the shuttle model
+    assert see._confirmed(grey, (0.0, 0.0, 0.02, 0.02)) is None  # too small for a face
+
+
+def test_no_second_face_beside_a_portrait_on_a_flat_colour() -> None:
+    """The LBP cascade, asked for every hit, also finds one beside her face; looked for
+    again around it, Haar's cascade saw a face there when it needed only 2 neighbours."""
+    canvas = Image.new("RGB", (600, 900), (60, 60, 70))
+    canvas.paste(photo("astronaut.png"), (0, 900 - 512))
+    subject = analyse(canvas)
+    face = (178 / 600, (388 + 66) / 900, 274 / 600, (388 + 162) / 900)
+    assert len(subject.faces) == 1, subject.faces
+    assert iou(subject.faces[0], face) > 0.5
+
+
 def test_analyses_side_by_side_agree_with_one_at_a_time() -> None:
     names = ["astronaut.png", "camera.png", "chelsea.png", "coffee.png"]
     alone = {name: analyse(photo(name)).encode() for name in names}

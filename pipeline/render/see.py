@@ -192,14 +192,33 @@ def _border_contrast(lab: np.ndarray) -> np.ndarray:
     h, w = lab.shape[:2]
     b = max(2, round(0.05 * min(h, w)))
     sides = (lab[:b], lab[-b:], lab[:, :b], lab[:, -b:])
+    planes = cv2.split(lab)
     dists = []
     for side in sides:
         pixels = side.reshape(-1, 3)
         mean = pixels.mean(axis=0)
         spread = float(np.sqrt(((pixels - mean) ** 2).sum(axis=1).mean())) + 6.0
-        dists.append(np.sqrt(((lab - mean) ** 2).sum(axis=2)) / spread)
-    out: np.ndarray = np.sort(np.stack(dists), axis=0)[1]
+        dists.append(np.sqrt(_squares(planes, mean)) / spread)
+    # the second smallest of the four, per pixel
+    d0, d1, d2, d3 = dists
+    low, high = np.minimum(d0, d1), np.maximum(d0, d1)
+    low2, high2 = np.minimum(d2, d3), np.maximum(d2, d3)
+    out: np.ndarray = np.minimum(np.maximum(low, low2), np.minimum(high, high2))
     return out
+
+
+def _squares(planes: list[np.ndarray] | tuple[np.ndarray, ...],
+             centre: np.ndarray | None = None) -> np.ndarray:
+    """Per pixel, the squared distance of three colour planes from ``centre`` (or from 0):
+    the same sums as ``((image - centre) ** 2).sum(axis=2)`` on an (h, w, 3) image, whose
+    3-value inner loops made it ~5x slower."""
+    offsets = (0.0, 0.0, 0.0) if centre is None else centre
+    total: np.ndarray | None = None
+    for plane, offset in zip(planes, offsets, strict=True):
+        diff = plane - offset if offset else plane
+        total = diff * diff if total is None else total + diff * diff
+    assert total is not None
+    return total
 
 
 def _centre_surround(lab: np.ndarray) -> np.ndarray:
@@ -210,7 +229,7 @@ def _centre_surround(lab: np.ndarray) -> np.ndarray:
     out = np.zeros((h, w), dtype=np.float32)
     for inner, outer in ((1.0, 4.0), (2.0, 8.0)):
         diff = cv2.GaussianBlur(lab, (0, 0), inner) - cv2.GaussianBlur(lab, (0, 0), outer)
-        out += np.sqrt((diff ** 2).sum(axis=2))
+        out += np.sqrt(_squares(cv2.split(diff)))
     ramp_y = np.clip(np.minimum(np.arange(h), np.arange(h)[::-1]) / 6.0, 0.0, 1.0)
     ramp_x = np.clip(np.minimum(np.arange(w), np.arange(w)[::-1]) / 6.0, 0.0, 1.0)
     faded: np.ndarray = out * np.outer(ramp_y, ramp_x).astype(np.float32)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -192,7 +193,7 @@ def _border_contrast(lab: np.ndarray) -> np.ndarray:
     h, w = lab.shape[:2]
     b = max(2, round(0.05 * min(h, w)))
     sides = (lab[:b], lab[-b:], lab[:, :b], lab[:, -b:])
-    planes = cv2.split(lab)
+    planes = [np.asarray(p) for p in cv2.split(lab)]
     dists = []
     for side in sides:
         pixels = side.reshape(-1, 3)
@@ -207,8 +208,7 @@ def _border_contrast(lab: np.ndarray) -> np.ndarray:
     return out
 
 
-def _squares(planes: list[np.ndarray] | tuple[np.ndarray, ...],
-             centre: np.ndarray | None = None) -> np.ndarray:
+def _squares(planes: Sequence[np.ndarray], centre: np.ndarray | None = None) -> np.ndarray:
     """Per pixel, the squared distance of three colour planes from ``centre`` (or from 0):
     the same sums as ``((image - centre) ** 2).sum(axis=2)`` on an (h, w, 3) image, whose
     3-value inner loops made it ~5x slower."""
@@ -229,7 +229,7 @@ def _centre_surround(lab: np.ndarray) -> np.ndarray:
     out = np.zeros((h, w), dtype=np.float32)
     for inner, outer in ((1.0, 4.0), (2.0, 8.0)):
         diff = cv2.GaussianBlur(lab, (0, 0), inner) - cv2.GaussianBlur(lab, (0, 0), outer)
-        out += np.sqrt(_squares(cv2.split(diff)))
+        out += np.sqrt(_squares([np.asarray(p) for p in cv2.split(diff)]))
     ramp_y = np.clip(np.minimum(np.arange(h), np.arange(h)[::-1]) / 6.0, 0.0, 1.0)
     ramp_x = np.clip(np.minimum(np.arange(w), np.arange(w)[::-1]) / 6.0, 0.0, 1.0)
     faded: np.ndarray = out * np.outer(ramp_y, ramp_x).astype(np.float32)

@@ -56,6 +56,9 @@ GRID_SIDE = 64
 MIN_FACE = 0.07
 """Smallest face looked for, as a share of the picture's short side."""
 _WINDOW = 20  # the Haar cascades' window, px
+MAX_CONFIRMS = 8
+"""At most this many LBP hits are confirmed one by one (~1-5 ms each, by their size); with
+more (a crowd, a wall of posters) Haar searches the whole picture once instead (~40 ms)."""
 _TEXTURED = 8.0  # grey levels: a window with a standard deviation over this is textured
 LBP = "lbp_frontalface"
 _LBP_FILE = "lbpcascade_frontalface.xml"
@@ -152,14 +155,18 @@ def _frontal(image: Image.Image, grey: np.ndarray) -> list[FracBox]:
     On a calm picture, Haar's cascade on ``grey``: it drops flat windows at its first stage.
     On a busy one, where it would look into every window (~40 ms on a photograph), the LBP
     cascade (~15 ms) proposes faces on an ``LBP_SIDE``² copy, one hit being enough, and
-    Haar's cascade confirms each around it (~1 ms each) and gives its box. On 324 placements
+    Haar's cascade confirms each around it (~1 ms each; past ``MAX_CONFIRMS`` hits, Haar
+    searches the whole ``grey`` instead) and gives its box. On 324 placements
     of two portraits on textures, Haar alone found 207 faces and 1 false one, this 228 and
     none; on flat colours both 207 and none (bench/README.md, "Choosing the subject
     detector")."""
     if _busy(grey) < BUSY:
         return _detect(grey, "frontalface_alt2")
     large = np.asarray(_shrink(image, LBP_SIDE).convert("L"))
-    found = [_confirmed(large, box) for box in _detect(large, LBP, neighbours=1)]
+    proposed = _detect(large, LBP, neighbours=1)
+    if len(proposed) > MAX_CONFIRMS:  # a crowd: one search of the whole picture is cheaper
+        return _detect(grey, "frontalface_alt2")
+    found = [_confirmed(large, box) for box in proposed]
     return [face for face in found if face is not None]
 
 
@@ -370,10 +377,10 @@ def analyse(image: Image.Image) -> Subject:
     """Faces, main objects and saliency of ``image`` (any mode, any size).
 
     The searches are independent and OpenCV drops the GIL while it works: the two profile
-    passes run on the shared pool (``pipeline.executor``; a leaf task)
-    while this thread looks for frontal faces and measures the contrast, so on two idle
-    cores a photograph takes ~40-45 ms of wall time for ~75 ms of CPU (bench/README.md,
-    "Choosing the subject detector"). Under load the CPU is the same either way."""
+    passes run on the shared pool (``pipeline.executor``; a leaf task) while this thread
+    looks for frontal faces and measures the contrast, so on two idle cores a photograph
+    takes ~40-45 ms of wall time for ~70 ms of CPU (bench/README.md, "Choosing the subject
+    detector"). Under load the CPU is the same either way."""
     small = _shrink(image, FACE_SIDE)  # shrunk once: a big upload is never converted whole
     small = small if small.mode == "RGB" else small.convert("RGB")
     side = np.asarray(_shrink(small, PROFILE_SIDE).convert("L"))

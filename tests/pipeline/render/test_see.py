@@ -139,6 +139,23 @@ def test_a_busy_picture_is_searched_by_lbp_a_calm_one_by_haar(
     assert len(subject.faces) == 1 and iou(subject.faces[0], face) > 0.5
 
 
+def test_a_crowd_is_searched_once_not_face_by_face(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sixteen faces: more LBP hits than MAX_CONFIRMS, so Haar searches the whole picture
+    once (as before the LBP cascade) instead of confirming sixteen big faces one by one."""
+    face = photo("astronaut.png").crop((160, 50, 290, 190))
+    crowd = Image.new("RGB", (130 * 4, 140 * 4))
+    for i in range(4):
+        for j in range(4):
+            crowd.paste(face, (130 * i, 140 * j))
+    confirms: list[object] = []
+    confirm = see._confirmed
+    monkeypatch.setattr(see, "_confirmed", lambda *a: confirms.append(a) or confirm(*a))
+    names = _searches(monkeypatch)
+    subject = analyse(crowd)
+    assert see.LBP in names and "frontalface_alt2" in names and not confirms
+    assert len(subject.faces) == 16
+
+
 def test_an_lbp_hit_counts_only_where_haar_confirms_a_face() -> None:
     grey = np.asarray(see._shrink(photo("astronaut.png"), see.LBP_SIDE).convert("L"))
     face = see._confirmed(grey, (0.33, 0.12, 0.54, 0.33))  # her face, as LBP boxes it

@@ -5,7 +5,8 @@ vectorised numpy, one plane per colour channel (``(3, h, w)``: an array whose la
 the 3 channels makes numpy loop 3 values at a time, several times slower), softened with a
 Gaussian blur, scaled up smoothly (bicubic), and finished with a fine grain that also hides
 banding. Five styles (gradient, mesh, bokeh, rays, waves) are picked by seed — consecutive
-seeds get different styles — in a palette from the brand colours or the prompt's words. Same prompt, seed and size give the same pixels.
+seeds get different styles — in a palette from the brand colours or the prompt's words. Same
+prompt, seed and size give the same pixels. Each style returns its (3, h, w) planes, 0-1.
 """
 
 from __future__ import annotations

@@ -259,3 +259,22 @@ def test_resample_many_matches_a_brute_force_area_average() -> None:
         assert many.shape == (len(crops), size[1], size[0]) and many.dtype == np.float32
         for crop, got in zip(crops, many, strict=True):
             assert np.allclose(got, _area_average(grid, crop, size), atol=1e-6), (crop, size)
+
+
+def test_the_saliency_planes_give_the_same_maps_as_the_whole_array() -> None:
+    """``_border_contrast`` and ``_centre_surround`` sum colour distances over three planes
+    (faster than over an (h, w, 3) array's last axis): the same values as the plain
+    formulas, bit for bit."""
+    rng = np.random.default_rng(5)
+    lab = (rng.random((37, 53, 3)) * [100, 60, 60] - [0, 30, 30]).astype(np.float32)
+    h, w = lab.shape[:2]
+    b = max(2, round(0.05 * min(h, w)))
+    dists = []
+    for side in (lab[:b], lab[-b:], lab[:, :b], lab[:, -b:]):
+        pixels = side.reshape(-1, 3)
+        mean = pixels.mean(axis=0)
+        spread = float(np.sqrt(((pixels - mean) ** 2).sum(axis=1).mean())) + 6.0
+        dists.append(np.sqrt(((lab - mean) ** 2).sum(axis=2)) / spread)
+    assert np.array_equal(see._border_contrast(lab), np.sort(np.stack(dists), axis=0)[1])
+    plain = np.sqrt((lab ** 2).sum(axis=2))
+    assert np.array_equal(np.sqrt(see._squares([lab[..., 0], lab[..., 1], lab[..., 2]])), plain)

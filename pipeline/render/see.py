@@ -107,10 +107,19 @@ def _detect(grey: np.ndarray, name: str, flip: bool = False,
     src = np.ascontiguousarray(grey[:, ::-1]) if flip else grey
     found = _cascade(name).detectMultiScale(src, scaleFactor=1.2, minNeighbors=neighbours,
                                             minSize=(smallest, smallest))
+    return _fractions(found, (w, h), flip=flip)
+
+
+def _fractions(found: Sequence[Sequence[int]], size: tuple[int, int],
+               offset: tuple[int, int] = (0, 0), flip: bool = False) -> list[FracBox]:
+    """OpenCV's (x, y, w, h) hits, found ``offset`` px into a ``size`` picture (mirrored
+    when ``flip``), as fractions of the picture."""
+    w, h = size
     out = []
     for x, y, fw, fh in (tuple(int(v) for v in r) for r in found):
-        left = w - x - fw if flip else x
-        out.append((left / w, y / h, (left + fw) / w, (y + fh) / h))
+        left = offset[0] + (w - x - fw if flip else x)
+        top = offset[1] + y
+        out.append((left / w, top / h, (left + fw) / w, (top + fh) / h))
     return out
 
 
@@ -143,10 +152,9 @@ def _confirmed(grey: np.ndarray, box: FracBox) -> FracBox | None:
     found = _cascade("frontalface_alt2").detectMultiScale(
         around, scaleFactor=1.1, minNeighbors=4, minSize=(smallest, smallest),
         maxSize=(largest, largest))
-    faces = [((left + x) / w, (top + y) / h, (left + x + fw) / w, (top + y + fh) / h)
-             for x, y, fw, fh in (tuple(int(v) for v in r) for r in found)]
-    faces = [face for face in faces if _iou(box, face) >= 0.3]
-    return max(faces, key=lambda face: _iou(box, face)) if faces else None
+    best = max(_fractions(found, (w, h), (left, top)), key=lambda face: _iou(box, face),
+               default=None)
+    return best if best is not None and _iou(box, best) >= 0.3 else None
 
 
 def _frontal(image: Image.Image, grey: np.ndarray) -> list[FracBox]:
@@ -215,17 +223,14 @@ def _border_contrast(lab: np.ndarray) -> np.ndarray:
     return out
 
 
-def _squares(planes: Sequence[np.ndarray], centre: np.ndarray | None = None) -> np.ndarray:
-    """Per pixel, the squared distance of three colour planes from ``centre`` (or from 0):
-    the same sums as ``((image - centre) ** 2).sum(axis=2)`` on an (h, w, 3) image, whose
-    3-value inner loops made it ~5x slower."""
-    offsets = (0.0, 0.0, 0.0) if centre is None else centre
-    total: np.ndarray | None = None
-    for plane, offset in zip(planes, offsets, strict=True):
-        diff = plane - offset if offset else plane
-        total = diff * diff if total is None else total + diff * diff
-    assert total is not None
-    return total
+def _squares(planes: Sequence[np.ndarray],
+             centre: Sequence[float] = (0.0, 0.0, 0.0)) -> np.ndarray:
+    """Per pixel, the squared distance of three colour planes from ``centre``: the same sums
+    as ``((image - centre) ** 2).sum(axis=2)`` on an (h, w, 3) image, whose 3-value inner
+    loops made it ~5x slower."""
+    a, b, c = (plane - offset for plane, offset in zip(planes, centre, strict=True))
+    out: np.ndarray = a * a + b * b + c * c
+    return out
 
 
 def _centre_surround(lab: np.ndarray) -> np.ndarray:

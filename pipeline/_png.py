@@ -9,8 +9,10 @@ Output is byte-for-byte reproducible (for one compressor).
 
 The deflate is ISA-L's (the ``isal`` package, a dependency) when it is installed: on a
 1080×1350 flyer its level 1 is about 7x faster than zlib's level 1 and a few percent smaller
-(``DEFLATE``, ``bench/bench_compose.py``). Without it, zlib's. Both write standard deflate:
-every PNG reader decodes either.
+(``DEFLATE``, ``bench/bench_compose.py``), and so are its checksums (the stream's Adler-32
+over the ~4 MB of filtered rows, each chunk's CRC-32: ~2 ms a post with zlib's, ~0.6 with
+ISA-L's, the same values). Without it, zlib's. Both write standard deflate: every PNG reader
+decodes either.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ _MIN_SLICE = 1 << 20  # bytes of filtered data worth a thread of its own
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
-    crc = zlib.crc32(body, zlib.crc32(kind))
+    crc = _Z.crc32(body, _Z.crc32(kind))  # ISA-L's: ~4x zlib's on a flyer's ~1 MB IDAT
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
 
 
@@ -93,7 +95,7 @@ def _deflate(raw: memoryview, level: int, workers: int) -> bytes:
 
     parts = list(work_pool().map(deflate, range(len(slices))))
     header = b"\x78\x01"  # deflate, 32K window, fastest
-    return header + b"".join(parts) + struct.pack(">I", zlib.adler32(raw))
+    return header + b"".join(parts) + struct.pack(">I", _Z.adler32(raw))
 
 
 def write_png(

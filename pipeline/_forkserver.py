@@ -17,7 +17,7 @@ import logging
 from PIL import Image
 
 from .executor import one_opencv_thread, work_pool
-from .heap import limit_arenas
+from .heap import glibc, limit_arenas
 from .models import EventDetails
 from .renderer import RenderJob, render
 from .storage import FlyerSource
@@ -44,6 +44,9 @@ def _warm() -> None:
     work_pool().shutdown(wait=True)
     gc.collect()
     gc.freeze()
+    libc = glibc()
+    if libc is not None:  # what the warm-up freed goes back before any worker is forked
+        libc.malloc_trim(0)
 
 
 def _compose_one() -> None:

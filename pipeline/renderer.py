@@ -42,7 +42,7 @@ from typing import Any, Protocol
 from PIL import Image
 
 from .errors import Busy
-from .executor import machine_workers, one_opencv_thread
+from .executor import machine_workers, one_opencv_thread, work_pool
 from .export import encode, preview_jpeg
 from .heap import glibc
 from .models import Flyer, FlyerSpec
@@ -55,7 +55,7 @@ from .render.subject import Subject
 from .storage import FlyerSource
 
 __all__ = ["InlineRenderer", "ProcessRenderer", "RenderJob", "Rendered", "Renderer",
-           "compose_stored", "make_renderer", "process_running", "render"]
+           "compose_stored", "make_renderer", "process_running", "render", "worker_threads"]
 
 log = logging.getLogger(__name__)
 
@@ -277,8 +277,20 @@ class _Worker:
     jobs = 0
 
 
-def _start_worker(server: int) -> None:
+def worker_threads(processes: int, cores: int | None = None) -> int:
+    """Threads of a composing worker's own pool (``executor.work_pool``): its share of the
+    usable cores, or 0 (each task on the worker's thread) when it has at most one. With one
+    worker per core, a worker's threads only contend with its siblings: on the 2-core
+    machine, with two workers, the Gradio door's throughput and latency were the same with
+    the threads as without, and the workers held ~26 MB less without them (the heap that
+    glibc keeps for each further thread, bench/README.md "Round 8")."""
+    share = (machine_workers() if cores is None else cores) // max(1, processes)
+    return share if share > 1 else 0
+
+
+def _start_worker(server: int, threads: int = 0) -> None:
     one_opencv_thread()  # the worker's own threads are its cores' share already
+    work_pool().resize(threads)
     _Worker.libc = glibc()
     threading.Thread(target=_exit_with, args=(server,), name="flyer-render-watch",
                      daemon=True).start()
@@ -350,7 +362,8 @@ class ProcessRenderer:
                 context.set_forkserver_preload(PRELOAD)
                 self._pool = ProcessPoolExecutor(self.processes, mp_context=context,
                                                  initializer=_start_worker,
-                                                 initargs=(os.getpid(),))
+                                                 initargs=(os.getpid(),
+                                                           worker_threads(self.processes)))
             return self._pool
 
     def open(self) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import cv2
+import pytest
 
-from pipeline.executor import cpu_quota, machine_workers, one_opencv_thread
+from pipeline.executor import WorkPool, cpu_quota, machine_workers, one_opencv_thread
 
 
 def test_one_opencv_thread_runs_opencv_on_the_calling_thread() -> None:
@@ -35,3 +37,24 @@ def test_the_usable_cores_count_a_containers_cpu_quota(tmp_path: Path) -> None:
     assert cpu_quota(v1) is None
     (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
     assert cpu_quota(v1) == 1.0 and machine_workers(v1) == 1
+
+
+def test_a_pool_of_no_threads_runs_each_task_where_it_is_submitted() -> None:
+    """``resize(0)``: what a composing worker with a core to itself does; results, errors and
+    ``map`` behave as with threads."""
+    pool = WorkPool(2)
+    here = threading.get_ident()
+    assert pool.submit(threading.get_ident).result() != here  # a thread of the pool
+    pool.resize(0)
+    assert not pool.running  # the threads were stopped
+    assert pool.submit(threading.get_ident).result() == here
+    assert list(pool.map(lambda x: x * x, range(4))) == [0, 1, 4, 9]
+    failed = pool.submit(int, "not a number")
+    with pytest.raises(ValueError, match="not a number"):
+        failed.result()
+    assert not pool.running  # nothing was started
+    pool.resize(1)
+    assert pool.submit(threading.get_ident).result() != here
+    pool.shutdown()
+    with pytest.raises(ValueError, match="-1 threads"):
+        pool.resize(-1)

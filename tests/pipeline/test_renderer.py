@@ -20,7 +20,7 @@ from PIL import Image
 
 from pipeline.backends.procedural import ProceduralBackend
 from pipeline.errors import Busy, ConfigError, InvalidRequest, RenderError
-from pipeline.executor import machine_workers
+from pipeline.executor import machine_workers, work_pool
 from pipeline.models import EventDetails, FlyerRequest
 from pipeline.renderer import (
     AUTO_MAX,
@@ -30,6 +30,7 @@ from pipeline.renderer import (
     make_renderer,
     process_running,
     render,
+    worker_threads,
 )
 from pipeline.service import FlyerService
 from pipeline.settings import load_settings
@@ -92,6 +93,27 @@ def test_workers_compose_the_pixels_this_process_does(processes: ProcessRenderer
     known = replace(uploaded.source, subject=there[1].subject)
     again = list(processes.run([RenderJob(known, "split_panel", "story")]))
     assert np.array_equal(np.asarray(again[0].flyer.image), np.asarray(there[1].flyer.image))
+
+
+def _pool_state() -> tuple[int, bool]:
+    """In a worker: its work pool's size and whether it runs threads."""
+    return work_pool().max_workers, work_pool().running
+
+
+def test_a_worker_with_a_core_to_itself_starts_no_threads(processes: ProcessRenderer) -> None:
+    """One worker per core: a worker's pool runs its tasks (the profile search, the PNG's
+    deflate slices) on its own thread, so it holds no pool threads (nor their heaps)."""
+    assert [worker_threads(n, cores=8) for n in (1, 2, 4, 8, 16)] == [8, 4, 2, 0, 0]
+    assert worker_threads(2, cores=2) == 0 and worker_threads(1, cores=2) == 2
+    job = RenderJob(_source(), "auto", "instagram_post", painting=_painting(),
+                    encodings=("png",))
+    list(processes.run([job, job, job, job]))  # both workers analyse, compose and deflate
+    expected = worker_threads(processes.processes)
+    pool = processes._executor()
+    states = {pool.submit(_pool_state).result(timeout=60) for _ in range(8)}
+    assert {size for size, _ in states} == {expected}
+    if expected == 0:
+        assert states == {(0, False)}  # the work ran, and no thread was ever started
 
 
 def test_a_png_job_crosses_as_its_png_not_its_pixels() -> None:

@@ -60,9 +60,12 @@ __all__ = ["InlineRenderer", "ProcessRenderer", "RenderJob", "Rendered", "Render
 log = logging.getLogger(__name__)
 
 BACKGROUND_QUALITY = 93
-"""JPEG quality of a stored painted background (4:4:4): about 70 KB for the procedural
-painter's grainy 456x568 px instead of 310 KB as PNG, 2 ms to encode instead of 40; a flyer
-composed on it is within 43 dB PSNR of one composed on the painting itself."""
+"""JPEG quality of a stored painted background (4:4:4, optimised Huffman tables): about 66 KB
+for the procedural painter's grainy 456x568 px instead of 310 KB as PNG, ~5 ms to encode
+instead of 40; a flyer composed on it is within 43 dB PSNR of one composed on the painting
+itself. The optimised tables (a second pass over the coefficients) make it 8.5 % smaller than
+the standard ones (71.8 KB over 24 paintings: ~18 MB of 3,000 stored flyers) for ~2.3 ms more
+to encode, and decode to the same pixels."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,8 @@ def stored_background(image: Image.Image) -> bytes:
     chroma subsampling (no visible loss once composed; generation composes from these very
     bytes, so re-renders and downloads match it pixel for pixel)."""
     buffer = io.BytesIO()
-    _rgb(image).save(buffer, format="JPEG", quality=BACKGROUND_QUALITY, subsampling=0)
+    _rgb(image).save(buffer, format="JPEG", quality=BACKGROUND_QUALITY, subsampling=0,
+                     optimize=True)
     return buffer.getvalue()
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from pipeline.app_api import FlyerApp, build_request, check_batch_size, download_kind
 from pipeline.backends.procedural import ProceduralBackend
-from pipeline.composed import ComposedCache, pixel_bytes
+from pipeline.composed import DEFAULT_MAX_ITEMS, ComposedCache, pixel_bytes
 from pipeline.errors import BackendCancelled, InvalidRequest, NotFound
 from pipeline.export import encode, read_provenance
 from pipeline.models import Flyer
@@ -160,6 +160,23 @@ def test_the_composed_cache_is_bounded_by_bytes_least_recent_out() -> None:
     assert "huge" not in cache and len(cache) == 3
     cache.discard("a")
     assert len(cache) == 2 and cache.nbytes == 2 * pixel_bytes(small)
+
+
+def test_the_composed_cache_keeps_at_most_max_items_flyers_however_small() -> None:
+    """Flyers kept as their PNG count its bytes (~1.3 MB a post): the byte budget alone held
+    ~50 of them; the count holds the batches being delivered now."""
+    png = b"\x89PNG" + bytes(1000)
+    cache = ComposedCache(max_bytes=10**9, max_items=3)
+    for name in "abcde":
+        cache.put(name, Flyer(Image.new("RGB", (1, 1)), {}, "layout", "fmt"), png)
+    assert [n for n in "abcde" if n in cache] == ["c", "d", "e"]
+    assert cache.nbytes == 3 * len(png)
+    assert ComposedCache().max_items == DEFAULT_MAX_ITEMS
+    none = ComposedCache(max_items=0)
+    none.put("a", Flyer(Image.new("RGB", (1, 1)), {}, "layout", "fmt"))
+    assert len(none) == 0
+    with pytest.raises(ValueError, match="max_items"):
+        ComposedCache(max_items=-1)
 
 
 def test_encoding_the_cached_flyer_matches_a_fresh_encode() -> None:

@@ -284,10 +284,11 @@ class _Worker:
 def worker_threads(processes: int, cores: int | None = None) -> int:
     """Threads of a composing worker's own pool (``executor.work_pool``): its share of the
     usable cores, or 0 (each task on the worker's thread) when it has at most one. With one
-    worker per core, a worker's threads only contend with its siblings: on the 2-core
-    machine, with two workers, the Gradio door's throughput and latency were the same with
-    the threads as without, and the workers held ~26 MB less without them (the heap that
-    glibc keeps for each further thread, bench/README.md "Round 8")."""
+    worker per core, a worker's threads mostly contend with its siblings: on the 2-core
+    machine with two workers, 8 Gradio-door clients made as many flyers a second with the
+    threads as without, the two workers held ~26 MB less without them (the heap glibc keeps
+    for a further thread), and a lone batch of 5 took ~5 % longer (~35 ms: its last flyer
+    composes alone, on one core; bench/README.md "Round 8")."""
     share = (machine_workers() if cores is None else cores) // max(1, processes)
     return share if share > 1 else 0
 

@@ -90,11 +90,14 @@ class RenderJob:
     painting: Image.Image | None = None
     logo: Image.Image | None = None
     encodings: tuple[str, ...] = ("preview",)
+    faces: bool = True
+    """Whether ``painting`` may show faces (``GeneratedImage.faces``): without, its analysis
+    skips the face searches."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _job, (self.source, self.layout, self.format, self.language,
                       _packed(self.metro_logo), self.avoid, _packed(self.painting),
-                      _packed(self.logo), self.encodings)
+                      _packed(self.logo), self.encodings, self.faces)
 
 
 def _packed(image: Image.Image | None) -> tuple[str, tuple[int, int], bytes] | None:
@@ -115,9 +118,9 @@ def _job(source: FlyerSource, layout: str, fmt: str, language: str,
          metro_logo: tuple[str, tuple[int, int], bytes] | None, avoid: tuple[str, ...],
          painting: tuple[str, tuple[int, int], bytes] | None,
          logo: tuple[str, tuple[int, int], bytes] | None,
-         encodings: tuple[str, ...]) -> RenderJob:
+         encodings: tuple[str, ...], faces: bool = True) -> RenderJob:
     return RenderJob(source, layout, fmt, language, _unpacked(metro_logo), avoid,
-                     _unpacked(painting), _unpacked(logo), encodings)
+                     _unpacked(painting), _unpacked(logo), encodings, faces)
 
 
 def _rendered(image: tuple[str, tuple[int, int], bytes] | None, manifest: dict[str, Any],
@@ -210,7 +213,7 @@ def render(job: RenderJob) -> Rendered:
     if job.painting is not None:
         kept = stored_background(job.painting)
         background = decoded_background(kept)
-        analysis = analyse(job.painting).encode()
+        analysis = analyse(job.painting, faces=job.faces).encode()
     else:
         kept = source.background
         background = _rgb(load_image(kept, field="background"))

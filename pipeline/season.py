@@ -48,6 +48,7 @@ from .models import Flyer, FlyerRequest, FlyerSpec
 from .render.compose import compose, prepare_logo
 from .render.formats import Format, get_format
 from .render.images import load_image
+from .render.see import analyse
 from .sheets import MAX_ROWS, SheetRow
 
 if TYPE_CHECKING:
@@ -456,7 +457,8 @@ def _compose(run: _Run, request: FlyerRequest, row: SheetRow, generated: Generat
         logo=run.logo, metro_logo=run.service.metro_logo, provenance=provenance,
         language=settings.language,
     )
-    flyer = compose(generated.image, spec, request.layout, run.fmt)
+    flyer = compose(generated.image, spec, request.layout, run.fmt,
+                    subject=analyse(generated.image, faces=generated.faces))
     return replace(flyer, manifest={**flyer.manifest, "row": row.number})
 
 

@@ -396,7 +396,7 @@ class FlyerService:
                 # variants of one uploaded picture differ by layout: auto's next best
                 avoid=tuple(used) if uploaded is not None else (),
                 painting=None if uploaded is not None else generated.image,
-                logo=logo_image, encodings=encodings)
+                logo=logo_image, encodings=encodings, faces=generated.faces)
             return jobs[index]
 
         def one_by_one() -> Generator[Rendered, None, None]:

@@ -79,6 +79,11 @@ class GeneratedImage:
     """RGB image, of the painted size."""
     seed: int | None
     """The seed that reproduces this exact image; None when the backend cannot say."""
+    faces: bool = True
+    """Whether the picture may show faces. False only from a painter that cannot paint one
+    (the offline painter's gradients, glows and rays): its analysis then skips the face
+    searches, ~20 ms of a flyer's ~30 ms of analysis, and finds the same (no faces in 150 of
+    its paintings searched)."""
 
 
 @dataclass(frozen=True)

@@ -316,6 +316,6 @@ class ProceduralBackend:
         for i in range(request.count):
             batch.check_cancel()
             image = render(request.prompt, seed + i, width, height, request.palette)
-            images.append(GeneratedImage(image=image, seed=seed + i))
+            images.append(GeneratedImage(image=image, seed=seed + i, faces=False))
             batch.report((i + 1) / request.count * 0.99, f"painted {i + 1} of {request.count}")
         return batch.finish(self, images)

@@ -378,8 +378,10 @@ def _objects(sal: np.ndarray, faces: tuple[FracBox, ...]) -> tuple[FracBox, ...]
                  for b in found[:_MAX_OBJECTS + len(people)])
 
 
-def analyse(image: Image.Image) -> Subject:
-    """Faces, main objects and saliency of ``image`` (any mode, any size).
+def analyse(image: Image.Image, faces: bool = True) -> Subject:
+    """Faces, main objects and saliency of ``image`` (any mode, any size); without
+    ``faces``, the saliency and objects of a picture known to show no face (the offline
+    painter's: ``GeneratedImage.faces``), without the face searches.
 
     The searches are independent and OpenCV drops the GIL while it works: the two profile
     passes run on the shared pool (``pipeline.executor``; a leaf task) while this thread
@@ -388,6 +390,9 @@ def analyse(image: Image.Image) -> Subject:
     detector"). Under load the CPU is the same either way."""
     small = _shrink(image, FACE_SIDE)  # shrunk once: a big upload is never converted whole
     small = small if small.mode == "RGB" else small.convert("RGB")
+    if not faces:
+        sal = _saliency(_contrast(small), ())
+        return Subject(sal, (), _objects(sal, ()))
     side = np.asarray(_shrink(small, PROFILE_SIDE).convert("L"))
     profiles = work_pool().submit(_profiles, side)
     try:
@@ -395,6 +400,6 @@ def analyse(image: Image.Image) -> Subject:
         contrast = _contrast(small)
     finally:
         found = profiles.result()
-    faces = _faces(frontal, found)
-    sal = _saliency(contrast, faces)
-    return Subject(sal, faces, _objects(sal, faces))
+    found_faces = _faces(frontal, found)
+    sal = _saliency(contrast, found_faces)
+    return Subject(sal, found_faces, _objects(sal, found_faces))

@@ -33,6 +33,12 @@ def test_is_an_image_backend() -> None:
     assert backend.name == "procedural" and backend.model == "procedural-v1"
 
 
+def test_its_paintings_say_they_show_no_face() -> None:
+    """So their analysis skips the face searches (``see.analyse(faces=False)``)."""
+    painting = ProceduralBackend().generate(PaintRequest(prompt="jazz night", seed=1, count=2))
+    assert [image.faces for image in painting.images] == [False, False]
+
+
 def test_same_inputs_same_pixels() -> None:
     first, second = paint(seed=42)[0], paint(seed=42)[0]
     assert first.mode == "RGB" and first.size == (160, 200)

@@ -22,6 +22,7 @@ from pipeline.backends.procedural import ProceduralBackend
 from pipeline.errors import Busy, ConfigError, InvalidRequest, RenderError
 from pipeline.executor import machine_workers, work_pool
 from pipeline.models import EventDetails, FlyerRequest
+from pipeline.render.subject import Subject
 from pipeline.renderer import (
     AUTO_MAX,
     BACKGROUND_QUALITY,
@@ -128,6 +129,18 @@ def test_a_stored_background_is_an_optimised_jpeg_of_the_same_pixels() -> None:
     assert len(kept) < 0.95 * len(plain.getvalue())
     assert np.array_equal(np.asarray(decoded_background(kept)),
                           np.asarray(Image.open(io.BytesIO(plain.getvalue())).convert("RGB")))
+
+
+def test_a_painting_known_to_show_no_face_is_analysed_without_the_face_searches(
+        processes: ProcessRenderer) -> None:
+    """``RenderJob.faces`` (from ``GeneratedImage.faces``) crosses to a worker and decides the
+    analysis: a portrait said to show no face is stored with none."""
+    portrait = photo("astronaut.png").convert("RGB")
+    searched, said = (RenderJob(_source(), "auto", "story", painting=portrait, faces=faces)
+                      for faces in (True, False))
+    assert pickle.loads(pickle.dumps(said)).faces is False
+    found, skipped = processes.run([searched, said])
+    assert Subject.decode(found.subject).faces and not Subject.decode(skipped.subject).faces
 
 
 def test_a_png_job_crosses_as_its_png_not_its_pixels() -> None:

@@ -278,3 +278,22 @@ def test_the_saliency_planes_give_the_same_maps_as_the_whole_array() -> None:
     assert np.array_equal(see._border_contrast(lab), np.sort(np.stack(dists), axis=0)[1])
     plain = np.sqrt((lab ** 2).sum(axis=2))
     assert np.array_equal(np.sqrt(see._squares([lab[..., 0], lab[..., 1], lab[..., 2]])), plain)
+
+
+def test_a_picture_known_to_show_no_face_skips_the_searches_and_loses_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``faces=False`` (the offline painter's pictures, ``GeneratedImage.faces``): the same
+    saliency and objects as the full analysis where there is no face to find, and no face
+    search at all (so a face that were there would not be found: only painters that cannot
+    paint one say so)."""
+    from pipeline.backends.procedural import render as paint
+
+    for prompt, seed in (("neon jazz club", 3), ("forest dawn", 7), ("retro poster", 11)):
+        painting = paint(prompt, seed, 456, 568)
+        assert analyse(painting, faces=False).encode() == analyse(painting).encode()
+    searched: list[str] = []
+    real = see._detect
+    monkeypatch.setattr(see, "_detect", lambda *a, **k: searched.append(a[1]) or real(*a, **k))
+    portrait = analyse(photo("astronaut.png"), faces=False)
+    assert searched == [] and portrait.faces == ()
+    assert float(portrait.saliency.max()) > 0.3  # the saliency is still measured

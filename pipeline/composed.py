@@ -2,9 +2,8 @@
 again: the pixels made at generation (or re-rendering) are the ones every encoding is made of.
 
 Bounded by bytes (what the canvases hold in memory) and by a number of flyers, least recently
-used first out. A miss
-is never an error: the service composes the flyer again from what the store keeps (same
-inputs, same pixels) and puts it back. Thread-safe.
+used first out. A miss is never an error: the service composes the flyer again from what the
+store keeps (same inputs, same pixels) and puts it back. Thread-safe.
 
 A flyer may also be kept as its PNG (``put(..., png=...)``: what a worker process sends back
 for a /generate that asked for the PNG, ``renderer.Rendered``): it counts the PNG's bytes, and

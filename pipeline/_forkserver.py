@@ -22,15 +22,17 @@ from .models import EventDetails
 from .renderer import RenderJob, render
 from .storage import FlyerSource
 
-ARENAS = 2
+ARENAS = 1
 """Allocator arenas a composing process may use. glibc gives each new thread its own arena
 (up to 8 per core) and keeps the pages freed in each: the fork server's warm-up and every
 worker's threads (the work pool, OpenCV's callers) each kept a few MB that ``malloc_trim``
 could not give back between live blocks. With at most two, 3,000 flyers through the Gradio
 door held 720.5 MB in the server with its composing processes, not 770.0, with varied texts
-(665.7, not 705.0, with one text), at no cost in speed that the runs showed; the figure moves
-by tens of MB between runs (a third, 759.2), so the gain is ~10-50 MB (``bench_store.py``,
-bench/README.md "Round 6"). The server's own heap has its policy (``studio/memory.py``)."""
+(665.7, not 705.0, with one text; bench/README.md "Round 6"). With one, a worker's pool
+thread (``renderer.worker_threads``) allocates from the worker's own heap: the two workers
+held 79.6-82.9 MB instead of 108.6 with one pool thread each, as little as with no pool
+thread (81.3), at the same speed (bench/README.md "Round 8"). The server's own heap has its
+policy (``studio/memory.py``)."""
 
 
 def _warm() -> None:

@@ -74,22 +74,13 @@ class WorkPool(Executor):
     """A thread pool started on first use and stopped when its last holder lets go."""
 
     def __init__(self, max_workers: int | None = None, name: str = "flyer-work") -> None:
-        self.max_workers = machine_workers() if max_workers is None else max_workers
-        """Threads the pool starts; 0: none, each task runs on the thread that submits it
-        (``resize``)."""
+        self.max_workers = max_workers or machine_workers()
         self.name = name
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._holders = 0
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        if self.max_workers == 0:  # inline: done before this returns, as a thread would
-            done: Future[T] = Future()
-            try:
-                done.set_result(fn(*args, **kwargs))
-            except Exception as exc:  # handed to whoever asks for the result, as a pool's
-                done.set_exception(exc)
-            return done
         with self._lock:
             if self._pool is None:
                 one_opencv_thread()
@@ -98,10 +89,10 @@ class WorkPool(Executor):
 
     def resize(self, max_workers: int) -> None:
         """Use ``max_workers`` threads from now on (the current ones, if any, finish their
-        work and stop); 0: run each task on the thread that submits it. A composing worker
-        process that has a core to itself runs inline (``renderer._start_worker``)."""
-        if max_workers < 0:
-            raise ValueError(f"a work pool cannot have {max_workers} threads")
+        work and stop): a composing worker process's share of the cores
+        (``renderer.worker_threads``)."""
+        if max_workers < 1:
+            raise ValueError(f"a work pool needs at least one thread, not {max_workers}")
         self.shutdown(wait=True)
         self.max_workers = max_workers
 

@@ -286,17 +286,16 @@ class _Worker:
 
 def worker_threads(processes: int, cores: int | None = None) -> int:
     """Threads of a composing worker's own pool (``executor.work_pool``): its share of the
-    usable cores, or 0 (each task on the worker's thread) when it has at most one. With one
-    worker per core, a worker's threads mostly contend with its siblings: on the 2-core
-    machine with two workers, 8 Gradio-door clients made as many flyers a second with the
-    threads as without, the two workers held ~26 MB less without them (the heap glibc keeps
-    for a further thread), and a lone batch of 5 took ~5 % longer (~35 ms: its last flyer
-    composes alone, on one core; bench/README.md "Round 8")."""
+    usable cores, at least one. With one worker per core (the default), one thread: a
+    photograph's analysis searches profile faces there while its own thread searches frontal
+    ones (~32 ms instead of ~51 one after the other, on the idle 2-core machine), and the
+    PNG's deflate slices queue on it. A pool as large as the machine's cores (two threads
+    here, as before) only contended with the sibling workers (bench/README.md "Round 8")."""
     share = (machine_workers() if cores is None else cores) // max(1, processes)
-    return share if share > 1 else 0
+    return max(1, share)
 
 
-def _start_worker(server: int, threads: int = 0) -> None:
+def _start_worker(server: int, threads: int = 1) -> None:
     one_opencv_thread()  # the worker's own threads are its cores' share already
     work_pool().resize(threads)
     _Worker.libc = glibc()

@@ -1,5 +1,5 @@
-"""pipeline.heap: the composing processes run on at most two allocator arenas (counted by
-glibc itself, ``malloc_info``), which their fork server sets before any thread starts."""
+"""pipeline.heap: the composing processes run on one allocator arena (counted by glibc
+itself, ``malloc_info``), which their fork server sets before any thread starts."""
 
 from __future__ import annotations
 
@@ -61,5 +61,5 @@ def test_threads_share_at_most_the_arenas_allowed() -> None:
 def test_the_composing_processes_fork_server_caps_its_arenas_before_its_threads() -> None:
     """Importing the fork server's preload composes a flyer on the shared pool's threads;
     workers are forked from it and inherit its allocator's limit."""
-    preload = "import pipeline._forkserver\nfrom pipeline._forkserver import ARENAS\n"
-    assert _arenas(preload) <= 2
+    preload = "import pipeline._forkserver\nassert pipeline._forkserver.ARENAS == 1\n"
+    assert _arenas(preload) == 1

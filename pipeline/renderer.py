@@ -290,7 +290,8 @@ def worker_threads(processes: int, cores: int | None = None) -> int:
     photograph's analysis searches profile faces there while its own thread searches frontal
     ones (~32 ms instead of ~51 one after the other, on the idle 2-core machine), and the
     PNG's deflate slices queue on it. A pool as large as the machine's cores (two threads
-    here, as before) only contended with the sibling workers (bench/README.md "Round 8")."""
+    here, as before) made no more flyers a second with 8 clients than one thread or none
+    (bench/README.md "Round 8")."""
     share = (machine_workers() if cores is None else cores) // max(1, processes)
     return max(1, share)
 

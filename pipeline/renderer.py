@@ -442,7 +442,7 @@ class ProcessRenderer:
 
 
 AUTO_MAX = 8
-"""Most worker processes ``auto`` starts (each holds ~80 MB; beyond 8 cores, run replicas or
+"""Most worker processes ``auto`` starts (each adds ~40 MB; beyond 8 cores, run replicas or
 set FLYER_RENDER_PROCESSES)."""
 
 

@@ -173,7 +173,7 @@ class Settings:
         "Worker processes that compose flyers (see the picture, lay out, ink, encode), so "
         "that composing uses every core: `auto` gives the studio server one per usable core "
         "(a container's CPU quota counted; at most 8) when there are two or more; the CLI and "
-        "scripts compose in their own process. Each holds about 80 MB. `0` composes in the "
+        "scripts compose in their own process. Each adds about 40 MB. `0` composes in the "
         "server's process (less memory, about a quarter less throughput on 2 cores).",
         group=TYPESETTING, shown_default="auto", example="")
     # --- store, queue and login -------------------------------------------------------------

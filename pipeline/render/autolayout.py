@@ -134,7 +134,8 @@ class _Views:
         if key not in self.stacks:
             self.prepare([c for c, _ in crops], grid)
             views = [self.seen[(c, grid)] for c, _ in crops]
-            stack = CropStack.of([v[0] for v in views], [v[1] for v in views])
+            stack = CropStack.of([v[0] for v in views], [v[1] for v in views],
+                                 [fractions(c, self.size) for c, _ in crops])
             own = np.asarray([total({k: v for k, v in self.cost(c, z).items()
                                      if k in _CROP_TERMS or k == "presence"})
                               for c, z in crops], dtype=np.float64)

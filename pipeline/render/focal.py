@@ -11,9 +11,9 @@ region of the target, as far as the picture allows, and keeps it whole when it f
 When even the largest crop must cut the focus (a landscape photograph's subject on a story,
 a tall one on a banner), the candidates also include *filled* crops: boxes of the target's
 ratio that hold the whole picture across its short side and reach beyond the picture along
-the other, at the start, middle or end; ``resample.fill_out`` paints what lies beyond with
-the picture itself, blurred. They cost their share of backdrop (``score.crop_terms``), so
-they win only where the subject would otherwise be cut.
+the other, at the start, middle or end; ``resample.fill_out`` paints what lies beyond in
+the picture's own edge colours, into which the picture fades. They cost their share of
+backdrop (``score.crop_terms``), so they win only where the subject would otherwise be cut.
 """
 
 from __future__ import annotations

@@ -15,8 +15,10 @@ never depends on the machine's core count.
 
 ``fill_out``: a filled crop (``focal``) reaches beyond the picture, so that a subject wider
 than any crop of the target's ratio stays whole: the picture is resized into its place and
-the rest is the picture itself, cover-fitted, blurred and toned down (what apps show around a
-landscape photo on a story).
+the rest continues the picture's edge colours, settling into their mean away from it (a calm
+ground for text, in the picture's own colours). The picture fades into it over ``FEATHER`` of
+the canvas's short side, so no hard line runs through a card or a block of text laid across
+the join.
 """
 
 from __future__ import annotations
@@ -89,8 +91,6 @@ def enlarge(image: Image.Image, size: tuple[int, int],
 BACKDROP_CELLS = 48
 """The backdrop is painted BACKDROP_CELLS px along its long side, blurred, then enlarged:
 the same look at every output size (the measuring surface's small copy and the canvas)."""
-BACKDROP_CONTRAST = 0.7
-"""The backdrop's contrast against its mean colour: calm, so text on it reads."""
 
 
 def _inside(image: Image.Image, box: tuple[float, float, float, float]
@@ -99,26 +99,79 @@ def _inside(image: Image.Image, box: tuple[float, float, float, float]
             min(float(image.width), box[2]), min(float(image.height), box[3]))
 
 
+EDGE_DEPTH = 0.06
+"""Depth of the picture's edge strip whose colours the backdrop continues, as a share of the
+picture along the filled axis."""
+FADE = 0.25
+"""Distance (a share of the canvas's short side) over which the backdrop's colours settle
+from the picture's edge towards the edge's mean colour (an e-folding distance)."""
+
+
 def _backdrop(image: Image.Image, size: tuple[int, int],
-              box: tuple[float, float, float, float]) -> Image.Image:
-    """The picture cover-fitted to ``size`` around the middle of ``box``, blurred and toned
-    down: painted small, then enlarged (smooth, so the enlargement shows no blocks)."""
-    ratio = size[0] / size[1]
-    if image.width / image.height > ratio:
-        w, h = image.height * ratio, float(image.height)
-    else:
-        w, h = float(image.width), image.width / ratio
-    cx = min(max((box[0] + box[2]) / 2, w / 2), image.width - w / 2)
-    cy = min(max((box[1] + box[3]) / 2, h / 2), image.height - h / 2)
+              inner: tuple[float, float, float, float], span: tuple[int, int],
+              across: bool) -> Image.Image:
+    """What lies beyond a filled crop's picture: its edge colours continued, softened and
+    settling into the edge's mean colour away from it, so the picture meets a calm ground of
+    its own colours with no break at the join (``inner``: the picture's part in source
+    pixels; ``span``: where it lies along the filled axis, canvas px; ``across``: the
+    filled axis is the width). Painted ``BACKDROP_CELLS`` px along the long side, then
+    enlarged (smooth, no blocks)."""
+    if across:  # work on the transposed picture: the filled axis is then the height
+        flipped = _backdrop(image.transpose(Image.Transpose.TRANSPOSE), (size[1], size[0]),
+                            (inner[1], inner[0], inner[3], inner[2]), span, False)
+        return flipped.transpose(Image.Transpose.TRANSPOSE)
+    w, h = size
     cell = max(size) / BACKDROP_CELLS
-    small_size = (max(2, round(size[0] / cell)), max(2, round(size[1] / cell)))
-    small = image.resize(small_size, Image.Resampling.BOX,
-                         box=(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
-    blurred = cv2.GaussianBlur(np.asarray(small, dtype=np.float32), (0, 0), 1.2)
-    mean = blurred.reshape(-1, 3).mean(axis=0)
-    calm = (mean + (blurred - mean) * BACKDROP_CONTRAST).astype(np.float32)
-    out = cv2.resize(calm, size, interpolation=cv2.INTER_CUBIC)
+    sw, sh = max(2, round(w / cell)), max(2, round(h / cell))
+    depth = max(1.0, EDGE_DEPTH * (inner[3] - inner[1]))
+
+    def profile(top: float) -> np.ndarray:
+        row = image.resize((sw, 1), Image.Resampling.BOX,
+                           box=(inner[0], top, inner[2], top + depth))
+        values = np.asarray(row, dtype=np.float32)
+        return cv2.GaussianBlur(values, (0, 0), 1.5)[0]
+
+    ends = (profile(inner[1]), profile(inner[3] - depth))
+    ys = (np.arange(sh, dtype=np.float32) + 0.5) * h / sh
+    first = ys < (span[0] + span[1]) / 2
+    distance = np.where(first, np.maximum(0.0, span[0] - ys), np.maximum(0.0, ys - span[1]))
+    weight = np.exp(-distance / (FADE * min(size)))[:, None, None]
+    edge = np.where(first[:, None, None], ends[0][None], ends[1][None])
+    mean = np.where(first[:, None, None], ends[0].mean(axis=0), ends[1].mean(axis=0))
+    small = (mean + (edge - mean) * weight).astype(np.float32)
+    out = cv2.resize(small, size, interpolation=cv2.INTER_CUBIC)
     return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
+FEATHER = 0.04
+"""Width of the fade from a filled crop's picture into its backdrop, as a share of the
+canvas's short side (inside the picture, on each side that meets the backdrop)."""
+
+
+def _fade_in(canvas: Image.Image, part: Image.Image, at: tuple[int, int],
+             sides: tuple[bool, bool, bool, bool], width: int) -> None:
+    """Paste ``part`` on ``canvas`` at ``at``, fading in from the canvas over ``width`` px
+    on each of its ``sides`` (left, top, right, bottom) that is set: only those bands are
+    blended (the canvas under them is kept, then laid back over the part through a ramp)."""
+    w, h = part.size
+    kept: list[tuple[Image.Image, tuple[int, int], Image.Image]] = []
+    for index, on in enumerate(sides):
+        n = min(width, (w if index % 2 == 0 else h) // 2)
+        if not on or n < 2:
+            continue
+        ramp = 255 - ((np.arange(n, dtype=np.float32) + 0.5) / n * 255.0 + 0.5).astype(np.uint8)
+        if index >= 2:  # right, bottom: the ramp runs the other way
+            ramp = ramp[::-1]
+        x0 = at[0] + (w - n if index == 2 else 0)
+        y0 = at[1] + (h - n if index == 3 else 0)
+        box = (x0, y0, x0 + (n if index % 2 == 0 else w), y0 + (h if index % 2 == 0 else n))
+        ramps = (np.broadcast_to(ramp[None, :], (h, n)) if index % 2 == 0
+                 else np.broadcast_to(ramp[:, None], (n, w)))
+        kept.append((canvas.crop(box), (x0, y0),
+                     Image.fromarray(np.ascontiguousarray(ramps), "L")))
+    canvas.paste(part, at)
+    for band, corner, fade in kept:
+        canvas.paste(band, corner, fade)
 
 
 def fill_out(image: Image.Image, size: tuple[int, int],
@@ -135,11 +188,13 @@ def fill_out(image: Image.Image, size: tuple[int, int],
     top = round((inner[1] - box[1]) * scale_y)
     right = min(size[0], round((inner[2] - box[0]) * scale_x))
     bottom = min(size[1], round((inner[3] - box[1]) * scale_y))
-    canvas = _backdrop(image, size, box)
+    across = top <= 0 and bottom >= size[1]  # the picture spans the height: filled across
+    canvas = _backdrop(image, size, inner, (left, right) if across else (top, bottom), across)
     part_size = (max(1, right - left), max(1, bottom - top))
     if part_size[0] > inner[2] - inner[0]:
         part = enlarge(image, part_size, inner)
     else:
         part = image.resize(part_size, Image.Resampling.LANCZOS, box=inner)
-    canvas.paste(part, (left, top))
+    sides = (left > 0, top > 0, right < size[0], bottom < size[1])
+    _fade_in(canvas, part, (left, top), sides, round(FEATHER * min(size)))
     return canvas

@@ -20,7 +20,13 @@ have one:
   calm-background term auto used before, kept);
 * ``hidden``: share of the canvas the picture does not fill (a split layout's colour half:
   the subject is shown smaller; without it a split layout would always win);
-* ``uti``: share of the non-salient area used (Uti, higher is better; reported, not ranked).
+* ``uti``: share of the non-salient area used (Uti, higher is better; reported, not ranked);
+* ``seam``: on a filled crop (``focal``: the picture whole, its edge colours continued
+  beyond), how many covers straddle the line where the picture meets its backdrop
+  (``resample.fill_out`` fades one into the other, so a card across the join no longer shows
+  a hard line through it, but one wholly on either side still sits better): light, so it
+  only decides between near equals; a panel along the whole line (a band) hides it and
+  counts none.
 
 ``crop_terms`` adds what the crop itself costs (faces cut off, salient mass left out, zooming in,
 moving off centre); ``moved`` counts how far a placement strays from the layout as drawn
@@ -65,6 +71,7 @@ __all__ = [
     "planned",
     "score",
     "score_many",
+    "seams",
     "total",
 ]
 
@@ -85,7 +92,8 @@ WEIGHTS: dict[str, float] = {
     "hidden": 0.6,   # showing the picture smaller (a split layout) is a real cost too
     "zoom": 1.0,
     "shift": 1.0,
-    "backdrop": 0.3,  # a filled crop's blurred margin: only to keep the whole subject
+    "backdrop": 0.3,  # a filled crop's painted margin: only to keep the whole subject
+    "seam": 0.02,    # per cover across a filled crop's picture edge: off it where it can
     "penalty": 1.0,  # the layout's own auto_penalty
     "moved": 0.02,   # per change from the layout as drawn (mirror, a block at another anchor)
     "squeeze": 0.5,  # the title set smaller than in the layout as drawn
@@ -94,6 +102,10 @@ PRESENCE_FULL = 0.1
 """Mean saliency from which a picture's subject counts in full (a portrait: ~0.3)."""
 ZOOM_COST = 0.1
 SHIFT_COST = 0.05
+SEAM_TOLERANCE = 0.02
+"""How far (a share of the picture's side) a cover may reach past a picture edge unnoticed."""
+SEAM_SPAN = 0.98
+"""A panel along at least this share of a picture edge hides it (a band)."""
 
 
 @dataclass(frozen=True)
@@ -267,6 +279,10 @@ class _Grids:
     rea: np.ndarray
     hidden: float
     area: float
+    boxes: np.ndarray
+    """The covers in fractions of the picture, (m, 4): left, top, right, bottom."""
+    panel: np.ndarray
+    """Which covers are panels (bands, cards, scrims), (m,)."""
 
 
 @lru_cache(maxsize=64)
@@ -300,12 +316,50 @@ def _grids(candidate: Candidate, shape: tuple[int, int]) -> _Grids:
     rea.setflags(write=False)
     pic = candidate.picture
     hidden = 1.0 - (pic[2] - pic[0]) * (pic[3] - pic[1]) / (candidate.size[0] * candidate.size[1])
-    return _Grids(covered, reach, rea, hidden, float(covered.sum()))
+    inside = [(f, c.kind in ("panel", "scrim")) for c in candidate.covers
+              if (f := _in_picture(c.box, pic)) is not None]
+    boxes = np.asarray([f for f, _ in inside], dtype=np.float64).reshape(-1, 4)
+    panel = np.asarray([p for _, p in inside], dtype=bool)
+    return _Grids(covered, reach, rea, hidden, float(covered.sum()), boxes, panel)
 
 
-def score(candidate: Candidate, subject: Subject, surface: np.ndarray) -> dict[str, float]:
+def seams(crop: FracBox) -> np.ndarray:
+    """Where a crop (fractions of the picture) shows the picture's edges: ``[[top, bottom],
+    [left, right]]`` as fractions of the crop, NaN for an edge outside it (every edge of an
+    ordinary crop; ``focal``'s filled crops reach beyond one or two)."""
+    out = np.full((2, 2), np.nan)
+    for axis, (lo, hi) in enumerate(((crop[1], crop[3]), (crop[0], crop[2]))):
+        for i, edge in enumerate((0.0, 1.0)):
+            if lo < edge < hi:
+                out[axis, i] = (edge - lo) / (hi - lo)
+    return out
+
+
+def _seam_counts(g: _Grids, lines: np.ndarray) -> np.ndarray:
+    """Per crop, the covers straddling one of its picture edges (``lines``: (n, 2, 2) from
+    :func:`seams`), unless a panel along the whole edge hides it there."""
+    counts = np.zeros(lines.shape[0])
+    if not g.boxes.size:
+        return counts
+    b = g.boxes
+    tol = SEAM_TOLERANCE
+    for axis, (lo, hi, a0, a1) in enumerate(((b[:, 1], b[:, 3], b[:, 0], b[:, 2]),
+                                             (b[:, 0], b[:, 2], b[:, 1], b[:, 3]))):
+        along = g.panel & (a0 <= 1.0 - SEAM_SPAN) & (a1 >= SEAM_SPAN)
+        for i in range(2):
+            at = lines[:, axis, i][:, None]
+            with np.errstate(invalid="ignore"):
+                across = (lo[None, :] < at - tol) & (hi[None, :] > at + tol)
+            hidden = (across & along[None, :]).any(axis=1)
+            counts += np.where(hidden, 0.0, across.sum(axis=1))
+    return counts
+
+
+def score(candidate: Candidate, subject: Subject, surface: np.ndarray,
+          crop: FracBox = (0.0, 0.0, 1.0, 1.0)) -> dict[str, float]:
     """The candidate's terms (see the module docstring). ``subject`` and ``surface`` (edge
-    energy, same grid) describe the picture as it lies in ``candidate.picture``."""
+    energy, same grid) describe the picture as it lies in ``candidate.picture``; ``crop``
+    (fractions of the picture) is where it came from (a filled crop reaches beyond it)."""
     shape = subject.saliency.shape
     g = _grids(candidate, (int(shape[0]), int(shape[1])))
     sal = subject.saliency
@@ -320,15 +374,16 @@ def score(candidate: Candidate, subject: Subject, surface: np.ndarray) -> dict[s
         likely = float((g.covered * face_cells).sum()) / area
     uti = (g.area - under) / max(1e-9, sal.size - mass)
     rea = float((g.rea * surface).sum())
+    seam = float(_seam_counts(g, seams(crop)[None])[0])
     return {"faces": faces, "faces_likely": likely, "occ": occ, "rea": rea, "hidden": g.hidden,
-            "uti": uti}
+            "uti": uti, "seam": seam}
 
 
 @dataclass(frozen=True)
 class CropStack:
     """Many crops' views of one picture on one grid, for ``score_many``: per crop (rows)
     the saliency and the edge energy, flattened, the heads' cell weights and area, the
-    salient mass."""
+    salient mass, where the picture's edges lie (``seams``)."""
 
     shape: tuple[int, int]
     saliency: np.ndarray
@@ -336,11 +391,14 @@ class CropStack:
     heads: np.ndarray
     head_area: np.ndarray
     mass: np.ndarray
+    seams: np.ndarray
 
     @classmethod
-    def of(cls, views: Sequence[Subject], surfaces: Sequence[np.ndarray]) -> CropStack:
+    def of(cls, views: Sequence[Subject], surfaces: Sequence[np.ndarray],
+           crops: Sequence[FracBox] | None = None) -> CropStack:
         """The stack of ``views`` (``Subject.reframe`` of each crop, one grid) and the
-        edge energy (``surfaces``) resampled over the same crops."""
+        edge energy (``surfaces``) resampled over the same ``crops`` (fractions of the
+        picture; ordinary crops when not given)."""
         shape = (int(views[0].saliency.shape[0]), int(views[0].saliency.shape[1]))
         sal = np.stack([v.saliency.reshape(-1) for v in views]).astype(np.float64)
         energy = np.stack([s.reshape(-1) for s in surfaces]).astype(np.float64)
@@ -349,7 +407,9 @@ class CropStack:
             if v.faces:
                 heads[i] = _weights(v.heads(), shape).reshape(-1)
         mass = np.asarray([v.mass for v in views], dtype=np.float64)
-        return cls(shape, sal, energy, heads, heads.sum(axis=1), mass)
+        lines = (np.stack([seams(c) for c in crops]) if crops is not None
+                 else np.full((len(views), 2, 2), np.nan))
+        return cls(shape, sal, energy, heads, heads.sum(axis=1), mass, lines)
 
 
 def score_many(candidate: Candidate, stack: CropStack) -> dict[str, np.ndarray]:
@@ -368,7 +428,7 @@ def score_many(candidate: Candidate, stack: CropStack) -> dict[str, np.ndarray]:
     rea = stack.energy @ g.rea.reshape(-1)
     hidden = np.full(len(stack.mass), g.hidden)
     return {"faces": faces, "faces_likely": likely, "occ": occ, "rea": rea, "hidden": hidden,
-            "uti": uti}
+            "uti": uti, "seam": _seam_counts(g, stack.seams)}
 
 
 def _share_inside(boxes: Sequence[FracBox], crop: FracBox) -> float:

@@ -1,6 +1,7 @@
 """Filled crops: when no crop of the format's ratio can hold the subject whole (a landscape
 photograph's subject on a story), the picture is shown whole across its short side on a
-blurred backdrop of itself, and text keeps off the line where the two meet."""
+backdrop continuing its own edge colours, it fades into it, and text keeps off the line where
+the two meet."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from pipeline.render.autolayout import EDGE_ENERGY, _with_edges
 from pipeline.render.compose import compose
 from pipeline.render.focal import crop_candidates, filled
 from pipeline.render.formats import get_format
-from pipeline.render.resample import enlarge, fill_out
-from pipeline.render.score import crop_terms
+from pipeline.render.resample import FEATHER, enlarge, fill_out
+from pipeline.render.score import Candidate, Cover, _grids, _seam_counts, crop_terms, seams
 from pipeline.render.see import analyse
 
 from .helpers import TEXTS, check_flyer
@@ -61,7 +62,9 @@ def test_fill_out_keeps_the_picture_sharp_on_a_calm_backdrop() -> None:
     scale = 540 / 451
     top, bottom = round(250 * scale), round(550 * scale)
     inside = enlarge(cat, (540, bottom - top), (0.0, 0.0, 451.0, 300.0))
-    assert np.array_equal(np.asarray(out)[top:bottom], np.asarray(inside))
+    fade = round(FEATHER * 540)  # the picture fades into the backdrop over its edge rows
+    assert np.array_equal(np.asarray(out)[top + fade:bottom - fade],
+                          np.asarray(inside)[fade:-fade])
 
     def busy(rows: np.ndarray) -> float:
         grey = rows.astype(np.float32).mean(axis=2)
@@ -74,8 +77,37 @@ def test_fill_out_keeps_the_picture_sharp_on_a_calm_backdrop() -> None:
     mean_back = pixels[: top - 4].reshape(-1, 3).mean(axis=0)
     mean_cat = np.asarray(cat).reshape(-1, 3).mean(axis=0)
     assert np.abs(mean_back - mean_cat).max() < 40
+    # no break at the join: the rows either side of each edge are alike (a hard paste on the
+    # old blurred copy of the whole picture differed by ~36 levels a pixel here, now ~1)
+    grey = pixels.astype(np.float32).mean(axis=2)
+    for edge in (top, bottom):
+        assert np.abs(grey[edge - 2] - grey[edge + 1]).mean() < 6
+    # away from the picture the backdrop settles into one calm colour
+    assert float(pixels[:40].astype(np.float32).std(axis=(0, 1)).max()) < 12
     with pytest.raises(ValueError):
         fill_out(cat.convert("L"), (10, 10), box)
+
+
+def test_covers_across_a_filled_crops_edge_count_unless_a_band_hides_it() -> None:
+    """``seam``: a card or text block across the line where the picture meets its
+    backdrop counts (each), one beside it does not, a panel along the whole line hides it."""
+    size = (1000, 1000)
+    crop = (0.0, -0.25, 1.0, 1.25)  # the picture from 1/6 to 5/6 of the height
+    lines = seams(crop)[None]
+    assert lines[0, 0] == pytest.approx([1 / 6, 5 / 6]) and np.isnan(lines[0, 1]).all()
+    assert np.isnan(seams((0.1, 0.1, 0.9, 0.9))).all()  # an ordinary crop shows no edge
+
+    def count(*covers: Cover) -> float:
+        candidate = Candidate("t", size, (0, 0, *size), covers)
+        return float(_seam_counts(_grids(candidate, (64, 64)), lines)[0])
+
+    card = Cover((50, 600, 500, 950), "panel", 0.85)
+    text = Cover((80, 630, 470, 920), "text")
+    assert count(card, text) == 2  # across the lower edge (833 px)
+    assert count(Cover((50, 860, 500, 990), "text")) == 0  # wholly on the backdrop
+    band = Cover((0, 600, 1000, 1000), "panel", 0.9)
+    assert count(band, text) == 0  # the band hides the line
+    assert count(Cover((0, 600, 1000, 700), "panel", 0.9), text) == 1  # not that line
 
 
 def test_the_picture_edge_is_busy_to_the_scores() -> None:

@@ -32,6 +32,7 @@ from .score import (
     grid_size,
     planned,
     score_many,
+    seams,
     total,
 )
 from .subject import Subject, resample_many
@@ -154,12 +155,9 @@ EDGE_CELLS = 2
 def _with_edges(surface: np.ndarray, crop: FracBox) -> np.ndarray:
     """``surface`` (a crop's energy grid) with the picture's edges marked where ``crop``
     reaches beyond the picture (``focal``'s filled crops; unchanged otherwise)."""
-    h, w = surface.shape
-    cuts = []
-    for lo, hi, n, axis in ((crop[1], crop[3], h, 0), (crop[0], crop[2], w, 1)):
-        for edge in (0.0, 1.0):
-            if lo < edge < hi:
-                cuts.append((axis, min(n - 1, int((edge - lo) / (hi - lo) * n))))
+    lines = seams(crop)
+    cuts = [(axis, min(n - 1, int(at * n)))
+            for axis, n in enumerate(surface.shape) for at in lines[axis] if not np.isnan(at)]
     if not cuts:
         return surface
     out = surface.copy()

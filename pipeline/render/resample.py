@@ -102,7 +102,7 @@ def _inside(image: Image.Image, box: tuple[float, float, float, float]
 EDGE_DEPTH = 0.06
 """Depth of the picture's edge strip whose colours the backdrop continues, as a share of the
 picture along the filled axis."""
-FADE = 0.25
+FADE = 0.15
 """Distance (a share of the canvas's short side) over which the backdrop's colours settle
 from the picture's edge towards the edge's mean colour (an e-folding distance)."""
 
@@ -129,7 +129,7 @@ def _backdrop(image: Image.Image, size: tuple[int, int],
         row = image.resize((sw, 1), Image.Resampling.BOX,
                            box=(inner[0], top, inner[2], top + depth))
         values = np.asarray(row, dtype=np.float32)
-        return cv2.GaussianBlur(values, (0, 0), 1.5)[0]
+        return cv2.GaussianBlur(values, (0, 0), 3.0)[0]
 
     ends = (profile(inner[1]), profile(inner[3] - depth))
     ys = (np.arange(sh, dtype=np.float32) + 0.5) * h / sh

@@ -78,7 +78,7 @@ def test_fill_out_keeps_the_picture_sharp_on_a_calm_backdrop() -> None:
     mean_cat = np.asarray(cat).reshape(-1, 3).mean(axis=0)
     assert np.abs(mean_back - mean_cat).max() < 40
     # no break at the join: the rows either side of each edge are alike (a hard paste on the
-    # old blurred copy of the whole picture differed by ~36 levels a pixel here, now ~1)
+    # old blurred copy of the whole picture differed by ~36 levels a pixel here, now ~1.5)
     grey = pixels.astype(np.float32).mean(axis=2)
     for edge in (top, bottom):
         assert np.abs(grey[edge - 2] - grey[edge + 1]).mean() < 6

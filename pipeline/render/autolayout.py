@@ -89,7 +89,7 @@ class Choice:
     placement: Arrangement = field(default_factory=Arrangement)
 
 
-_CROP_TERMS = ("cut", "trim", "lost", "zoom", "shift", "backdrop")
+_CROP_TERMS = ("cut", "trim", "lost", "part", "zoom", "shift", "backdrop")
 
 
 @dataclass
@@ -204,7 +204,7 @@ def _seed(subject: Subject, fmt: Format, content: Mapping[str, str]) -> int:
     """A number fixed by the picture (its stored saliency grid and boxes), the format and
     the flyer's text: the same inputs always vary the same way (compose stays pure)."""
     h = hashlib.blake2b(digest_size=8)
-    h.update(subject.encode())
+    h.update(subject.encode(extent=False))  # the seeds of flyers made before it was measured
     h.update(fmt.name.encode())
     for key in sorted(content):
         h.update(f"{key}={content[key]}".encode())
@@ -214,12 +214,16 @@ def _seed(subject: Subject, fmt: Format, content: Mapping[str, str]) -> int:
 def _vary(found: list[Any], seed: int) -> tuple[list[Any], list[str]]:
     """``found`` (sorted, best first) with one of the close layouts moved to the front:
     those whose best placement totals within ``CLOSE`` of the best, covers no more of any
-    face (bound and estimate) and at most ``OCC_SLACK`` more of the salient mass; which
-    one by ``seed``. Returns the new order and the close layouts' names."""
+    face (bound and estimate) and at most ``OCC_SLACK`` more of the salient mass, and of the
+    main object's extent (``object``: its faint parts, a motorcycle's tyres); which one by
+    ``seed``. Returns the new order and the close layouts' names."""
     best_terms = found[0][8]
 
     def occ(terms: dict[str, float]) -> float:
         return terms["occ"] * terms.get("presence", 1.0)
+
+    def obj(terms: dict[str, float]) -> float:
+        return terms.get("object", 0.0) * terms.get("presence", 1.0)
 
     close: list[str] = []
     for value, name, *_rest in found:
@@ -228,7 +232,8 @@ def _vary(found: list[Any], seed: int) -> tuple[list[Any], list[str]]:
             continue
         if (terms["faces"] <= best_terms["faces"] + 1e-9
                 and terms["faces_likely"] <= best_terms["faces_likely"] + 1e-9
-                and occ(terms) <= occ(best_terms) + OCC_SLACK):
+                and occ(terms) <= occ(best_terms) + OCC_SLACK
+                and obj(terms) <= obj(best_terms) + OCC_SLACK):
             close.append(name)
     if len(close) < 2:
         return found, close

@@ -9,7 +9,8 @@ region of the target, as far as the picture allows, and keeps it whole when it f
 ``crop_candidates`` is the small set the layout search scores.
 
 When even the largest crop must cut the focus (a landscape photograph's subject on a story,
-a tall one on a banner), the candidates also include *filled* crops: boxes of the target's
+a tall one on a banner), or the main object's extent (``Subject.extent``: a motorcycle with its
+wheels on an X post), the candidates also include *filled* crops: boxes of the target's
 ratio that hold the whole picture across its short side and reach beyond the picture along
 the other, at the start, middle or end; ``resample.fill_out`` paints what lies beyond in
 the picture's own edge colours, into which the picture fades. They cost their share of
@@ -97,13 +98,14 @@ def _spread(free: float, count: int) -> list[float]:
 
 def _fill_crops(src: tuple[int, int], target: tuple[int, int], subject: Subject
                 ) -> list[SrcBox]:
-    """Filled crops (beyond the picture) when the largest crop cannot hold the focus whole;
-    none otherwise."""
+    """Filled crops (beyond the picture) when the largest crop cannot hold the focus whole,
+    or the main object's extent (``Subject.extent``); none otherwise."""
     focus = subject.focus()
     if focus is None:
         return []
     w, h = _size(src, target, 1.0)
-    if (focus[2] - focus[0]) * src[0] <= w + 0.5 and (focus[3] - focus[1]) * src[1] <= h + 0.5:
+    if all((b[2] - b[0]) * src[0] <= w + 0.5 and (b[3] - b[1]) * src[1] <= h + 0.5
+           for b in (focus, subject.extent) if b is not None):
         return []
     ratio = target[0] / target[1]
     if src[0] / src[1] > ratio:  # wide picture, tall target: the picture spans the width

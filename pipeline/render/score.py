@@ -12,6 +12,9 @@ have one:
   measured against the candidate's ``bounds`` when its covers are estimates, so a face kept
   clear here stays clear once the text is fitted; ``faces_likely`` measures the same against
   the estimated covers (it ranks the placements where no bound keeps the faces clear);
+* ``object``: share of the main object's extent (``Subject.extent``: the object with its
+  faint parts, a motorcycle's tyres on a grey floor) under anything, measured against the
+  bounds like ``faces``: what ``occ`` misses where the object is hardly salient;
 * ``occ``: share of the salient mass under anything (Occ); it counts in the total in
   proportion to the picture's ``presence`` (``crop_terms``: how much subject the picture has
   at all, its mean saliency over ``PRESENCE_FULL``, at most 1): covering half of a faint glow
@@ -28,13 +31,14 @@ have one:
   only decides between near equals; a panel along the whole line (a band) hides it and
   counts none.
 
-``crop_terms`` adds what the crop itself costs (faces cut off, salient mass left out, zooming in,
-moving off centre); ``moved`` counts how far a placement strays from the layout as drawn
-(mirrored, blocks at other anchors: a move must earn its keep) and ``squeeze`` how much more
-its title must shrink than as drawn (``Candidate.shrink``: a placement that dodges the subject
-by squeezing the title pays for it); ``total`` weighs them all
-(lower is better). ``overlap`` and ``alignment`` (Ove, Ali) measure a finished flyer's elements
-for benchmarks and manifests.
+``crop_terms`` adds what the crop itself costs (faces cut off, salient mass left out, the
+object's extent cut off (``part``), zooming in, moving off centre); ``object`` and ``part``,
+like ``occ`` and ``lost``, count in proportion to the picture's presence; ``moved`` counts
+how far a placement strays from the layout as drawn (mirrored, blocks at other anchors: a move
+must earn its keep) and ``squeeze`` how much more its title must shrink than as drawn
+(``Candidate.shrink``: a placement that dodges the subject by squeezing the title pays for
+it); ``total`` weighs them all (lower is better). ``overlap`` and ``alignment`` (Ove, Ali)
+measure a finished flyer's elements for benchmarks and manifests.
 
 ``score_many`` gives the same terms for one candidate over many crops at once (a
 :class:`CropStack`: every crop's view of the picture flattened into rows, so each term is one
@@ -86,9 +90,11 @@ WEIGHTS: dict[str, float] = {
     "faces_likely": 10.0,  # where none can, the least likely cover
     "cut": 40.0,     # cutting a face off is worse still than covering it
     "trim": 3.0,     # trimming the hair or chin: only to keep the face itself clear
+    "object": 0.7,   # the main object's extent under anything (bounds): its faint parts too
     "occ": 1.0,
     "rea": 3.0,
     "lost": 1.0,
+    "part": 0.7,     # the main object's extent cut off by the crop (its faint parts too)
     "hidden": 0.6,   # showing the picture smaller (a split layout) is a real cost too
     "zoom": 1.0,
     "shift": 1.0,
@@ -261,6 +267,10 @@ def _in_picture(box: Box, picture: Box) -> FracBox | None:
 
 
 @lru_cache(maxsize=256)
+def _area(box: FracBox) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
 def _weights(boxes: tuple[FracBox, ...], shape: tuple[int, int]) -> np.ndarray:
     out = box_weights(boxes, shape)
     out.setflags(write=False)
@@ -372,18 +382,23 @@ def score(candidate: Candidate, subject: Subject, surface: np.ndarray,
         area = max(1e-9, float(face_cells.sum()))
         faces = float((g.reach * face_cells).sum()) / area
         likely = float((g.covered * face_cells).sum()) / area
+    obj = 0.0
+    if subject.extent is not None:
+        cells = _weights((subject.extent,), shape)
+        obj = float((g.reach * cells).sum()) / max(1e-9, _area(subject.extent) * sal.size)
     uti = (g.area - under) / max(1e-9, sal.size - mass)
     rea = float((g.rea * surface).sum())
     seam = float(_seam_counts(g, seams(crop)[None])[0])
-    return {"faces": faces, "faces_likely": likely, "occ": occ, "rea": rea, "hidden": g.hidden,
-            "uti": uti, "seam": seam}
+    return {"faces": faces, "faces_likely": likely, "object": obj, "occ": occ, "rea": rea,
+            "hidden": g.hidden, "uti": uti, "seam": seam}
 
 
 @dataclass(frozen=True)
 class CropStack:
     """Many crops' views of one picture on one grid, for ``score_many``: per crop (rows)
     the saliency and the edge energy, flattened, the heads' cell weights and area, the
-    salient mass, where the picture's edges lie (``seams``)."""
+    salient mass, where the picture's edges lie (``seams``), the main object's extent (its
+    cell weights, and in ``extent_area`` its whole area in cells, cut off by the crop or not)."""
 
     shape: tuple[int, int]
     saliency: np.ndarray
@@ -392,6 +407,8 @@ class CropStack:
     head_area: np.ndarray
     mass: np.ndarray
     seams: np.ndarray
+    extent: np.ndarray
+    extent_area: np.ndarray
 
     @classmethod
     def of(cls, views: Sequence[Subject], surfaces: Sequence[np.ndarray],
@@ -403,13 +420,18 @@ class CropStack:
         sal = np.stack([v.saliency.reshape(-1) for v in views]).astype(np.float64)
         energy = np.stack([s.reshape(-1) for s in surfaces]).astype(np.float64)
         heads = np.zeros_like(sal)
+        extent = np.zeros_like(sal)
+        whole = np.zeros(len(views))  # each view's whole extent, cells (cut off or not)
         for i, v in enumerate(views):
             if v.faces:
                 heads[i] = _weights(v.heads(), shape).reshape(-1)
+            if v.extent is not None:
+                extent[i] = _weights((v.extent,), shape).reshape(-1)
+                whole[i] = _area(v.extent) * sal.shape[1]
         mass = np.asarray([v.mass for v in views], dtype=np.float64)
         lines = (np.stack([seams(c) for c in crops]) if crops is not None
                  else np.full((len(views), 2, 2), np.nan))
-        return cls(shape, sal, energy, heads, heads.sum(axis=1), mass, lines)
+        return cls(shape, sal, energy, heads, heads.sum(axis=1), mass, lines, extent, whole)
 
 
 def score_many(candidate: Candidate, stack: CropStack) -> dict[str, np.ndarray]:
@@ -424,11 +446,14 @@ def score_many(candidate: Candidate, stack: CropStack) -> dict[str, np.ndarray]:
     has = stack.head_area > 0
     faces = np.where(has, (stack.heads @ g.reach.reshape(-1)) / area, 0.0)
     likely = np.where(has, (stack.heads @ covered) / area, 0.0)
+    reach = g.reach.reshape(-1)
+    obj = np.where(stack.extent_area > 0,
+                   (stack.extent @ reach) / np.maximum(stack.extent_area, 1e-9), 0.0)
     uti = (g.area - under) / np.maximum(1e-9, size - mass)
     rea = stack.energy @ g.rea.reshape(-1)
     hidden = np.full(len(stack.mass), g.hidden)
-    return {"faces": faces, "faces_likely": likely, "occ": occ, "rea": rea, "hidden": hidden,
-            "uti": uti, "seam": _seam_counts(g, stack.seams)}
+    return {"faces": faces, "faces_likely": likely, "object": obj, "occ": occ, "rea": rea,
+            "hidden": hidden, "uti": uti, "seam": _seam_counts(g, stack.seams)}
 
 
 def _share_inside(boxes: Sequence[FracBox], crop: FracBox) -> float:
@@ -446,28 +471,34 @@ def crop_terms(subject: Subject, crop: FracBox, zoom: float) -> dict[str, float]
     """What a crop costs before anything is placed: ``cut`` (share of the faces' area left
     out), ``trim`` (share of the heads' area left out: hair, chin; far cheaper than a face
     cut or covered, dearer than moving the crop when that costs nothing else), ``lost``
-    (share of the salient mass left out), ``zoom`` (closer crops cost resolution and
-    context), ``shift`` (off centre, so calm pictures keep the centre) and ``backdrop`` (the
-    share of a filled crop beyond the picture: ``focal``); with the picture's ``presence``
-    (see ``occ``)."""
+    (share of the salient mass left out), ``part`` (share of the main object's extent left
+    out), ``zoom`` (closer crops cost resolution and context), ``shift`` (off centre, so calm
+    pictures keep the centre) and ``backdrop`` (the share of a filled crop beyond the
+    picture: ``focal``); with the picture's ``presence`` (see ``occ``)."""
     cx, cy = (crop[0] + crop[2]) / 2, (crop[1] + crop[3]) / 2
     return {
         "presence": min(1.0, subject.mass / PRESENCE_FULL),
         "cut": 1.0 - _share_inside(subject.faces, crop) if subject.faces else 0.0,
         "trim": 1.0 - _share_inside(subject.heads(), crop) if subject.faces else 0.0,
         "lost": 1.0 - subject.covered([crop]) if subject.mass >= 0.01 else 0.0,
+        "part": (1.0 - _share_inside((subject.extent,), crop)
+                 if subject.extent is not None else 0.0),
         "zoom": ZOOM_COST * (1.0 / zoom - 1.0),
         "shift": SHIFT_COST * math.hypot(cx - 0.5, cy - 0.5),
         "backdrop": filled(crop, (1, 1)),  # the crop in fractions of the picture
     }
 
 
+_BY_PRESENCE = ("occ", "lost", "object", "part")
+"""Terms about the picture's subject, which count in proportion to its ``presence``."""
+
+
 def total(terms: Mapping[str, Any]) -> Any:
-    """The weighted sum of ``terms`` (lower is better), ``occ`` and ``lost`` scaled by
+    """The weighted sum of ``terms`` (lower is better), ``_BY_PRESENCE``'s terms scaled by
     ``presence``; terms without a weight (uti, presence) only inform. Works on numbers and,
     term by term, on arrays (``score_many``)."""
     presence = terms.get("presence", 1.0)
-    return sum(WEIGHTS[k] * v * (presence if k in ("occ", "lost") else 1.0)
+    return sum(WEIGHTS[k] * v * (presence if k in _BY_PRESENCE else 1.0)
                for k, v in terms.items() if k in WEIGHTS)
 
 

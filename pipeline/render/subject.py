@@ -150,6 +150,10 @@ class Subject:
     saliency: np.ndarray
     faces: tuple[FracBox, ...] = ()
     objects: tuple[FracBox, ...] = ()
+    extent: FracBox | None = None
+    """With no face, how far the main object reaches: ``objects[0]`` grown over the structure
+    joined to it (a motorcycle's wheels, a cup's rim; ``see``). Crops try to keep it whole
+    (``score.crop_terms``' ``part``); the focus stays ``objects[0]``. None when unknown."""
     _mass: float = field(init=False, repr=False, default=0.0)
 
     def __post_init__(self) -> None:
@@ -238,12 +242,24 @@ class Subject:
     def reframe_many(self, crops: Sequence[FracBox], size: tuple[int, int]) -> list[Subject]:
         """``reframe`` for several crops at once (one resampling pass)."""
         grids = resample_many(self.saliency, crops, size)
-        return [Subject(grid, _moved(self.faces, crop), _moved(self.objects, crop))
+        return [Subject(grid, _moved(self.faces, crop), _moved(self.objects, crop),
+                        self._extent_in(crop))
                 for grid, crop in zip(grids, crops, strict=True)]
+
+    def _extent_in(self, crop: FracBox) -> FracBox | None:
+        """The extent in the fractions of ``crop``, *not* clipped to it: a crop that cuts
+        the object off still knows how big it is (``score``'s ``object`` is a share of the
+        whole object, so cutting it away never looks like keeping it clear)."""
+        if self.extent is None:
+            return None
+        e, left, top = self.extent, crop[0], crop[1]
+        w, h = crop[2] - crop[0], crop[3] - crop[1]
+        return ((e[0] - left) / w, (e[1] - top) / h, (e[2] - left) / w, (e[3] - top) / h)
 
     def reframe(self, crop: FracBox, size: tuple[int, int]) -> Subject:
         """This subject as seen through ``crop`` (fractions of the picture), on a grid of
-        ``size`` (width, height): boxes become fractions of the crop, clipped to it."""
+        ``size`` (width, height): boxes become fractions of the crop, clipped to it (the
+        extent is not clipped: see ``_extent_in``)."""
         return self.reframe_many([crop], size)[0]
 
     # -- storing ----------------------------------------------------------------------------
@@ -252,15 +268,18 @@ class Subject:
         return {
             "faces": [list(_round(b)) for b in self.faces],
             "objects": [list(_round(b)) for b in self.objects],
+            "extent": list(_round(self.extent)) if self.extent is not None else None,
             "focus": list(_round(f)) if (f := self.focus()) is not None else None,
             "salient_mass": round(self.mass, 4),
             "grid": [int(self.saliency.shape[1]), int(self.saliency.shape[0])],
         }
 
-    def encode(self) -> bytes:
-        """Compact bytes (JSON: the saliency as base64 uint8, boxes rounded): a few KB."""
+    def encode(self, extent: bool = True) -> bytes:
+        """Compact bytes (JSON: the saliency as base64 uint8, boxes rounded): a few KB.
+        ``extent`` False leaves the extent out (as subjects were stored before it was
+        measured)."""
         steps = np.clip(np.round(self.saliency * 255.0), 0, 255).astype(np.uint8)
-        data = {
+        data: dict[str, Any] = {
             "v": _VERSION,
             "w": int(steps.shape[1]),
             "h": int(steps.shape[0]),
@@ -268,6 +287,8 @@ class Subject:
             "faces": [list(_round(b)) for b in self.faces],
             "objects": [list(_round(b)) for b in self.objects],
         }
+        if extent and self.extent is not None:
+            data["extent"] = list(_round(self.extent))
         return json.dumps(data, separators=(",", ":")).encode("ascii")
 
     @classmethod
@@ -283,9 +304,10 @@ class Subject:
             grid = _from_uint8(steps.reshape(h, w))
             faces = tuple(_box(b) for b in raw["faces"])
             objects = tuple(_box(b) for b in raw["objects"])
+            extent = _box(raw["extent"]) if raw.get("extent") is not None else None
         except (KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
             raise ValueError(f"not a stored subject: {exc}") from exc
-        return cls(grid, faces, objects)
+        return cls(grid, faces, objects, extent)
 
 
 def _box(raw: Any) -> FracBox:

@@ -8,9 +8,13 @@ Against the offline (procedural) generator, in one run:
 1. ``/generate`` latency for batch 1 and batch 5, through gradio_client and through REST
    (``POST /flyer`` alone, and ``POST /flyer`` + ``GET`` of every flyer it names), one request
    at a time (median and best of ``--runs``);
-2. ``--clients`` concurrent clients for ``--seconds`` through each door: flyers/s, p50/p95 of a
-   request, errors, the server's CPU per flyer and the clients' (this process: on the shared
-   machine the clients' CPU is taken from the server's cores too);
+2. ``--clients`` concurrent clients for ``--seconds`` through each door, in ``--rounds``
+   rounds, each round taking the doors in a rotated order (so no door always runs first, on a
+   fresher server, or last): per round and door flyers/s, p50/p95 of a request, errors, the
+   server's CPU per flyer and the clients' (this process: on the shared machine the clients'
+   CPU is taken from the server's cores too); then each door's median over the rounds, and
+   the target judged on the median of the rounds' paired ratios (one round's two doors ran
+   minutes apart at most, under the same load);
 3. a PNG and a PDF download of a stored A4 flyer (in process: ``service.download`` on a fresh
    flyer, beside the time ``export.encode`` alone takes on the same flyer);
 4. RSS with 3,000 stored flyers: ``bench/bench_store.py`` run in a subprocess when it exists
@@ -86,7 +90,10 @@ def studio(key: str, heap: str | None = None) -> Iterator[tuple[str, int]]:
     port = _free_port()
     env = {**os.environ, "API_MASTER_KEY": key, "FLYER_BACKEND": "procedural",
            "GRADIO_SERVER_NAME": "127.0.0.1", "FLYER_LOGIN_MAX_FAILURES": "1000",
-           "FLYER_QUEUE_SIZE": "64", "PYTHONPATH": str(ROOT), "GRADIO_ANALYTICS_ENABLED": "0"}
+           "FLYER_QUEUE_SIZE": "64", "PYTHONPATH": str(ROOT), "GRADIO_ANALYTICS_ENABLED": "0",
+           # flyers expire after a minute: the rounds make more than MAX_IN_MEMORY's 3,000,
+           # and a full store refuses the next (503); a minute holds ~2,000 at 30 a second
+           "FLYER_STORE_TTL": os.environ.get("BENCH_TTL", "60")}
     with tempfile.TemporaryDirectory() as folder:  # no .env of the checkout
         # its log goes to a file: a pipe nobody reads fills up (64 KB) and the server then
         # blocks on its next log line (a long run stalled so, idle, after ~1,000 flyers)
@@ -132,7 +139,23 @@ Call = Callable[[int], int]
 """``call(batch)`` makes one /generate request and returns the flyers it answered."""
 
 
-def gradio_door(url: str, key: str, *, shared_tls: bool = False) -> Callable[[], Call]:
+@contextmanager
+def client_files() -> Iterator[Path]:
+    """A folder for what gradio_client leaves behind, removed after the run: the PNGs it
+    downloads (by default into the temp dir's ``gradio/``, kept for ever: 11 GB after a
+    morning of runs) and the empty folder it makes in the temp dir for every download. The
+    clients still write every flyer to disk, as a script does."""
+    with tempfile.TemporaryDirectory(prefix="bench-clients-") as folder:
+        before = tempfile.tempdir
+        tempfile.tempdir = folder  # gradio_client's per-download scratch folders
+        try:
+            yield Path(folder)
+        finally:
+            tempfile.tempdir = before
+
+
+def gradio_door(url: str, key: str, *, shared_tls: bool = False,
+                downloads: Path | None = None) -> Callable[[], Call]:
     """gradio_client; ``shared_tls``: as the README tells scripts to call it, given one TLS
     context (``ssl_verify=ssl.create_default_context()``, verifying as by default) for all its
     requests. The stock client (``shared_tls`` false) opens a new httpx client for each of the
@@ -140,18 +163,21 @@ def gradio_door(url: str, key: str, *, shared_tls: bool = False) -> Callable[[],
     from the CA bundle (~70 % of the client's CPU in a py-spy profile), even for ``http://``.
     That is the client library's cost, paid on the client's machine; here it shares the 2 cores
     with the server. gradio_client 2.7 passes ``ssl_verify`` as httpx's ``verify`` to every
-    request of a ``predict`` (config, login, join, SSE stream, heartbeat, upload, download)."""
+    request of a ``predict`` (config, login, join, SSE stream, heartbeat, upload, download).
+    ``downloads``: where it saves the PNGs (``client_files``; its own default otherwise)."""
     import ssl
 
     from gradio_client import Client
 
     context = ssl.create_default_context() if shared_tls else None
 
+    folder: dict[str, Any] = {} if downloads is None else {"download_files": str(downloads)}
+
     def make() -> Call:
         if context is None:
-            client = Client(url, auth=("bench", key), verbose=False)
+            client = Client(url, auth=("bench", key), verbose=False, **folder)
         else:
-            client = Client(url, auth=("bench", key), verbose=False,
+            client = Client(url, auth=("bench", key), verbose=False, **folder,
                             ssl_verify=context)  # type: ignore[arg-type]  # httpx takes one
 
         def call(batch: int) -> int:
@@ -322,6 +348,27 @@ def store_bench() -> None:
         print(f"  (exit status {done.returncode}) {done.stderr[-1500:]}")
 
 
+def run_door(name: str, make: Callable[[], Call], pid: int, args: argparse.Namespace) -> float:
+    """One door's throughput run, printed; returns its flyers a second."""
+    server, mine = cpu_seconds(pid, tree=True), sum(cpu_seconds(os.getpid()))
+    load = throughput(make, args.clients, args.seconds)
+    user, system = (now - then for now, then in zip(cpu_seconds(pid, tree=True), server,
+                                                    strict=True))
+    spent, mine = user + system, sum(cpu_seconds(os.getpid())) - mine
+    rate = load.flyers / load.seconds
+    per, theirs, users, systems = (
+        x / load.flyers * 1000 if load.flyers else float("nan")
+        for x in (spent, mine, user, system))
+    print(f"  {name:<30} {rate:6.2f} flyers/s  p50 {_pct(load.requests, .5) * 1000:6.0f} "
+          f"ms  p95 {_pct(load.requests, .95) * 1000:6.0f} ms  "
+          f"requests {len(load.requests)}  errors {len(load.errors)}  "
+          f"server CPU {per:5.0f} ms/flyer (user {users:.0f}, system {systems:.0f})  "
+          f"clients' CPU {theirs:4.0f} ms/flyer", flush=True)
+    for error in sorted(set(load.errors))[:3]:
+        print(f"      {error}")
+    return rate
+
+
 def _mark(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
@@ -331,6 +378,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="per throughput run")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--runs", type=int, default=5, help="latency runs per row")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="throughput rounds (each door once a round, in a rotated order)")
     parser.add_argument("--heap", metavar="SPEC",
                         help="serve with this allocator policy (flyer-studio serve --heap) "
                         "instead of the studio's own")
@@ -341,9 +390,9 @@ def main() -> int:
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     key = "bench-" + secrets.token_urlsafe(24)
     doors = {}
-    with studio(key, args.heap) as (url, pid):
-        doors = {STOCK: gradio_door(url, key),
-                 SHARED_TLS: gradio_door(url, key, shared_tls=True),
+    with studio(key, args.heap) as (url, pid), client_files() as saved:
+        doors = {STOCK: gradio_door(url, key, downloads=saved),
+                 SHARED_TLS: gradio_door(url, key, shared_tls=True, downloads=saved),
                  "REST POST only": rest_door(url, key),
                  "REST POST + GET": rest_get_door(url, key)}
         print(f"\n/generate latency, one request at a time (median / best of {args.runs})")
@@ -352,26 +401,17 @@ def main() -> int:
                 median, best = latency(make, batch, args.runs)
                 print(f"  {name:<30} batch {batch}: {median * 1000:7.0f} ms / "
                       f"{best * 1000:7.0f} ms")
-        print(f"\n{args.clients} concurrent clients, batch 1, {args.seconds:g} s each")
-        rates: dict[str, float] = {}
-        for name, make in doors.items():
-            server, mine = cpu_seconds(pid, tree=True), sum(cpu_seconds(os.getpid()))
-            load = throughput(make, args.clients, args.seconds)
-            user, system = (now - then for now, then in zip(cpu_seconds(pid, tree=True), server,
-                                                            strict=True))
-            spent, mine = user + system, sum(cpu_seconds(os.getpid())) - mine
-            rate = load.flyers / load.seconds
-            rates[name] = rate
-            per, theirs, users, systems = (
-                x / load.flyers * 1000 if load.flyers else float("nan")
-                for x in (spent, mine, user, system))
-            print(f"  {name:<30} {rate:6.2f} flyers/s  p50 {_pct(load.requests, .5) * 1000:6.0f} "
-                  f"ms  p95 {_pct(load.requests, .95) * 1000:6.0f} ms  "
-                  f"requests {len(load.requests)}  errors {len(load.errors)}  "
-                  f"server CPU {per:5.0f} ms/flyer (user {users:.0f}, system {systems:.0f})  "
-                  f"clients' CPU {theirs:4.0f} ms/flyer")
-            for error in sorted(set(load.errors))[:3]:
-                print(f"      {error}")
+        print(f"\n{args.clients} concurrent clients, batch 1, {args.seconds:g} s each, "
+              f"{args.rounds} round(s), the doors in a rotated order")
+        names = list(doors)
+        per_round: list[dict[str, float]] = []
+        for number in range(args.rounds):
+            order = names[number % len(names):] + names[:number % len(names)]
+            print(f" round {number + 1}")
+            per_round.append({name: run_door(name, doors[name], pid, args) for name in order})
+        rates = {name: statistics.median(r[name] for r in per_round) for name in names}
+        print(f" median over {args.rounds} round(s): "
+              + ", ".join(f"{name} {rate:.2f}" for name, rate in rates.items()))
         print(f"  load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     runs = max(args.runs, 8)
     print(f"\ndownload of a stored A4 flyer (in process; median of {runs}, alternating)")
@@ -386,20 +426,22 @@ def main() -> int:
         print("RSS with 3,000 stored flyers: skipped (--no-store)")
     else:
         store_bench()
-    post, fetched = rates["REST POST only"], rates["REST POST + GET"]
     print("\ntargets")
     print("  gradio_client within 15 % of REST, judged against REST POST + GET: like for like,"
           "\n  a gradio_client caller holds its flyers (PNG files) when predict returns, a REST"
           "\n  client once it has fetched them (JPEGs); POST only is shown beside it, marked too."
           f"\n  The target's client is the documented one ({SHARED_TLS}); the stock client"
           "\n  (a new TLS context from the CA bundle for each of its requests) is marked beside it")
+    print("  each ratio: the median of the rounds' own ratios (listed after it, round by round)")
     for client in (SHARED_TLS, STOCK):
         gc = rates[client]
-        for label, rest in (("REST POST + GET (the target)", fetched),
-                            ("REST POST only", post)):
-            print(f"    {client:<30} vs {label:<29} {gc:.2f} vs {rest:.2f} flyers/s "
-                  f"({(gc / rest - 1) * 100 if rest else float('nan'):+.0f} %): "
-                  f"{_mark(rest > 0 and gc >= 0.85 * rest)}")
+        for label, door in (("REST POST + GET (the target)", "REST POST + GET"),
+                            ("REST POST only", "REST POST only")):
+            ratios = [r[client] / r[door] - 1 if r[door] else float("nan") for r in per_round]
+            ratio = statistics.median(ratios)
+            print(f"    {client:<30} vs {label:<29} {gc:.2f} vs {rates[door]:.2f} flyers/s "
+                  f"({ratio * 100:+.0f} %; {', '.join(f'{x * 100:+.0f}' for x in ratios)}): "
+                  f"{_mark(ratio >= -0.15)}")
     print(f"  >= 10 flyers/s with {args.clients} clients through every row: "
           f"{_mark(min(rates.values()) >= 10)} "
           f"({', '.join(f'{name} {rate:.2f}' for name, rate in rates.items())})")

@@ -37,6 +37,7 @@ from bench_e2e import (
     STOCK,
     Call,
     Load,
+    client_files,
     cpu_seconds,
     gradio_door,
     rest_door,
@@ -131,9 +132,9 @@ def main() -> int:
     args = parser.parse_args()
     key = "bench-" + os.urandom(12).hex()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    with studio(key) as (url, pid):
-        doors = {STOCK: gradio_door(url, key),
-                 SHARED_TLS: gradio_door(url, key, shared_tls=True),
+    with studio(key) as (url, pid), client_files() as saved:
+        doors = {STOCK: gradio_door(url, key, downloads=saved),
+                 SHARED_TLS: gradio_door(url, key, shared_tls=True, downloads=saved),
                  "REST POST only": rest_door(url, key),
                  "REST POST + GET": rest_get_door(url, key)}
         if args.doors:

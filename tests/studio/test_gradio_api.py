@@ -20,20 +20,25 @@ from tests.fake_sd import FakeSDServer
 from .conftest import MakeStudio, RunningStudio
 
 
-def _client(studio: RunningStudio) -> Client:
-    return Client(studio.url + "/", auth=studio.auth, verbose=False, download_files=True)
+def _client(studio: RunningStudio, folder: Path) -> Client:
+    """A client saving its downloads in ``folder`` (under pytest's temp dir), not in
+    gradio_client's default (a folder in the system's temp dir that nobody empties)."""
+    return Client(studio.url + "/", auth=studio.auth, verbose=False,
+                  download_files=str(folder))
 
 
 @pytest.fixture(scope="module")
-def client(studio_server: RunningStudio) -> Iterator[Client]:
-    client = _client(studio_server)
+def client(studio_server: RunningStudio,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    client = _client(studio_server, tmp_path_factory.mktemp("client"))
     yield client
     client.close()
 
 
 @pytest.fixture(scope="module")
-def sd_client(studio_on_fake_sd: RunningStudio) -> Iterator[Client]:
-    client = _client(studio_on_fake_sd)
+def sd_client(studio_on_fake_sd: RunningStudio,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    client = _client(studio_on_fake_sd, tmp_path_factory.mktemp("client"))
     yield client
     client.close()
 
@@ -255,9 +260,9 @@ def test_unknown_flyer(client: Client) -> None:
     assert str(caught.value).strip()
 
 
-def test_store_full_says_try_again_later(make_studio: MakeStudio) -> None:
+def test_store_full_says_try_again_later(make_studio: MakeStudio, tmp_path: Path) -> None:
     studio = make_studio(MAX_IN_MEMORY="1")
-    client = _client(studio)
+    client = _client(studio, tmp_path)
     try:
         client.predict(title="First", api_name="/generate")
         with pytest.raises(AppError) as caught:

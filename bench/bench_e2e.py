@@ -93,7 +93,7 @@ def studio(key: str, heap: str | None = None) -> Iterator[tuple[str, int]]:
            "FLYER_QUEUE_SIZE": "64", "PYTHONPATH": str(ROOT), "GRADIO_ANALYTICS_ENABLED": "0",
            # flyers expire after a minute: the rounds make more than MAX_IN_MEMORY's 3,000,
            # and a full store refuses the next (503); a minute holds ~2,000 at 30 a second
-           "FLYER_STORE_TTL": os.environ.get("BENCH_TTL", "60")}
+           "FLYER_STORE_TTL": "60"}
     with tempfile.TemporaryDirectory() as folder:  # no .env of the checkout
         # its log goes to a file: a pipe nobody reads fills up (64 KB) and the server then
         # blocks on its next log line (a long run stalled so, idle, after ~1,000 flyers)

@@ -219,11 +219,13 @@ def _vary(found: list[Any], seed: int) -> tuple[list[Any], list[str]]:
     ``seed``. Returns the new order and the close layouts' names."""
     best_terms = found[0][8]
 
-    def occ(terms: dict[str, float]) -> float:
-        return terms["occ"] * terms.get("presence", 1.0)
+    def more(terms: dict[str, float], key: str) -> float:
+        """How much more of the subject (``occ``, ``object``, weighted by the picture's
+        presence) ``terms`` cover than the best does."""
+        def weighted(t: dict[str, float]) -> float:
+            return t.get(key, 0.0) * t.get("presence", 1.0)
 
-    def obj(terms: dict[str, float]) -> float:
-        return terms.get("object", 0.0) * terms.get("presence", 1.0)
+        return weighted(terms) - weighted(best_terms)
 
     close: list[str] = []
     for value, name, *_rest in found:
@@ -232,8 +234,8 @@ def _vary(found: list[Any], seed: int) -> tuple[list[Any], list[str]]:
             continue
         if (terms["faces"] <= best_terms["faces"] + 1e-9
                 and terms["faces_likely"] <= best_terms["faces_likely"] + 1e-9
-                and occ(terms) <= occ(best_terms) + OCC_SLACK
-                and obj(terms) <= obj(best_terms) + OCC_SLACK):
+                and more(terms, "occ") <= OCC_SLACK
+                and more(terms, "object") <= OCC_SLACK):
             close.append(name)
     if len(close) < 2:
         return found, close

@@ -266,11 +266,11 @@ def _in_picture(box: Box, picture: Box) -> FracBox | None:
     return (left, top, right, bottom)
 
 
-@lru_cache(maxsize=256)
 def _area(box: FracBox) -> float:
     return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
 
 
+@lru_cache(maxsize=256)
 def _weights(boxes: tuple[FracBox, ...], shape: tuple[int, int]) -> np.ndarray:
     out = box_weights(boxes, shape)
     out.setflags(write=False)

@@ -345,7 +345,7 @@ def _grid_size(w: int, h: int) -> tuple[int, int]:
     return (max(1, round(w * scale)), max(1, round(h * scale)))
 
 
-def _extent(sal: np.ndarray) -> list[FracBox]:
+def _middle_box(sal: np.ndarray) -> list[FracBox]:
     """The box holding the middle 80 % of the salient mass along each axis: the main
     subject when it has several parts (a cat's eyes and nose) or no face."""
     weight = sal.astype(np.float64) ** 2
@@ -451,7 +451,7 @@ def _objects(sal: np.ndarray, faces: tuple[FracBox, ...]) -> tuple[FracBox, ...]
     regions.sort()
     biggest = -regions[0][0] if regions else 0.0
     kept = [b for m, b in regions if -m >= 0.15 * biggest][:_MAX_OBJECTS]
-    main = [] if people or not kept else _extent(sal)
+    main = [] if people or not kept else _middle_box(sal)
     found = people + main + [b for b in kept
                              if all(_iou(b, p) < 0.5 for p in people + main)]
     return tuple((round(b[0], 4), round(b[1], 4), round(b[2], 4), round(b[3], 4))
